@@ -1,0 +1,33 @@
+"""Connectors: one module per source type. A connector turns a source into Mentions.
+
+Connectors only *produce* data: they return a :class:`monitor.mention.FetchResult`
+and never touch the database, the model or the notifier.
+
+Built-in connectors are listed in ``BUILTIN``; third-party ones register through the
+``repwatch.connectors`` entry-point group (``name = "package.module:Class"``).
+"""
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+from connectors.base import Connector, FetchContext, HttpPolicy
+from connectors.google_alerts import GoogleAlertsConnector
+from connectors.rss import RssConnector
+
+BUILTIN: tuple[type[Connector], ...] = (RssConnector, GoogleAlertsConnector)
+
+__all__ = ["BUILTIN", "Connector", "FetchContext", "HttpPolicy", "registry"]
+
+
+def registry() -> dict[str, type[Connector]]:
+    """Every known connector class by its ``type`` name (built-ins win on a clash)."""
+    found: dict[str, type[Connector]] = {}
+    for ep in entry_points(group="repwatch.connectors"):
+        try:
+            cls = ep.load()
+        except Exception:  # a broken plugin must not take the built-ins down
+            continue
+        found[getattr(cls, "type", ep.name)] = cls
+    for cls in BUILTIN:
+        found[cls.type] = cls
+    return found

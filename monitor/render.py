@@ -1,0 +1,106 @@
+"""Turn an alert into a message people read, safely.
+
+Untrusted text (reviews, posts, titles, even URLs from a feed) is never passed on
+as-is: it is masked for patient data (:mod:`monitor.privacy`), stripped of control
+and bidi-override characters, cut short, and *defanged* so it cannot become a link
+or markup in Slack, LINE or e-mail: ``<>&`` and markdown link syntax are replaced
+by look-alikes, and URLs inside the text are written ``hxxps://example[.]com``.
+The one link per mention is the stored canonical URL, and only http(s) is allowed.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import quote, urlsplit
+
+from monitor.config import format_duration
+from monitor.privacy import mask_phi
+from monitor.storage import StoredMention
+
+_CTRL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_URL = re.compile(r"(?i)\b(?:https?|ftp)://[^\s]+|\bwww\.[^\s]+")
+_MARKUP = str.maketrans({"<": "‹", ">": "›", "&": "＆", "[": "［", "]": "］", "*": "∗", "_": "＿",
+                         "`": "ˋ", "|": "｜", "~": "～", "@": "＠"})
+
+
+def _defang_url(m: re.Match) -> str:
+    u = m.group(0)
+    u = re.sub(r"(?i)^http", "hxxp", u)
+    return u.replace(".", "[.]").replace("://", "[:]//")
+
+
+def safe_text(text: str | None, limit: int = 160) -> str:
+    """Untrusted text -> one short line safe for any chat or mail channel."""
+    text = mask_phi(text or "")
+    text = _CTRL.sub(" ", text)
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    text = _URL.sub(_defang_url, text)
+    return text.translate(_MARKUP)
+
+
+def safe_link(url: str | None) -> str | None:
+    """The mention's own link, if it is plain http(s); percent-encodes anything odd."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.netloc or "@" in parts.netloc:
+        return None
+    return quote(url, safe=":/?#=&%+,;-._~!$'()")
+
+
+@dataclass(frozen=True)
+class Message:
+    title: str
+    body: str
+
+
+_TEXT = {
+    "zh-TW": {
+        "title": "[repwatch] {name}:{window}內 {count} 則負面提及",
+        "lead": "{name} 在過去 {window} 內有 {count} 則負面提及(門檻 {min})。",
+        "update": "此為更新:上次通報後新增 {new} 則。",
+        "worst": "最負面的提及:",
+        "clock": "黃金一小時:請在 {deadline} 前確認並回應。",
+        "privacy": "提醒:回應時請勿確認對方是否為病人,也勿提及任何病歷資訊。",
+        "no_link": "(無連結)",
+    },
+    "en": {
+        "title": "[repwatch] {name}: {count} negative mentions in {window}",
+        "lead": "{name} has {count} negative mentions in the last {window} (threshold {min}).",
+        "update": "Update: {new} new since the last page.",
+        "worst": "Worst mentions:",
+        "clock": "Golden hour: acknowledge and respond before {deadline}.",
+        "privacy": "Reminder: never confirm that anyone is a patient or mention any care details in a reply.",
+        "no_link": "(no link)",
+    },
+}
+
+
+def burst_message(entity_name: str, mentions: list[StoredMention], count: int, minimum: int,
+                  window: timedelta, new: int, first: bool, deadline, language: str = "zh-TW",
+                  top: int = 5) -> Message:
+    t = _TEXT.get(language, _TEXT["en"])
+    name = safe_text(entity_name, 60)
+    win = format_duration(window)
+    lines = [t["lead"].format(name=name, window=win, count=count, min=minimum)]
+    if not first:
+        lines.append(t["update"].format(new=new))
+    lines.append("")
+    lines.append(t["worst"])
+    for i, m in enumerate(mentions[:top], 1):
+        excerpt = safe_text(m.title if m.title and m.title not in m.text else m.text, 140)
+        if m.title and m.text and m.title not in m.text:
+            excerpt = safe_text(f"{m.title} — {m.text}", 140)
+        score = f"{m.negative_score:.2f}" if m.negative_score is not None else "?"
+        lines.append(f"{i}. ({score}) {excerpt}")
+        lines.append(f"   {safe_link(m.url) or t['no_link']}  [{safe_text(m.source_id, 40)}]")
+    lines.append("")
+    lines.append(t["clock"].format(deadline=deadline.strftime("%Y-%m-%d %H:%M UTC")))
+    lines.append(t["privacy"])
+    return Message(t["title"].format(name=name, window=win, count=count), "\n".join(lines))

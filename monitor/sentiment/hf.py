@@ -1,0 +1,64 @@
+"""Any Hugging Face sequence-classification model, through transformers (needs torch).
+
+Loads from a local directory or a model id (offline when HF_HUB_OFFLINE=1), maps its
+labels with :func:`monitor.sentiment.labels.map_labels`, truncates at the model's
+maximum length, and scores in length-sorted batches under ``torch.inference_mode``.
+"""
+from __future__ import annotations
+
+import os
+from typing import Mapping, Sequence
+
+from monitor.errors import ModelError
+from monitor.sentiment import Score, clean_text
+from monitor.sentiment.labels import map_labels
+
+
+class TransformersScorer:
+    def __init__(self, model: str, labels: Mapping[str, str] | None = None, max_chars: int = 4000,
+                 batch_size: int = 32, threads: int | None = None, quantize: bool = False):
+        try:
+            import torch
+            from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        except ImportError as exc:
+            raise ModelError(f"sentiment model {model!r} needs torch and transformers: {exc}. "
+                             f"Install torch (CPU: pip install torch) or use model = \"builtin\"") from exc
+        self._torch = torch
+        if threads:
+            torch.set_num_threads(threads)
+        offline = os.environ.get("HF_HUB_OFFLINE") == "1" or os.path.isdir(model)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(model, local_files_only=offline)
+            self.model = AutoModelForSequenceClassification.from_pretrained(model, local_files_only=offline)
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelError(f"sentiment model {model!r} cannot be loaded: {exc}") from exc
+        self.model.eval()
+        if quantize:
+            self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
+        id2label = {int(k): v for k, v in self.model.config.id2label.items()}
+        self.mapping = map_labels(id2label, labels)
+        self.max_chars = max_chars
+        self.batch_size = batch_size
+        limit = getattr(self.tokenizer, "model_max_length", 512) or 512
+        self.max_length = min(int(limit), 512)
+        self.name = f"transformers:{model}"
+        self.score(["ok"])
+
+    def score(self, texts: Sequence[str]) -> list[Score]:
+        torch = self._torch
+        cleaned = [clean_text(t, self.max_chars) or " " for t in texts]
+        order = sorted(range(len(cleaned)), key=lambda i: len(cleaned[i]))
+        out: list[Score | None] = [None] * len(cleaned)
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start:start + self.batch_size]
+            enc = self.tokenizer([cleaned[i] for i in idx], padding=True, truncation=True,
+                                 max_length=self.max_length, return_tensors="pt")
+            with torch.inference_mode():
+                probs = torch.softmax(self.model(**enc).logits.float(), dim=-1).numpy()
+            for row, i in zip(probs, idx):
+                mass = {"negative": 0.0, "neutral": 0.0, "positive": 0.0}
+                for k, p in enumerate(row):
+                    mass[self.mapping[k]] += float(p)
+                label = max(mass, key=mass.get)
+                out[i] = Score(label, mass[label], mass["negative"])
+        return out  # type: ignore[return-value]

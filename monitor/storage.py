@@ -1,0 +1,409 @@
+"""Storage with SQLModel: a SQLite file by default (WAL), PostgreSQL by URL.
+
+Tables
+  mentions           one row per thing said; ``fingerprint`` is UNIQUE, so the
+                     database, not memory, guarantees "stored once"
+  mention_entities   which entities a mention is about (many-to-many)
+  source_state       per-source cursor, ETag/Last-Modified, health
+  alerts             every page decided by a rule (what, when, which mentions)
+  deliveries         one row per alert x notification URL: written *before* sending,
+                     updated after, so a crash never loses or repeats a page
+
+All datetimes go in and come out as aware UTC (:class:`UTCDateTime`), on both engines.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Iterable, Sequence
+
+from sqlalchemy import Column, DateTime, Index, String, Text, TypeDecorator, event, func, text
+from sqlalchemy.engine import Engine
+from sqlmodel import Field, Session, SQLModel, create_engine, select
+
+from monitor.clock import UTC, as_utc
+from monitor.errors import StorageError
+from monitor.matching import Match
+from monitor.mention import FetchResult, Mention, canonical_url
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores UTC; returns aware UTC datetimes whatever the backend does with zones."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to storage; use aware UTC")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        return as_utc(value)
+
+
+def _dt(**kw):
+    return Field(default=None, sa_column=Column(UTCDateTime(), **kw))
+
+
+class MentionRow(SQLModel, table=True):
+    __tablename__ = "mentions"
+    __table_args__ = (Index("ix_mentions_label_event", "sentiment_label", "event_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    fingerprint: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+    source_id: str = Field(index=True)
+    url: str | None = Field(default=None, sa_column=Column(Text))
+    title: str = Field(default="", sa_column=Column(Text, nullable=False))
+    text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    author: str | None = None
+    rating: float | None = None
+    published_at: datetime | None = _dt()
+    detected_at: datetime = _dt(nullable=False)
+    # when it happened, for windows: published time, never later than detection
+    event_at: datetime = _dt(nullable=False, index=True)
+    sentiment_label: str | None = Field(default=None, max_length=16)
+    sentiment_score: float | None = None  # confidence of the label
+    negative_score: float | None = None  # probability mass on "negative"
+    scored_by: str | None = None
+    scored_at: datetime | None = _dt()
+
+
+class MentionEntityRow(SQLModel, table=True):
+    __tablename__ = "mention_entities"
+
+    mention_id: int = Field(foreign_key="mentions.id", primary_key=True)
+    entity_id: str = Field(primary_key=True, index=True)
+    alias: str = ""
+
+
+class SourceStateRow(SQLModel, table=True):
+    __tablename__ = "source_state"
+
+    source_id: str = Field(primary_key=True)
+    status: str = "new"  # new | ok | failing | rate_limited | blocked | auth_failed
+    etag: str | None = None
+    last_modified: str | None = None
+    cursor: str | None = None
+    last_poll_at: datetime | None = _dt()
+    last_success_at: datetime | None = _dt()
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    last_error_at: datetime | None = _dt()
+    consecutive_failures: int = 0
+    not_before: datetime | None = _dt()
+    last_new_mentions: int = 0
+    total_mentions: int = 0
+
+
+class AlertRow(SQLModel, table=True):
+    __tablename__ = "alerts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    rule_id: str = Field(index=True)
+    entity_id: str = Field(index=True)
+    fired_at: datetime = _dt(nullable=False)
+    window_start: datetime = _dt(nullable=False)
+    count: int = 0
+    mention_ids: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    title: str = Field(default="", sa_column=Column(Text, nullable=False))
+    body: str = Field(default="", sa_column=Column(Text, nullable=False))
+
+    @property
+    def mention_id_set(self) -> set[int]:
+        return set(json.loads(self.mention_ids))
+
+
+class DeliveryRow(SQLModel, table=True):
+    __tablename__ = "deliveries"
+
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(foreign_key="alerts.id", index=True)
+    route_id: str
+    target_index: int  # position of the URL in the route's notify list
+    target: str  # apprise's privacy-redacted URL: safe to show and log
+    status: str = Field(default="pending", index=True)  # pending | sent | failed
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = _dt(nullable=False)
+    sent_at: datetime | None = _dt()
+    next_attempt_at: datetime | None = _dt()
+
+
+@dataclass(frozen=True)
+class StoredMention:
+    """A mention read back for rules and display."""
+
+    id: int
+    source_id: str
+    title: str
+    text: str
+    url: str | None
+    event_at: datetime
+    detected_at: datetime
+    label: str | None
+    negative_score: float | None
+    entities: tuple[str, ...] = ()
+
+
+def _sqlite_pragmas(dbapi_conn, _record):
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    kwargs = {}
+    if url.startswith("sqlite"):
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 10}
+    else:
+        kwargs["pool_pre_ping"] = True
+    try:
+        engine = create_engine(url, **kwargs)
+    except Exception as exc:  # bad driver name, malformed URL
+        raise StorageError(f"cannot use storage URL: {exc}") from exc
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+class Store:
+    """All database access. One instance per process; thread-safe via sessions."""
+
+    def __init__(self, url: str):
+        self.engine = make_engine(url)
+        try:
+            SQLModel.metadata.create_all(self.engine)
+        except Exception as exc:
+            raise StorageError(f"cannot open storage: {exc}") from exc
+        self.dialect = self.engine.dialect.name
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    # ---------------------------------------------------------------- mentions
+
+    def add_mentions(self, items: Iterable[tuple[Mention, Sequence[Match]]], detected_at: datetime) -> list[int]:
+        """Insert mentions not seen before; return the ids of the new rows.
+
+        Uses INSERT .. ON CONFLICT (fingerprint) DO NOTHING, so concurrent pollers
+        and re-fetched feeds never create a second row."""
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        new_ids: list[int] = []
+        with self.session() as s:
+            for mention, matches in items:
+                published = mention.published_at
+                event_at = min(published, detected_at) if published else detected_at
+                stmt = (
+                    insert(MentionRow)
+                    .values(
+                        fingerprint=mention.fingerprint,
+                        source_id=mention.source_id,
+                        url=canonical_url(mention.url) if mention.url else None,
+                        title=mention.title,
+                        text=mention.text,
+                        author=mention.author,
+                        rating=mention.rating,
+                        published_at=published,
+                        detected_at=detected_at,
+                        event_at=event_at,
+                    )
+                    .on_conflict_do_nothing(index_elements=["fingerprint"])
+                    .returning(MentionRow.id)
+                )
+                row = s.exec(stmt).first()
+                if row is None:
+                    continue
+                mention_id = row[0]
+                new_ids.append(mention_id)
+                for m in matches:
+                    s.add(MentionEntityRow(mention_id=mention_id, entity_id=m.entity_id, alias=m.alias))
+            s.commit()
+        return new_ids
+
+    def unscored(self, limit: int) -> list[MentionRow]:
+        with self.session() as s:
+            q = select(MentionRow).where(MentionRow.sentiment_label.is_(None)).order_by(MentionRow.id).limit(limit)
+            return list(s.exec(q))
+
+    def save_scores(self, scores: Iterable[tuple[int, str, float, float]], model: str, at: datetime) -> None:
+        with self.session() as s:
+            for mention_id, label, score, negative in scores:
+                row = s.get(MentionRow, mention_id)
+                if row is None:
+                    continue
+                row.sentiment_label, row.sentiment_score, row.negative_score = label, score, negative
+                row.scored_by, row.scored_at = model, at
+                s.add(row)
+            s.commit()
+
+    def negative_mentions(
+        self, entity_id: str, since: datetime, until: datetime, threshold: float
+    ) -> list[StoredMention]:
+        """Mentions of one entity with P(negative) >= threshold and event time in (since, until]."""
+        with self.session() as s:
+            q = (
+                select(MentionRow)
+                .join(MentionEntityRow, MentionEntityRow.mention_id == MentionRow.id)
+                .where(MentionEntityRow.entity_id == entity_id)
+                .where(MentionRow.negative_score >= threshold)
+                .where(MentionRow.event_at > since)
+                .where(MentionRow.event_at <= until)
+                .order_by(MentionRow.negative_score.desc(), MentionRow.id)
+            )
+            return [self._view(r, (entity_id,)) for r in s.exec(q)]
+
+    def mentions(self, since: datetime | None = None, limit: int = 200) -> list[StoredMention]:
+        with self.session() as s:
+            q = select(MentionRow).order_by(MentionRow.event_at.desc(), MentionRow.id.desc()).limit(limit)
+            if since is not None:
+                q = q.where(MentionRow.event_at >= since)
+            rows = list(s.exec(q))
+            links: dict[int, list[str]] = {}
+            if rows:
+                lq = select(MentionEntityRow).where(MentionEntityRow.mention_id.in_([r.id for r in rows]))
+                for link in s.exec(lq):
+                    links.setdefault(link.mention_id, []).append(link.entity_id)
+            return [self._view(r, tuple(links.get(r.id, ()))) for r in rows]
+
+    def get_mentions(self, ids: Iterable[int]) -> list[StoredMention]:
+        ids = list(ids)
+        if not ids:
+            return []
+        with self.session() as s:
+            rows = s.exec(select(MentionRow).where(MentionRow.id.in_(ids)))
+            return [self._view(r, ()) for r in rows]
+
+    def count_mentions(self) -> int:
+        with self.session() as s:
+            return s.exec(select(func.count()).select_from(MentionRow)).one()
+
+    @staticmethod
+    def _view(r: MentionRow, entities: tuple[str, ...]) -> StoredMention:
+        return StoredMention(
+            id=r.id, source_id=r.source_id, title=r.title, text=r.text, url=r.url,
+            event_at=r.event_at, detected_at=r.detected_at, label=r.sentiment_label,
+            negative_score=r.negative_score, entities=entities,
+        )
+
+    # ---------------------------------------------------------------- sources
+
+    def source_state(self, source_id: str) -> SourceStateRow:
+        with self.session() as s:
+            row = s.get(SourceStateRow, source_id)
+            return row if row is not None else SourceStateRow(source_id=source_id)
+
+    def source_states(self) -> dict[str, SourceStateRow]:
+        with self.session() as s:
+            return {r.source_id: r for r in s.exec(select(SourceStateRow))}
+
+    def record_fetch(self, source_id: str, result: FetchResult, new_mentions: int, at: datetime) -> tuple[str, str]:
+        """Update a source's state after a fetch; return (previous status, new status)."""
+        with self.session() as s:
+            row = s.get(SourceStateRow, source_id) or SourceStateRow(source_id=source_id)
+            before = row.status
+            row.last_poll_at = at
+            if result.ok:
+                row.status = "ok"
+                row.last_success_at = at
+                row.consecutive_failures = 0
+                row.not_before = None
+                if result.status == "ok":
+                    row.etag = result.etag
+                    row.last_modified = result.last_modified
+                    if result.cursor is not None:
+                        row.cursor = result.cursor
+                row.last_new_mentions = new_mentions
+                row.total_mentions += new_mentions
+            else:
+                row.status = {"rate_limited": "rate_limited", "blocked": "blocked", "auth_failed": "auth_failed"}.get(
+                    result.status, "failing"
+                )
+                row.consecutive_failures += 1
+                row.last_error = result.error
+                row.last_error_at = at
+                row.not_before = result.retry_after
+            s.add(row)
+            s.commit()
+            return before, row.status
+
+    # ---------------------------------------------------------------- alerts
+
+    def last_alert(self, rule_id: str, entity_id: str) -> AlertRow | None:
+        with self.session() as s:
+            q = (
+                select(AlertRow)
+                .where(AlertRow.rule_id == rule_id, AlertRow.entity_id == entity_id)
+                .order_by(AlertRow.fired_at.desc(), AlertRow.id.desc())
+                .limit(1)
+            )
+            return s.exec(q).first()
+
+    def create_alert(self, alert: AlertRow, targets: Sequence[tuple[str, int, str]], at: datetime) -> AlertRow:
+        """Write an alert and one pending delivery per (route, index, redacted target) in one transaction."""
+        with self.session() as s:
+            s.add(alert)
+            s.flush()
+            for route_id, index, target in targets:
+                s.add(DeliveryRow(alert_id=alert.id, route_id=route_id, target_index=index, target=target,
+                                  created_at=at, next_attempt_at=at))
+            s.commit()
+            s.refresh(alert)
+            return alert
+
+    def alerts(self, limit: int = 100) -> list[AlertRow]:
+        with self.session() as s:
+            return list(s.exec(select(AlertRow).order_by(AlertRow.id.desc()).limit(limit)))
+
+    def due_deliveries(self, now: datetime, max_attempts: int) -> list[tuple[DeliveryRow, AlertRow]]:
+        with self.session() as s:
+            q = (
+                select(DeliveryRow, AlertRow)
+                .join(AlertRow, AlertRow.id == DeliveryRow.alert_id)
+                .where(DeliveryRow.status.in_(("pending", "retrying")))
+                .where(DeliveryRow.attempts < max_attempts)
+                .where((DeliveryRow.next_attempt_at.is_(None)) | (DeliveryRow.next_attempt_at <= now))
+                .order_by(DeliveryRow.id)
+            )
+            return [(d, a) for d, a in s.exec(q)]
+
+    def finish_delivery(self, delivery_id: int, ok: bool, error: str | None, at: datetime,
+                        retry_at: datetime | None, max_attempts: int) -> DeliveryRow:
+        with self.session() as s:
+            row = s.get(DeliveryRow, delivery_id)
+            row.attempts += 1
+            if ok:
+                row.status, row.sent_at, row.last_error, row.next_attempt_at = "sent", at, None, None
+            else:
+                row.last_error = error
+                give_up = row.attempts >= max_attempts or retry_at is None
+                row.status = "failed" if give_up else "retrying"
+                row.next_attempt_at = None if give_up else retry_at
+            s.add(row)
+            s.commit()
+            return row
+
+    def deliveries(self, alert_id: int | None = None) -> list[DeliveryRow]:
+        with self.session() as s:
+            q = select(DeliveryRow).order_by(DeliveryRow.id)
+            if alert_id is not None:
+                q = q.where(DeliveryRow.alert_id == alert_id)
+            return list(s.exec(q))
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))

@@ -1,0 +1,89 @@
+"""Shared fixtures: a clock, stores on SQLite and PostgreSQL, local servers, configs.
+
+PostgreSQL: tests marked ``postgres`` use REPWATCH_TEST_PG_URL (scripts/test.sh and
+.ci/run start a real server and set it). Without it they are skipped locally, but
+under CI=true a missing server is an error, so CI can never pass without it.
+"""
+from __future__ import annotations
+
+import os
+import textwrap
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from monitor.clock import ManualClock
+from monitor.localserver import FeedServer, Receiver
+
+FIXTURES = Path(__file__).parent / "fixtures"
+T0 = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def clock():
+    return ManualClock(T0)
+
+
+def _pg_url() -> str | None:
+    url = os.environ.get("REPWATCH_TEST_PG_URL")
+    if not url:
+        if os.environ.get("CI") == "true":
+            pytest.fail("REPWATCH_TEST_PG_URL is not set under CI: .ci/run must start PostgreSQL")
+        pytest.skip("REPWATCH_TEST_PG_URL not set (scripts/test.sh starts a PostgreSQL server)")
+    return url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request, tmp_path):
+    """A fresh database URL on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'repwatch.db'}"
+        return
+    base = _pg_url()
+    import sqlalchemy as sa
+
+    name = "rw_" + uuid.uuid4().hex[:12]
+    admin = sa.create_engine(base.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    head, _, _ = base.rpartition("/")
+    yield f"{head}/{name}".replace("postgresql://", "postgresql+psycopg://")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def store(db_url):
+    from monitor.storage import Store
+
+    s = Store(db_url)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def feed_server():
+    with FeedServer() as server:
+        yield server
+
+
+@pytest.fixture
+def receiver():
+    with Receiver() as r:
+        yield r
+
+
+def write_config(tmp_path: Path, body: str, name: str = "repwatch.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(body), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def builtin_scorer():
+    from monitor.sentiment import load_scorer
+
+    return load_scorer("builtin")
