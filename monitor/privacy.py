@@ -14,7 +14,7 @@ _RULES: tuple[tuple[re.Pattern, str], ...] = (
     # e-mail addresses
     (re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"), "[email]"),
     # Taiwan national ID / resident certificate: letter + 1/2/8/9 + 8 digits (also with a space)
-    (re.compile(r"(?<![A-Za-z0-9])[A-Za-z][1289]\s?\d{8}(?!\d)"), "[ID]"),
+    (re.compile(r"(?<![A-Za-z0-9])[A-Za-z]\s?[1289]\d{8}(?!\d)"), "[ID]"),
     # chart / medical record numbers after a keyword
     (re.compile(r"(?i)(病歷號碼?|病歷編號|病历号|病歷|MRN|chart\s*(?:no\.?|number|#)|medical\s+record\s*(?:no\.?|number|#)?)"
                 r"\s*[:：#]?\s*[A-Za-z]{0,3}\d[\d\-]{3,}"), r"\1 [chart no.]"),
@@ -24,7 +24,7 @@ _RULES: tuple[tuple[re.Pattern, str], ...] = (
                 r"|\d{1,2}\s+[A-Za-z]{3,9}\.?\s+\d{4}|[A-Za-z]{3,9}\.?\s+\d{1,2},?\s+\d{4})"), r"\1 [date of birth]"),
     # phone numbers: Taiwan mobile 09xx, +886, landlines (0x-xxxx-xxxx), generic international
     (re.compile(r"(?<!\d)(?:\+?886[\s\-]?|0)9\d{2}[\s\-]?\d{3}[\s\-]?\d{3}(?!\d)"), "[phone]"),
-    (re.compile(r"(?<!\d)(?:\+?886[\s\-]?|0)[2-8]\d?[\s\-)]?\d{3,4}[\s\-]?\d{4}(?!\d)"), "[phone]"),
+    (re.compile(r"(?<!\d)\(?(?:\+?886[\s\-]?|0)[2-8]\d?\)?[\s\-]?\d{3,4}[\s\-]?\d{4}(?!\d)"), "[phone]"),
     (re.compile(r"(?<![\w\d])\+\d{1,3}[\s\-]?\(?\d{1,4}\)?[\s\-]?\d{3,4}[\s\-]?\d{3,4}(?!\d)"), "[phone]"),
     (re.compile(r"(?<!\d)\(?\d{3}\)?[\s\-.]\d{3}[\s\-.]\d{4}(?!\d)"), "[phone]"),
 )

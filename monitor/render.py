@@ -37,8 +37,8 @@ def safe_text(text: str | None, limit: int = 160) -> str:
     text = " ".join(text.split())
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
-    text = _URL.sub(_defang_url, text)
-    return text.translate(_MARKUP)
+    text = text.translate(_MARKUP)
+    return _URL.sub(_defang_url, text)
 
 
 def safe_link(url: str | None) -> str | None:

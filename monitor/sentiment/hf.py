@@ -39,8 +39,14 @@ class TransformersScorer:
         self.mapping = map_labels(id2label, labels)
         self.max_chars = max_chars
         self.batch_size = batch_size
-        limit = getattr(self.tokenizer, "model_max_length", 512) or 512
-        self.max_length = min(int(limit), 512)
+        # truncate at what both the tokenizer and the position table allow (RoBERTa-style
+        # models reserve two positions for the padding offset)
+        limit = min(int(getattr(self.tokenizer, "model_max_length", 512) or 512), 512)
+        positions = getattr(self.model.config, "max_position_embeddings", None)
+        if positions:
+            offset = 2 if self.model.config.model_type in ("roberta", "xlm-roberta", "camembert") else 0
+            limit = min(limit, positions - offset)
+        self.max_length = limit
         self.name = f"transformers:{model}"
         self.score(["ok"])
 

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Create .venv and install repwatch. Usage: bash scripts/setup.sh [test]
+# torch is pinned to the CPU build first, so nothing pulls a multi-GB CUDA build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+py=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$py" -m venv .venv
+. .venv/bin/activate
+python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+if [ "${1:-}" = test ]; then
+  python -m pip install -q "torch==${REPWATCH_TORCH_VERSION:-2.13.0}" \
+    || python -m pip install -q torch --index-url https://download.pytorch.org/whl/cpu
+  python -m pip install -q -e ".[test]"
+else
+  python -m pip install -q -e .
+fi
