@@ -9,7 +9,7 @@ from tests.conftest import write_config
 
 ENV = {"SLACK_URL": "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXX", "LINE_TOKEN": "tok",
        "LINE_GROUP": "C123", "SMTP_USER": "u", "SMTP_PASSWORD": "p", "SMTP_HOST": "smtp.example.com",
-       "CRISIS_EMAIL": "crisis@example.com"}
+       "CRISIS_EMAIL": "crisis@example.com", "REPWATCH_DB_URL": "postgresql+psycopg://u:p@db/repwatch"}
 
 GOOD = """\
 [storage]

@@ -1,0 +1,63 @@
+"""The daemon as a real process, the score command, and the demo."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from monitor.cli import main
+from monitor.demo import alerts_feed, run_demo
+from tests.conftest import write_config
+from tests.test_pipeline import KIND, NEGATIVE, config_text
+
+pytestmark = pytest.mark.model
+
+
+def test_daemon_pages_and_stops_gracefully_on_sigterm(tmp_path, feed_server, receiver):
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    feed_server.set("/feed", alerts_feed(KIND + NEGATIVE, now - timedelta(minutes=2)))
+    text = config_text(tmp_path / "r.db", feed_server.url("/feed"), receiver.apprise_url).replace('every = "5m"', 'every = "2s"')
+    cfg = write_config(tmp_path, text + '\n[daemon]\njitter = "0s"\n')
+    proc = subprocess.Popen([sys.executable, "-m", "monitor", "run", "--config", str(cfg)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        assert receiver.wait_for(1, timeout=60), "no page from the daemon"
+        deadline = time.monotonic() + 20
+        while len(feed_server.requests) < 3 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(feed_server.requests) >= 3  # it keeps polling
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "stopping" in err and "stopped" in err
+    assert "態度很差" not in err and receiver.apprise_url not in err  # no mention text, no URLs in logs
+    assert len(receiver.received) == 1
+
+
+def test_score_command_reads_stdin_writes_json_lines():
+    res = subprocess.run([sys.executable, "-m", "monitor", "score"], capture_output=True, text=True, timeout=120,
+                         input="醫師態度很差,等了兩個小時\nThe staff were wonderful and kind.\n\n😡\n")
+    assert res.returncode == 0, res.stderr
+    rows = [json.loads(l) for l in res.stdout.splitlines()]
+    assert len(rows) == 4
+    assert rows[0]["label"] == "negative" and rows[1]["label"] == "positive"
+    assert all(set(r) == {"label", "score", "negative"} for r in rows)
+
+
+def test_score_command_with_missing_model_fails_clearly(tmp_path, capsys):
+    assert main(["score", "--model", str(tmp_path / "nope")]) == 1
+    assert f"{tmp_path / 'nope'} does not exist" in capsys.readouterr().err
+
+
+def test_demo_runs_end_to_end(capsys):
+    assert run_demo(fast=True) == 0
+    out = capsys.readouterr().out
+    assert "PAGE RECEIVED" in out
+    assert "A123456789" not in out and "0912-345-678" not in out
+    assert "hxxps" in out or "evil" not in out
