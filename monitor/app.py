@@ -176,7 +176,7 @@ class App:
                 first_seen = min(m.detected_at for m in decision.mentions)
                 msg = burst_message(entity.name, list(decision.mentions), len(decision.mentions), rule.min_negative,
                                     rule.window, decision.new, decision.first, first_seen + GOLDEN_HOUR,
-                                    route.language)
+                                    route.language, timezone=route.timezone)
                 alert = AlertRow(
                     rule_id=rule.id, entity_id=entity.id, fired_at=now, window_start=now - rule.window,
                     count=len(decision.mentions), mention_ids=str(sorted(m.id for m in decision.mentions)),

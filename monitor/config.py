@@ -109,6 +109,7 @@ class Route:
     notify: tuple[str, ...]  # expanded apprise URLs: secrets inside, never log them
     notify_template: tuple[str, ...]  # as written in the file, with ${VAR} left in
     language: str = "zh-TW"
+    timezone: str = "Asia/Taipei"  # for times shown in pages
 
 
 @dataclass(frozen=True)
@@ -505,7 +506,7 @@ def _validate(data: Mapping, c: _Checker, check_urls: bool) -> Config:
     raw_routes = c.array_of_tables(data, "routes")
     for i, r in enumerate(raw_routes):
         p = ("routes", i)
-        c.table(r, p, {"id", "notify", "language"})
+        c.table(r, p, {"id", "notify", "language", "timezone"})
         ident = c.ident(r, p)
         templates = c.strings(r, p, "notify")
         if "notify" not in r:
@@ -526,8 +527,16 @@ def _validate(data: Mapping, c: _Checker, check_urls: bool) -> Config:
                     c.add(p + ("notify",), f"URL #{j + 1} ({_ENV_RE.sub('***', t)}): {why}")
                     continue
             urls.append(expanded)
+        tz = c.string(r, p, "timezone", "Asia/Taipei" if lang == "zh-TW" else "UTC")
+        try:
+            from zoneinfo import ZoneInfo
+
+            ZoneInfo(tz)
+        except Exception:
+            c.add(p + ("timezone",), f"unknown time zone {tz!r} (use an IANA name such as \"Asia/Taipei\")")
+            tz = "UTC"
         if ident:
-            routes.append(Route(ident, tuple(urls), templates, lang or "zh-TW"))
+            routes.append(Route(ident, tuple(urls), templates, lang or "zh-TW", tz))
     c.unique([(r.get("id"), ("routes", i)) for i, r in enumerate(raw_routes)], "route")
     route_ids = {r.get("id") for r in raw_routes}
 

@@ -19,6 +19,7 @@ from monitor.privacy import mask_phi
 from monitor.storage import StoredMention
 
 _CTRL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_PLACEHOLDER = re.compile(r"［(ID|phone|email|chart no\.|date of birth)］")
 _URL = re.compile(r"(?i)\b(?:https?|ftp)://[^\s]+|\bwww\.[^\s]+")
 _MARKUP = str.maketrans({"<": "‹", ">": "›", "&": "＆", "[": "［", "]": "］", "*": "∗", "_": "＿",
                          "`": "ˋ", "|": "｜", "~": "～", "@": "＠"})
@@ -37,7 +38,7 @@ def safe_text(text: str | None, limit: int = 160) -> str:
     text = " ".join(text.split())
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
-    text = text.translate(_MARKUP)
+    text = _PLACEHOLDER.sub(r"[\1]", text.translate(_MARKUP))  # keep "[ID]" readable
     return _URL.sub(_defang_url, text)
 
 
@@ -84,7 +85,9 @@ _TEXT = {
 
 def burst_message(entity_name: str, mentions: list[StoredMention], count: int, minimum: int,
                   window: timedelta, new: int, first: bool, deadline, language: str = "zh-TW",
-                  top: int = 5) -> Message:
+                  top: int = 5, timezone: str = "UTC") -> Message:
+    from zoneinfo import ZoneInfo
+
     t = _TEXT.get(language, _TEXT["en"])
     name = safe_text(entity_name, 60)
     win = format_duration(window)
@@ -101,6 +104,10 @@ def burst_message(entity_name: str, mentions: list[StoredMention], count: int, m
         lines.append(f"{i}. ({score}) {excerpt}")
         lines.append(f"   {safe_link(m.url) or t['no_link']}  [{safe_text(m.source_id, 40)}]")
     lines.append("")
-    lines.append(t["clock"].format(deadline=deadline.strftime("%Y-%m-%d %H:%M UTC")))
+    local = deadline.astimezone(ZoneInfo(timezone))
+    shown = local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or timezone)
+    if timezone != "UTC":
+        shown += deadline.strftime(" (%H:%M UTC)")
+    lines.append(t["clock"].format(deadline=shown))
     lines.append(t["privacy"])
     return Message(t["title"].format(name=name, window=win, count=count), "\n".join(lines))

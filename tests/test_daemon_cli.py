@@ -20,11 +20,12 @@ pytestmark = pytest.mark.model
 def test_daemon_pages_and_stops_gracefully_on_sigterm(tmp_path, feed_server, receiver):
     now = datetime.now(timezone.utc).replace(microsecond=0)
     feed_server.set("/feed", alerts_feed(KIND + NEGATIVE, now - timedelta(minutes=2)))
-    text = config_text(tmp_path / "r.db", feed_server.url("/feed"), receiver.apprise_url).replace('every = "5m"', 'every = "2s"')
+    secret_url = receiver.apprise_url.replace("json://", "json://crisis:s3cretpw@")
+    text = config_text(tmp_path / "r.db", feed_server.url("/feed"), "${RECEIVER_URL}").replace('every = "5m"', 'every = "2s"')
     cfg = write_config(tmp_path, text + '\n[daemon]\njitter = "0s"\n')
     proc = subprocess.Popen([sys.executable, "-m", "monitor", "run", "--config", str(cfg)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            env={**os.environ, "PYTHONUNBUFFERED": "1", "RECEIVER_URL": secret_url})
     try:
         assert receiver.wait_for(1, timeout=60), "no page from the daemon"
         deadline = time.monotonic() + 20
@@ -36,7 +37,8 @@ def test_daemon_pages_and_stops_gracefully_on_sigterm(tmp_path, feed_server, rec
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "stopping" in err and "stopped" in err
-    assert "態度很差" not in err and receiver.apprise_url not in err  # no mention text, no URLs in logs
+    assert "態度很差" not in err and "s3cretpw" not in err  # no mention text, no secrets in logs
+    assert "delivered to json://crisis:" in err
     assert len(receiver.received) == 1
 
 

@@ -54,10 +54,11 @@ def test_only_plain_http_links():
 def test_burst_message_masks_escapes_and_gives_the_deadline():
     m = StoredMention(1, "ga", "林志明 誤診", "誤診!身分證 A123456789 <a href='https://evil.example'>x</a>",
                       "https://forum.example.tw/t/3", T, T, "negative", 0.97)
-    msg = burst_message("林志明醫師", [m], 3, 3, timedelta(hours=1), 3, True, T + timedelta(hours=1), "zh-TW")
+    msg = burst_message("林志明醫師", [m], 3, 3, timedelta(hours=1), 3, True, T + timedelta(hours=1), "zh-TW",
+                        timezone="Asia/Taipei")
     assert msg.title == "[repwatch] 林志明醫師:1h內 3 則負面提及"
     assert "A123456789" not in msg.body and "<a" not in msg.body and "https://evil.example" not in msg.body
     assert "https://forum.example.tw/t/3" in msg.body
-    assert "2026-11-22 11:00 UTC" in msg.body
+    assert "2026-11-22 19:00 CST (11:00 UTC)" in msg.body
     en = burst_message("Dr. Lin", [m], 3, 3, timedelta(hours=1), 1, False, T + timedelta(hours=1), "en")
     assert "Update: 1 new" in en.body and "never confirm" in en.body
