@@ -29,7 +29,7 @@ def main() -> None:
     ap.add_argument("--entries", type=int, default=20)
     args = ap.parse_args()
     scorer = load_scorer("builtin")
-    full, unchanged = [], []
+    full, unchanged, alerts = [], [], 0
     with FeedServer() as feed, Receiver() as receiver:
         for r in range(args.rounds):
             now = datetime.now(timezone.utc)
@@ -43,6 +43,7 @@ def main() -> None:
                 t0 = time.perf_counter()
                 polls, processed = app.cycle()
                 full.append(time.perf_counter() - t0)
+                alerts += len(processed.alerts)
                 t0 = time.perf_counter()
                 app.cycle()  # 304, nothing new
                 unchanged.append(time.perf_counter() - t0)
@@ -50,7 +51,9 @@ def main() -> None:
     print(f"poll cycle with {args.entries} new entries (fetch+match+store+score+rules+page): "
           f"median {statistics.median(full) * 1000:.0f} ms (min {min(full) * 1000:.0f}, max {max(full) * 1000:.0f})")
     print(f"poll cycle with nothing new (304): median {statistics.median(unchanged) * 1000:.1f} ms")
-    print(f"pages received: {len(receiver.received)} (one per cycle expected: {args.rounds})")
+    receiver.wait_for(alerts, 5)
+    print(f"pages received: {len(receiver.received)} of {alerts} alerts raised "
+          f"(one per entity over its threshold per round)")
 
 
 if __name__ == "__main__":
