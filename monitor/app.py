@@ -26,7 +26,7 @@ from connectors.base import FetchContext, HttpPolicy
 from monitor.clock import Clock, SystemClock
 from monitor.config import Config
 from monitor.matching import Matcher
-from monitor.mention import FetchResult
+from monitor.mention import FetchResult, join_title_text
 from monitor.notify import Notifier, redact
 from monitor.render import burst_message
 from monitor.rules import evaluate_burst
@@ -148,8 +148,7 @@ class App:
             if not rows:
                 return
             try:
-                scores = self.scorer.score([r.title + "\n" + r.text if r.title and r.title not in r.text else r.text
-                                            for r in rows])
+                scores = self.scorer.score([join_title_text(r.title, r.text) for r in rows])
             except Exception as exc:  # keep the mentions unscored; retried next cycle
                 log.exception("scoring failed for %d mentions", len(rows))
                 report.score_error = f"{type(exc).__name__}: {exc}"

@@ -42,6 +42,13 @@ def canonical_url(url: str | None) -> str | None:
     return urlunsplit((parts.scheme.lower(), host, path, urlencode(query), ""))
 
 
+def join_title_text(title: str, text: str) -> str:
+    """Title and text as one string, without repeating a title the text already starts with."""
+    if title and text and not text.startswith(title):
+        return f"{title}\n{text}"
+    return text or title
+
+
 @dataclass(frozen=True)
 class Mention:
     """Something said somewhere, as fetched. Times are aware UTC."""
@@ -75,9 +82,7 @@ class Mention:
     @property
     def content(self) -> str:
         """Title and text together, as matching and scoring see them."""
-        if self.title and self.text and not self.text.startswith(self.title):
-            return f"{self.title}\n{self.text}"
-        return self.text or self.title
+        return join_title_text(self.title, self.text)
 
 
 @dataclass(frozen=True)

