@@ -165,7 +165,7 @@ def cmd_score(args) -> int:
     batch: list[str] = []
 
     def flush():
-        for text, s in zip(batch, scorer.score(batch)):
+        for s in scorer.score(batch):
             print(json.dumps({"label": s.label, "score": round(s.score, 4), "negative": round(s.negative, 4)},
                              ensure_ascii=False), flush=True)
         batch.clear()

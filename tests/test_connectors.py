@@ -146,8 +146,7 @@ def test_body_over_the_cap_is_refused_while_streaming(sleeps, clock):
         for _ in range(50):
             yield b"x" * 1_000_000  # 50 MB if read to the end
 
-    respx.get(URL).mock(return_value=httpx.Response(200, stream=httpx.ByteStream(b"") if False else None,
-                                                    content=chunks(), headers={"Content-Type": "application/atom+xml"}))
+    respx.get(URL).mock(return_value=httpx.Response(200, content=chunks(), headers={"Content-Type": "application/atom+xml"}))
     res = make(GoogleAlertsConnector, sleeps, clock, max_bytes=2_000_000).fetch(FetchContext())
     assert res.status == "failed" and "exceeds max_bytes=2,000,000" in res.error
 
