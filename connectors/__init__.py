@@ -10,13 +10,29 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 
-from connectors.base import Connector, FetchContext, HttpPolicy
+from connectors.base import Connector, FetchContext, HostLimiter, HttpPolicy
+from connectors.bluesky import BlueskyConnector
+from connectors.dcard import DcardConnector
+from connectors.facebook_page import FacebookPageConnector
 from connectors.google_alerts import GoogleAlertsConnector
+from connectors.google_business import GoogleBusinessConnector
+from connectors.google_places import GooglePlacesConnector
+from connectors.html import HtmlConnector
+from connectors.mastodon import MastodonConnector
+from connectors.ptt import PttConnector
+from connectors.reddit import RedditConnector
 from connectors.rss import RssConnector
+from connectors.x import XConnector
+from connectors.yelp import YelpConnector
+from connectors.youtube import YoutubeConnector
 
-BUILTIN: tuple[type[Connector], ...] = (RssConnector, GoogleAlertsConnector)
+BUILTIN: tuple[type[Connector], ...] = (
+    RssConnector, GoogleAlertsConnector, HtmlConnector, GooglePlacesConnector, GoogleBusinessConnector,
+    YelpConnector, FacebookPageConnector, RedditConnector, BlueskyConnector, MastodonConnector, XConnector,
+    YoutubeConnector, PttConnector, DcardConnector,
+)
 
-__all__ = ["BUILTIN", "Connector", "FetchContext", "HttpPolicy", "registry"]
+__all__ = ["BUILTIN", "Connector", "FetchContext", "HostLimiter", "HttpPolicy", "registry"]
 
 
 def registry() -> dict[str, type[Connector]]:

@@ -10,11 +10,15 @@ like an anti-bot challenge is "blocked"); 429 rate_limited with Retry-After hono
 from __future__ import annotations
 
 import email.utils
+import json
 import random
+import re
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable, ClassVar
+from typing import Any, Callable, ClassVar
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -49,7 +53,103 @@ class HttpResponse:
     url: str
 
 
-_CHALLENGE_MARKERS = (b"cf-challenge", b"challenge-platform", b"Just a moment...", b"captcha", b"Attention Required!")
+@dataclass(frozen=True)
+class Option:
+    """One connector-specific config key: its type, whether it is required, and what it means.
+
+    ``env`` marks a credential: the config never holds the secret itself; the value of
+    the key is the *name* of an environment variable, and ``default_env`` is used when
+    the key is absent."""
+
+    kind: type | tuple[type, ...] = str
+    required: bool = False
+    default: Any = None
+    help: str = ""
+    env: bool = False  # a credential: the name of an environment variable
+    choices: tuple = ()
+
+    def describe(self) -> str:
+        kinds = self.kind if isinstance(self.kind, tuple) else (self.kind,)
+        return " or ".join({str: "a string", int: "an integer", bool: "true or false", list: "a list",
+                            dict: "a table", float: "a number"}.get(k, k.__name__) for k in kinds)
+
+
+class HostLimiter:
+    """Requests per host as token buckets shared by every connector of one daemon.
+
+    ``rates`` maps a host (or a ``*.suffix``) to (requests, period). A request waits
+    (through the injected sleep) until its host has a token. Platform limits that are
+    published (Reddit, Yelp, X) are the defaults; ``[daemon.rate_limits]`` overrides."""
+
+    DEFAULTS: ClassVar[dict[str, tuple[int, float]]] = {
+        "oauth.reddit.com": (100, 60.0),  # 100 queries per minute per OAuth client
+        "www.reddit.com": (10, 60.0),
+        "api.yelp.com": (50, 1.0),  # Fusion: 50 QPS (and 500 or 5,000 calls a day by plan)
+        "api.x.com": (450, 900.0),  # recent search, app auth: 450 per 15 minutes
+        "api.twitter.com": (450, 900.0),
+        "graph.facebook.com": (200, 3600.0),
+        "www.ptt.cc": (1, 2.0),  # no published limit: be polite to a volunteer-run site
+        "www.dcard.tw": (1, 2.0),
+    }
+
+    def __init__(self, rates: dict[str, tuple[int, float]] | None = None,
+                 sleep: Callable[[float], None] = time.sleep, monotonic: Callable[[], float] = time.monotonic):
+        self.rates = {**self.DEFAULTS, **(rates or {})}
+        self.sleep = sleep
+        self.monotonic = monotonic
+        self._lock = threading.Lock()
+        self._buckets: dict[str, tuple[float, float]] = {}  # host -> (tokens, at)
+        self.waited: dict[str, float] = {}
+
+    def rate_for(self, host: str) -> tuple[int, float] | None:
+        host = host.lower()
+        if host in self.rates:
+            return self.rates[host]
+        for pattern, rate in self.rates.items():
+            if pattern.startswith("*.") and (host.endswith(pattern[1:]) or host == pattern[2:]):
+                return rate
+        return None
+
+    def acquire(self, host: str) -> float:
+        """Take one token for ``host``, waiting if needed; return the seconds waited."""
+        rate = self.rate_for(host)
+        if rate is None:
+            return 0.0
+        count, period = rate
+        per_token = period / count
+        with self._lock:
+            now = self.monotonic()
+            tokens, at = self._buckets.get(host, (float(count), now))
+            tokens = min(float(count), tokens + (now - at) / per_token)
+            wait = 0.0 if tokens >= 1 else (1 - tokens) * per_token
+            # the token is taken now; the bucket may go negative, later callers wait longer
+            self._buckets[host] = (tokens - 1, now)
+        if wait > 0:
+            self.waited[host] = self.waited.get(host, 0.0) + wait
+            self.sleep(wait)
+        return wait
+
+
+_RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smhd])\s*$")
+
+
+def parse_rate(text: str) -> tuple[int, float]:
+    """"100/1m" -> (100, 60.0). Raise ValueError otherwise."""
+    m = _RATE_RE.match(text) if isinstance(text, str) else None
+    if not m or int(m.group(1)) < 1:
+        raise ValueError(f"bad rate {text!r}: use requests/period such as \"100/1m\" or \"1/2s\"")
+    unit = {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(3)]
+    return int(m.group(1)), float(int(m.group(2) or 1) * unit)
+
+
+_CHALLENGE_MARKERS = (b"cf-challenge", b"challenge-platform", b"cf-chl-", b"Just a moment...", b"captcha",
+                      b"Attention Required!", b"cf-browser-verification")
+
+
+def is_challenge(body: bytes) -> bool:
+    """An anti-bot interstitial (Cloudflare and friends) rather than the content asked for."""
+    low = body[:64_000].lower()
+    return any(m.lower() in low for m in _CHALLENGE_MARKERS)
 
 
 def parse_retry_after(value: str | None, now: datetime) -> datetime | None:
@@ -73,28 +173,58 @@ class BodyTooLarge(Exception):
 
 
 class Connector:
-    """Base class. Subclasses set ``type``, list their extra config keys in
-    ``option_keys``, and implement :meth:`fetch`."""
+    """Base class. Subclasses set ``type``, describe their extra config keys in
+    ``options`` (credentials as ``Option(env=True)``), and implement :meth:`fetch`.
+
+    ``default_url`` is the platform's API base: sources of API connectors may leave
+    ``url`` out, and fixture replay points it at 127.0.0.1 instead."""
 
     type: ClassVar[str] = ""
-    option_keys: ClassVar[tuple[str, ...]] = ()
+    options: ClassVar[dict[str, Option]] = {}
+    default_url: ClassVar[str | None] = None
     accept: ClassVar[str] = "*/*"
+    supports_304: ClassVar[bool] = False
+    summary: ClassVar[str] = ""
 
     def __init__(self, source: Source, client: httpx.Client, clock: Clock | None = None,
-                 policy: HttpPolicy | None = None, user_agent: str = "repwatch"):
+                 policy: HttpPolicy | None = None, user_agent: str = "repwatch",
+                 limiter: HostLimiter | None = None):
         self.source = source
         self.client = client
         self.clock = clock or SystemClock()
         self.policy = policy or HttpPolicy()
         self.user_agent = user_agent
+        self.limiter = limiter
 
     def fetch(self, ctx: FetchContext) -> FetchResult:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    # ------------------------------------------------------------------ config
+
+    @property
+    def base_url(self) -> str:
+        return (self.source.url or self.default_url or "").rstrip("/")
+
+    def opt(self, key: str) -> Any:
+        if key in self.source.options:
+            return self.source.options[key]
+        return self.options[key].default
+
+    def secret(self, key: str) -> str:
+        """A credential, read from the environment when the config was loaded."""
+        return self.source.secrets.get(key, "")
+
     # ------------------------------------------------------------------ HTTP
 
-    def get(self, url: str, ctx: FetchContext | None = None, headers: dict | None = None) -> HttpResponse | FetchResult:
-        """GET with conditional headers, timeouts, a size cap and retries.
+    def get(self, url: str, ctx: FetchContext | None = None, headers: dict | None = None,
+            params: dict | None = None) -> HttpResponse | FetchResult:
+        return self.request("GET", url, ctx, headers=headers, params=params)
+
+    def request(self, method: str, url: str, ctx: FetchContext | None = None, *, headers: dict | None = None,
+                params: dict | None = None, data: dict | None = None, json_body: Any = None,
+                auth: tuple[str, str] | None = None) -> HttpResponse | FetchResult:
+        """One HTTP request with conditional headers, timeouts, a size cap, the host's
+        rate limit and retries.
 
         Returns an HttpResponse for 200-299, or a finished FetchResult for anything
         else (304, errors), so the caller's happy path stays short."""
@@ -107,15 +237,19 @@ class Connector:
         timeout = self.source.timeout.total_seconds()
         last_error = "no attempt made"
         last_status: int | None = None
+        host = urlsplit(url).hostname or ""
         for attempt in range(1, self.policy.attempts + 1):
+            if self.limiter is not None:
+                self.limiter.acquire(host)
             try:
-                with self.client.stream("GET", url, headers=hdrs, timeout=timeout) as resp:
+                with self.client.stream(method, url, headers=hdrs, params=params, data=data, json=json_body,
+                                        auth=auth, timeout=timeout) as resp:
                     status = resp.status_code
                     if 200 <= status < 300:
                         body = self._read_capped(resp)
                         return HttpResponse(status, resp.headers, body, str(resp.url))
                     head = self._read_capped(resp, limit=64_000, truncate=True)
-                    outcome = self._classify(status, resp.headers, head)
+                    outcome = self.classify(status, resp.headers, head)
                     if outcome is not None:
                         return outcome
                     last_status = status
@@ -150,22 +284,197 @@ class Connector:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _classify(self, status: int, headers: httpx.Headers, head: bytes) -> FetchResult | None:
-        """A finished result for a non-2xx status, or None when it is worth retrying."""
+    def classify(self, status: int, headers: httpx.Headers, head: bytes) -> FetchResult | None:
+        """A finished result for a non-2xx status, or None when it is worth retrying.
+        Connectors whose platform reports errors in the body (Graph API, YouTube) override
+        this and fall back to ``super().classify``."""
         now = self.clock.now()
         if status == 304:
             return FetchResult("not_modified", http_status=304)
         if status == 429:
-            until = parse_retry_after(headers.get("retry-after"), now) or now + timedelta(minutes=5)
+            until = (parse_retry_after(headers.get("retry-after"), now) or rate_limit_reset(headers, now, force=True)
+                     or now + timedelta(minutes=5))
             until = min(until, now + self.policy.max_retry_after)
             return FetchResult("rate_limited", error=f"HTTP 429 rate limited; retry after {until.isoformat()}",
                                http_status=429, retry_after=until)
+        if status in (403, 429, 503) and is_challenge(head):
+            return FetchResult("blocked", error=f"HTTP {status} anti-bot challenge page", http_status=status,
+                               retry_after=now + timedelta(hours=1))
         if status in (401, 403):
-            if status == 403 and any(m.lower() in head.lower() for m in _CHALLENGE_MARKERS):
-                return FetchResult("blocked", error="HTTP 403 anti-bot challenge page", http_status=403,
-                                   retry_after=now + timedelta(hours=1))
             return FetchResult("auth_failed", error=f"HTTP {status}: credentials refused or access denied",
                                http_status=status)
         if status >= 500 or status == 408:
             return None
         return FetchResult("failed", error=f"HTTP {status}", http_status=status)
+
+
+# --------------------------------------------------------------------------- helpers for API connectors
+
+_RESET_HEADERS = ("x-ratelimit-reset", "x-rate-limit-reset", "ratelimit-reset", "ratelimit-resettime")
+_REMAINING_HEADERS = ("x-ratelimit-remaining", "x-rate-limit-remaining", "ratelimit-remaining")
+
+
+def rate_limit_reset(headers: httpx.Headers, now: datetime, force: bool = False) -> datetime | None:
+    """When a platform's rate-limit headers say the budget is spent, the time it resets.
+
+    Understands Reddit (seconds to reset), X and Bluesky (epoch seconds), Mastodon and
+    Yelp (ISO time). ``force`` returns the reset time even if "remaining" is not 0."""
+    remaining = next((headers[h] for h in _REMAINING_HEADERS if h in headers), None)
+    try:
+        spent = remaining is not None and float(remaining) < 1
+    except ValueError:
+        spent = False
+    if not (spent or force):
+        return None
+    raw = next((headers[h] for h in _RESET_HEADERS if h in headers), None)
+    if raw is None:
+        return None
+    raw = raw.strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        when = parse_time(raw)
+        return when
+    if value > 1_000_000_000:  # epoch seconds
+        return datetime.fromtimestamp(value, UTC)
+    return now + timedelta(seconds=value)
+
+
+def parse_time(value: Any) -> datetime | None:
+    """A platform timestamp as aware UTC: ISO 8601 (Z, +00:00, +0000), epoch seconds,
+    RFC 2822; None for anything else (the caller records a warning)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if value > 10_000_000_000:  # epoch milliseconds
+            value = value / 1000
+        return datetime.fromtimestamp(value, UTC)
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    iso = re.sub(r"([+-]\d\d)(\d\d)$", r"\1:\2", text.replace("Z", "+00:00").replace("z", "+00:00"))
+    iso = re.sub(r"\.(\d{6})\d+", r".\1", iso)  # nanoseconds (Go, Bluesky) -> microseconds
+    try:
+        parsed = datetime.fromisoformat(iso)
+    except ValueError:
+        try:
+            parsed = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return None
+    if parsed.tzinfo is None:
+        return None  # a naive time is ambiguous; connectors that know the zone handle it
+    return parsed.astimezone(UTC)
+
+
+def decode_json(resp: HttpResponse) -> Any | FetchResult:
+    """The JSON document in a response, or a failed FetchResult naming what arrived instead."""
+    body = resp.body
+    if not body.strip():
+        return FetchResult("failed", error="empty body where JSON was expected", http_status=resp.status)
+    head = body.lstrip()[:200].lower()
+    if head.startswith(b"<") and is_challenge(body):
+        return FetchResult("blocked", error="anti-bot challenge page where JSON was expected", http_status=resp.status)
+    if head.startswith((b"<!doctype", b"<html", b"<?xml", b"<")):
+        ctype = resp.headers.get("content-type", "none")
+        return FetchResult("failed", error=f"expected JSON, got HTML/XML (Content-Type: {ctype})",
+                           http_status=resp.status)
+    text = body.decode(resp_charset(resp) or "utf-8", "replace")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        what = "truncated JSON (cut off mid-document)" if _unclosed(text) else "malformed JSON"
+        return FetchResult("failed", error=f"{what}: {exc.msg} at char {exc.pos} of {len(body):,} bytes",
+                           http_status=resp.status)
+
+
+def _unclosed(text: str) -> bool:
+    """True when a JSON text ends inside a string or with brackets still open."""
+    depth, in_string, escape = 0, False, False
+    for ch in text:
+        if in_string:
+            if escape:
+                escape = False
+            elif ch == "\\":
+                escape = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+    return in_string or depth > 0
+
+
+def resp_charset(resp: HttpResponse) -> str | None:
+    m = re.search(r"charset=([\w\-]+)", resp.headers.get("content-type", ""), re.I)
+    return m.group(1) if m else None
+
+
+class SchemaError(Exception):
+    """The payload parsed but is not shaped the way this connector knows (a changed API)."""
+
+
+def dig(data: Any, *path: str | int, kind: type | tuple[type, ...] | None = None, default: Any = ...) -> Any:
+    """``data[path[0]][path[1]]...`` or SchemaError naming the missing part."""
+    cur = data
+    for i, key in enumerate(path):
+        try:
+            cur = cur[key]
+        except (KeyError, IndexError, TypeError):
+            if default is not ...:
+                return default
+            where = ".".join(str(p) for p in path[: i + 1])
+            raise SchemaError(f"response has no {where!r} (the API's format may have changed)") from None
+    if kind is not None and not isinstance(cur, kind):
+        if default is not ...:
+            return default
+        where = ".".join(str(p) for p in path)
+        raise SchemaError(f"response field {where!r} is {type(cur).__name__}, expected "
+                          f"{kind.__name__ if isinstance(kind, type) else '/'.join(k.__name__ for k in kind)}")
+    return cur
+
+
+class Pages:
+    """Guards a pagination loop: a page cap, and a token that comes back twice."""
+
+    def __init__(self, max_pages: int):
+        self.max_pages = max_pages
+        self.seen: set[str] = set()
+        self.count = 0
+        self.warning: str | None = None
+
+    def next(self, token: Any) -> bool:
+        """True when the loop should fetch the page for ``token``."""
+        if token in (None, "", [], 0) and self.count:
+            return False
+        self.count += 1
+        if self.count > self.max_pages:
+            self.warning = f"stopped after {self.max_pages} pages (max_pages); older items not fetched"
+            return False
+        key = json.dumps(token, sort_keys=True, default=str)
+        if key in self.seen:
+            self.warning = f"pagination token repeated ({str(token)[:40]}); stopped to avoid a loop"
+            return False
+        self.seen.add(key)
+        return True
+
+
+def cursor_time(ctx: FetchContext) -> datetime | None:
+    """A time cursor (ISO) stored by an earlier poll, or None on the first poll."""
+    return parse_time(ctx.cursor) if ctx.cursor else None
+
+
+def newest(a: datetime | None, b: datetime | None) -> datetime | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return max(a, b)
+
+
+def ok_result(mentions: list, cursor: str | None, warnings: list[str], resp: HttpResponse | None = None,
+              retry_after: datetime | None = None) -> FetchResult:
+    return FetchResult("ok", mentions=tuple(mentions), cursor=cursor, warnings=tuple(warnings),
+                       http_status=resp.status if isinstance(resp, HttpResponse) else None, retry_after=retry_after)

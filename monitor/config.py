@@ -9,6 +9,8 @@ URLs is replaced from the environment at load time; a missing variable is a prob
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import tomllib
@@ -94,13 +96,17 @@ class Entity:
 class Source:
     id: str
     type: str
-    url: str
+    url: str  # the feed or page; for API connectors the API base (their default when not set)
     every: timedelta = timedelta(minutes=15)
     entities: tuple[str, ...] | None = None
     timeout: timedelta = timedelta(seconds=20)
     max_bytes: int = 5_000_000
     enabled: bool = True
     options: Mapping[str, Any] = field(default_factory=dict)
+    max_pages: int = 5
+    silent_after: timedelta | None = None  # None: learned from the source's own history
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    digest: str = ""  # changes when the source's table or its credentials change
 
 
 @dataclass(frozen=True)
@@ -129,6 +135,10 @@ class DaemonConfig:
     user_agent: str = "repwatch/0.1 (+reputation monitor; contact: your clinic admin)"
     jitter: timedelta = timedelta(seconds=30)
     max_connections: int = 10
+    ops_route: str | None = None  # where source-health notices go (never the crisis team's route)
+    failures_before_notice: int = 3
+    notice_repeat: timedelta = timedelta(hours=6)
+    rate_limits: Mapping[str, tuple[int, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -340,10 +350,49 @@ class _Checker:
             seen.add(ident)
 
 
-def _source_keys() -> dict[str, set[str]]:
+def _connector_classes() -> dict:
     from connectors import registry
 
-    return {name: set(cls.option_keys) for name, cls in registry().items()}
+    return registry()
+
+
+def _check_options(c: "_Checker", s: Mapping, p: tuple, cls) -> tuple[dict, dict]:
+    """Type-check a connector's own keys; read its credentials from the environment."""
+    options: dict[str, Any] = {}
+    secrets: dict[str, str] = {}
+    for key, spec in cls.options.items():
+        if spec.env:
+            var = s.get(key, spec.default)
+            if key in s and (not isinstance(var, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", var)):
+                c.add(p + (key,), f"must name an environment variable (the secret itself never goes in the file), "
+                                  f"got {var!r}")
+                continue
+            if var and c.env.get(var):
+                secrets[key] = c.env[var]
+            elif spec.required:
+                c.add(p + (key,), f"environment variable {var} is not set (credential for {cls.type})")
+            continue
+        if key not in s:
+            if spec.required:
+                c.add(p + (key,), f"is required for type {cls.type!r}: {spec.help}")
+            continue
+        value = s[key]
+        kinds = spec.kind if isinstance(spec.kind, tuple) else (spec.kind,)
+        ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
+        if ok and isinstance(value, str) and not value.strip():
+            ok = False
+        if not ok:
+            c.add(p + (key,), f"must be {spec.describe()}, got {value!r}")
+            continue
+        if spec.choices and value not in spec.choices:
+            c.add(p + (key,), f"must be one of {', '.join(map(repr, spec.choices))}, got {value!r}")
+            continue
+        options[key] = value
+    problem = getattr(cls, "check", None)
+    if problem is not None:
+        for key, message in cls.check(options):
+            c.add(p + (key,), message)
+    return options, secrets
 
 
 def _check_apprise_url(url: str) -> str | None:
@@ -431,11 +480,28 @@ def _validate(data: Mapping, c: _Checker, check_urls: bool) -> Config:
     daemon = DaemonConfig()
     if isinstance(da, dict):
         p = ("daemon",)
-        c.table(da, p, {"user_agent", "jitter", "max_connections"})
+        c.table(da, p, {"user_agent", "jitter", "max_connections", "ops_route", "failures_before_notice",
+                        "notice_repeat", "rate_limits"})
+        limits: dict[str, tuple[int, float]] = {}
+        raw_limits = da.get("rate_limits", {})
+        if not isinstance(raw_limits, dict):
+            c.add(p + ("rate_limits",), 'must be a table of host = "requests/period", e.g. "oauth.reddit.com" = "100/1m"')
+            raw_limits = {}
+        from connectors.base import parse_rate
+
+        for host, rate in raw_limits.items():
+            try:
+                limits[host.lower()] = parse_rate(rate)
+            except ValueError as exc:
+                c.add(p + ("rate_limits", host), str(exc))
         daemon = DaemonConfig(
             user_agent=c.string(da, p, "user_agent", DaemonConfig.user_agent),
             jitter=c.duration(da, p, "jitter", DaemonConfig.jitter, allow_zero=True),
             max_connections=c.number(da, p, "max_connections", 10, int, 1, 1000),
+            ops_route=c.string(da, p, "ops_route", None),
+            failures_before_notice=c.number(da, p, "failures_before_notice", 3, int, 1, 1000),
+            notice_repeat=c.duration(da, p, "notice_repeat", DaemonConfig.notice_repeat),
+            rate_limits=limits,
         )
 
     # [[entities]]
@@ -458,20 +524,21 @@ def _validate(data: Mapping, c: _Checker, check_urls: bool) -> Config:
 
     # [[sources]]
     sources: list[Source] = []
-    known_types = _source_keys()
-    common = {"id", "type", "url", "every", "entities", "timeout", "max_bytes", "enabled"}
+    classes = _connector_classes()
+    common = {"id", "type", "url", "every", "entities", "timeout", "max_bytes", "enabled", "max_pages", "silent_after"}
     raw_sources = c.array_of_tables(data, "sources")
     for i, s in enumerate(raw_sources):
         p = ("sources", i)
         ident = c.ident(s, p)
         stype = c.string(s, p, "type", required=True)
-        extra: set[str] = set()
-        if stype is not None and stype not in known_types:
-            c.add(p + ("type",), f"unknown source type {stype!r} (known: {', '.join(sorted(known_types))})")
+        cls = None
+        if stype is not None and stype not in classes:
+            c.add(p + ("type",), f"unknown source type {stype!r} (known: {', '.join(sorted(classes))})")
         elif stype:
-            extra = known_types[stype]
-        c.table(s, p, common | extra)
-        url = c.string(s, p, "url", required=True)
+            cls = classes[stype]
+        c.table(s, p, common | set(cls.options if cls else ()))
+        default_url = getattr(cls, "default_url", None)
+        url = c.string(s, p, "url", default_url, required=cls is not None and default_url is None)
         if url and not re.match(r"^https?://[^\s/]+", url):
             c.add(p + ("url",), f"must be an http:// or https:// URL, got {url!r}")
         ents = None
@@ -485,7 +552,13 @@ def _validate(data: Mapping, c: _Checker, check_urls: bool) -> Config:
         every = c.duration(s, p, "every", timedelta(minutes=15))
         if every < timedelta(seconds=1):
             c.add(p + ("every",), "must be at least 1s")
-        if ident and stype in known_types and url:
+        options, secrets = _check_options(c, s, p, cls) if cls else ({}, {})
+        silent_after = None
+        if "silent_after" in s:
+            silent_after = c.duration(s, p, "silent_after", timedelta(days=1))
+        digest = hashlib.sha256(json.dumps([s, sorted(secrets.items())], sort_keys=True, default=str)
+                                .encode()).hexdigest()[:16]
+        if ident and cls is not None and url:
             sources.append(
                 Source(
                     id=ident,
@@ -496,7 +569,11 @@ def _validate(data: Mapping, c: _Checker, check_urls: bool) -> Config:
                     timeout=c.duration(s, p, "timeout", timedelta(seconds=20)),
                     max_bytes=c.number(s, p, "max_bytes", 5_000_000, int, 1024, 500_000_000),
                     enabled=c.boolean(s, p, "enabled", True),
-                    options={k: v for k, v in s.items() if k in extra},
+                    options=options,
+                    max_pages=c.number(s, p, "max_pages", 5, int, 1, 1000),
+                    silent_after=silent_after,
+                    secrets=secrets,
+                    digest=digest,
                 )
             )
     c.unique([(s.get("id"), ("sources", i)) for i, s in enumerate(raw_sources)], "source")
@@ -539,6 +616,8 @@ def _validate(data: Mapping, c: _Checker, check_urls: bool) -> Config:
             routes.append(Route(ident, tuple(urls), templates, lang or "zh-TW", tz))
     c.unique([(r.get("id"), ("routes", i)) for i, r in enumerate(raw_routes)], "route")
     route_ids = {r.get("id") for r in raw_routes}
+    if daemon.ops_route and daemon.ops_route not in route_ids:
+        c.add(("daemon", "ops_route"), f"undefined route {daemon.ops_route!r}")
 
     # [[rules]]
     rules: list[Rule] = []

@@ -1,0 +1,41 @@
+"""Access tokens for connectors that log in (OAuth refresh / client credentials,
+Bluesky sessions): fetched through the connector's own request path (so retries, rate
+limits and error classification apply), cached until shortly before they expire."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from connectors.base import decode_json
+from monitor.mention import FetchResult
+
+
+@dataclass
+class Token:
+    value: str
+    expires_at: datetime
+
+    def fresh(self, now: datetime) -> bool:
+        return now < self.expires_at - timedelta(seconds=60)
+
+
+def token_from_response(connector, resp, field: str = "access_token") -> Token | FetchResult:
+    """Read ``{"access_token": .., "expires_in": ..}``; a refusal is an auth failure."""
+    doc = decode_json(resp)
+    if isinstance(doc, FetchResult):
+        return doc
+    value = doc.get(field) if isinstance(doc, dict) else None
+    if not value:
+        return FetchResult("auth_failed", error=f"token endpoint answered without {field!r}", http_status=resp.status)
+    try:
+        ttl = int(doc.get("expires_in", 3600))
+    except (TypeError, ValueError):
+        ttl = 3600
+    return Token(value, connector.clock.now() + timedelta(seconds=ttl))
+
+
+def auth_refused(result: FetchResult, what: str) -> FetchResult:
+    """A token request refused with 400 (invalid_grant and friends) is an auth failure."""
+    if result.status == "failed" and result.http_status == 400:
+        return FetchResult("auth_failed", error=f"{what} refused: {result.error}", http_status=400)
+    return result

@@ -1,0 +1,125 @@
+"""Reviews of a listing the clinic owns, through the Google Business Profile API
+(``accounts/{account}/locations/{location}/reviews``), newest first, 50 per page.
+
+Unlike Places, this returns every review, and replies. It needs OAuth: the clinic's
+Google account grants ``business.manage`` once; repwatch keeps only the refresh token
+(environment) and trades it for an access token at https://oauth2.googleapis.com/token.
+Access to the API is granted per project by Google (a quota of 0 until approved).
+
+Config: ``account_id``, ``location_id`` (required); credentials from the environment:
+``client_id_env`` (GOOGLE_CLIENT_ID), ``client_secret_env`` (GOOGLE_CLIENT_SECRET),
+``refresh_token_env`` (GOOGLE_REFRESH_TOKEN). ``token_url`` overrides the token
+endpoint (fixture replay).
+"""
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+import httpx
+
+from connectors._google import classify_google
+from connectors._oauth import Token, auth_refused, token_from_response
+from connectors.base import (Connector, FetchContext, Option, Pages, SchemaError, cursor_time, decode_json, dig,
+                             newest, ok_result, parse_time)
+from monitor.mention import FetchResult, Mention
+
+STARS = {"ONE": 1, "TWO": 2, "THREE": 3, "FOUR": 4, "FIVE": 5}
+_TRANSLATED = re.compile(r"^\(Translated by Google\).*?\n\n\(Original\)\n(.*)$", re.S)
+
+
+def original_comment(comment: str) -> str:
+    """Business Profile appends Google's translation; keep the reviewer's own words."""
+    m = _TRANSLATED.match(comment)
+    return m.group(1).strip() if m else comment.strip()
+
+
+class GoogleBusinessConnector(Connector):
+    type: ClassVar[str] = "google_business"
+    default_url: ClassVar[str] = "https://mybusiness.googleapis.com"
+    accept: ClassVar[str] = "application/json"
+    summary: ClassVar[str] = "all reviews of a Google Business Profile listing the clinic owns (OAuth)"
+    options: ClassVar[dict[str, Option]] = {
+        "account_id": Option(str, required=True, help="Business Profile account id (digits)"),
+        "location_id": Option(str, required=True, help="location id (digits)"),
+        "token_url": Option(str, default="https://oauth2.googleapis.com/token", help="OAuth token endpoint"),
+        "client_id_env": Option(env=True, required=True, default="GOOGLE_CLIENT_ID"),
+        "client_secret_env": Option(env=True, required=True, default="GOOGLE_CLIENT_SECRET"),
+        "refresh_token_env": Option(env=True, required=True, default="GOOGLE_REFRESH_TOKEN"),
+    }
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self._token: Token | None = None
+
+    def classify(self, status: int, headers: httpx.Headers, head: bytes) -> FetchResult | None:
+        return classify_google(status, head, self.clock.now()) or super().classify(status, headers, head)
+
+    def _access_token(self) -> Token | FetchResult:
+        if self._token and self._token.fresh(self.clock.now()):
+            return self._token
+        resp = self.request("POST", self.opt("token_url"), data={
+            "grant_type": "refresh_token", "refresh_token": self.secret("refresh_token_env"),
+            "client_id": self.secret("client_id_env"), "client_secret": self.secret("client_secret_env")})
+        if isinstance(resp, FetchResult):
+            return auth_refused(resp, "OAuth refresh token")
+        token = token_from_response(self, resp)
+        if isinstance(token, Token):
+            self._token = token
+        return token
+
+    def fetch(self, ctx: FetchContext) -> FetchResult:
+        token = self._access_token()
+        if isinstance(token, FetchResult):
+            return token
+        url = (f"{self.base_url}/v4/accounts/{self.opt('account_id')}/locations/"
+               f"{self.opt('location_id')}/reviews")
+        since = cursor_time(ctx)
+        top, mentions, warnings = since, [], []
+        pages, page_token, resp = Pages(self.source.max_pages), None, None
+        while pages.next(page_token):
+            params = {"pageSize": 50, "orderBy": "updateTime desc"}
+            if page_token:
+                params["pageToken"] = page_token
+            resp = self.get(url, params=params, headers={"Authorization": f"Bearer {token.value}"})
+            if isinstance(resp, FetchResult):
+                if resp.status == "auth_failed":
+                    self._token = None
+                if mentions:  # keep what earlier pages gave; report the rest
+                    warnings.append(f"page {pages.count} failed: {resp.error}")
+                    top = since  # keep the old cursor: the next poll fetches the rest
+                    break
+                return resp
+            doc = decode_json(resp)
+            if isinstance(doc, FetchResult):
+                return doc
+            try:
+                if not isinstance(doc, dict) or not ("reviews" in doc or "totalReviewCount" in doc or doc == {}):
+                    raise SchemaError("response has neither 'reviews' nor 'totalReviewCount' (format changed?)")
+                reviews = dig(doc, "reviews", kind=list, default=[])
+            except SchemaError as exc:
+                return FetchResult("failed", error=str(exc), http_status=resp.status)
+            reached_old = False
+            for r in reviews:
+                if not isinstance(r, dict):
+                    warnings.append("a review is not an object; skipped")
+                    continue
+                when = parse_time(r.get("updateTime") or r.get("createTime"))
+                if since and when and when <= since:
+                    reached_old = True
+                    continue
+                top = newest(top, when)
+                text = original_comment(r.get("comment") or "")
+                if not text:
+                    warnings.append(f"review {r.get('reviewId', '?')} has stars only; skipped")
+                    continue
+                reviewer = r.get("reviewer") or {}
+                mentions.append(Mention(
+                    source_id=self.source.id, title="", text=text, guid=r.get("name") or r.get("reviewId"),
+                    author=None if reviewer.get("isAnonymous") else reviewer.get("displayName"),
+                    published_at=parse_time(r.get("createTime")) or when, rating=STARS.get(r.get("starRating")),
+                ))
+            page_token = None if reached_old else doc.get("nextPageToken")
+        if pages.warning:
+            warnings.append(pages.warning)
+        return ok_result(mentions, top.isoformat() if top else ctx.cursor, warnings, resp)

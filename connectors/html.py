@@ -1,0 +1,231 @@
+"""Any review page, read with CSS selectors from the config.
+
+Selectors: ``item`` (one per review, required), inside it ``text`` (required),
+``title``, ``author``, ``date``, ``rating``, ``link``; ``next`` (the "next page"
+link, on the page). Charset: the HTTP header, then the page's ``<meta>``, then a
+strict UTF-8 try, then Big5 (cp950) and GB18030, so Taiwanese Big5 pages decode.
+robots.txt (RFC 9309) is fetched once a day and respected unless ``respect_robots =
+false``: a disallowed page is an error, never fetched. Dates: ISO 8601, RFC 2822,
+``date_format`` (strftime), or common forms such as 2026/11/20 and 2026年11月20日;
+dates without a zone are in ``timezone`` (default Asia/Taipei). Ratings: a number in
+the element's text or its ``content``/``data-rating``/``aria-label``, or a count of ★.
+"""
+from __future__ import annotations
+
+import re
+import urllib.robotparser
+from datetime import datetime, timedelta
+from typing import ClassVar
+from urllib.parse import urljoin, urlsplit
+from zoneinfo import ZoneInfo
+
+from bs4 import BeautifulSoup
+from bs4.dammit import UnicodeDammit
+
+from connectors.base import (Connector, FetchContext, HttpResponse, Option, Pages, cursor_time, is_challenge,
+                             newest, ok_result, parse_time, resp_charset)
+from monitor.clock import UTC
+from monitor.mention import FetchResult, Mention
+
+_DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M",
+                 "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日 %H:%M", "%Y年%m月%d日", "%d %b %Y", "%b %d, %Y", "%B %d, %Y")
+_NUMBER = re.compile(r"(\d+(?:\.\d+)?)")
+_ALIASES = {"big5": "cp950", "big5-hkscs": "big5hkscs", "gb2312": "gb18030", "gbk": "gb18030"}
+
+
+def decode_html(body: bytes, declared: str | None = None) -> tuple[str, str]:
+    """Bytes to text and the encoding used (header, then <meta>, then UTF-8, Big5, GB18030)."""
+    known = [_ALIASES.get(declared.lower(), declared)] if declared else []
+    dammit = UnicodeDammit(body, known_definite_encodings=known, user_encodings=["utf-8", "cp950", "gb18030"],
+                           is_html=True)
+    enc = (dammit.original_encoding or "utf-8").lower()
+    if enc in _ALIASES:  # Big5 pages use cp950 extensions; decode with the superset
+        return body.decode(_ALIASES[enc], "replace"), _ALIASES[enc]
+    return dammit.unicode_markup or body.decode("utf-8", "replace"), enc
+
+
+def parse_date(text: str | None, fmt: str | None, zone: str) -> datetime | None:
+    if not text:
+        return None
+    text = " ".join(text.split())
+    parsed = parse_time(text)
+    if parsed:
+        return parsed
+    for f in ((fmt,) if fmt else ()) + _DATE_FORMATS:
+        try:
+            naive = datetime.strptime(text, f)
+        except ValueError:
+            continue
+        return naive.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
+    return None
+
+
+def parse_rating(el) -> float | None:
+    if el is None:
+        return None
+    for attr in ("content", "data-rating", "data-score", "aria-label", "title"):
+        value = el.get(attr)
+        if value and (m := _NUMBER.search(value)):
+            return float(m.group(1))
+    text = el.get_text(" ", strip=True)
+    if "★" in text:
+        return float(text.count("★"))
+    m = _NUMBER.search(text)
+    return float(m.group(1)) if m else None
+
+
+class HtmlConnector(Connector):
+    type: ClassVar[str] = "html"
+    accept: ClassVar[str] = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
+    supports_304: ClassVar[bool] = True
+    summary: ClassVar[str] = "any review page, by CSS selectors (Big5/UTF-8, robots.txt)"
+    options: ClassVar[dict[str, Option]] = {
+        "item": Option(str, required=True, help="CSS selector of one review"),
+        "text": Option(str, required=True, help="selector of the review text, inside an item"),
+        "title": Option(str, help="selector of the title, inside an item"),
+        "author": Option(str, help="selector of the author name (kept in the store, never in pages)"),
+        "date": Option(str, help="selector of the date (text, or a datetime/content attribute)"),
+        "date_format": Option(str, help="strftime format when the date is in none of the common forms"),
+        "timezone": Option(str, default="Asia/Taipei", help="zone of dates written without one"),
+        "rating": Option(str, help="selector of the star rating"),
+        "link": Option(str, help="selector of an <a> pointing at the review itself"),
+        "next": Option(str, help="selector of the next-page link, on the page"),
+        "encoding": Option(str, help="force a charset (e.g. big5) when a page lies about its own"),
+        "respect_robots": Option(bool, default=True, help="obey robots.txt (RFC 9309)"),
+    }
+
+    @classmethod
+    def check(cls, options: dict) -> list[tuple[str, str]]:
+        problems = []
+        import soupsieve
+
+        for key in ("item", "text", "title", "author", "date", "rating", "link", "next"):
+            if options.get(key):
+                try:
+                    soupsieve.compile(options[key])
+                except Exception as exc:  # soupsieve.SelectorSyntaxError
+                    problems.append((key, f"invalid CSS selector {options[key]!r}: {str(exc).splitlines()[0]}"))
+        try:
+            ZoneInfo(options.get("timezone") or "Asia/Taipei")
+        except Exception:
+            problems.append(("timezone", f"unknown time zone {options.get('timezone')!r}"))
+        if options.get("encoding"):
+            import codecs
+
+            try:
+                codecs.lookup(options["encoding"])
+            except LookupError:
+                problems.append(("encoding", f"unknown encoding {options['encoding']!r}"))
+        return problems
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self._robots: dict[str, tuple[urllib.robotparser.RobotFileParser | None, datetime]] = {}
+
+    # robots.txt, RFC 9309: 4xx means no rules; 5xx or unreachable means "disallow all" for now
+    def allowed(self, url: str) -> tuple[bool, str | None]:
+        if not self.opt("respect_robots"):
+            return True, None
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        now = self.clock.now()
+        cached = self._robots.get(origin)
+        if cached is None or cached[1] < now:
+            resp = self.get(f"{origin}/robots.txt")
+            if isinstance(resp, HttpResponse):
+                parser = urllib.robotparser.RobotFileParser()
+                parser.parse(resp.body.decode("utf-8", "replace").splitlines())
+                cached = (parser, now + timedelta(hours=24))
+            elif resp.http_status and 400 <= resp.http_status < 500 and resp.status != "rate_limited":
+                cached = (None, now + timedelta(hours=24))
+            else:
+                return False, f"robots.txt unreachable ({resp.error}); not fetching until it answers"
+            self._robots[origin] = cached
+        parser = cached[0]
+        if parser is None or parser.can_fetch("repwatch", url):
+            return True, None
+        return False, f"robots.txt disallows {parts.path or '/'} for repwatch (set respect_robots = false to override)"
+
+    def fetch(self, ctx: FetchContext) -> FetchResult:
+        since = cursor_time(ctx)
+        top, mentions, warnings = since, [], []
+        pages, url, first = Pages(self.source.max_pages), self.source.url, True
+        etag = last_modified = None
+        while pages.next(url):
+            ok, why = self.allowed(url)
+            if not ok:
+                if mentions:
+                    warnings.append(why)
+                    break
+                return FetchResult("failed", error=why)
+            resp = self.get(url, ctx if first else None)
+            if isinstance(resp, FetchResult):
+                if mentions:
+                    warnings.append(f"page {pages.count} failed: {resp.error}")
+                    top = since
+                    break
+                return resp
+            if first:
+                etag, last_modified = resp.headers.get("etag"), resp.headers.get("last-modified")
+            if is_challenge(resp.body):
+                return FetchResult("blocked", error="anti-bot challenge page", http_status=resp.status,
+                                   retry_after=self.clock.now() + timedelta(hours=1))
+            text, _enc = decode_html(resp.body, self.opt("encoding") or resp_charset(resp))
+            soup = BeautifulSoup(text, "html.parser")
+            items = soup.select(self.opt("item"))
+            if not items:
+                if first:
+                    return FetchResult("ok", etag=etag, last_modified=last_modified, http_status=resp.status,
+                                       warnings=(f"no element matches item selector {self.opt('item')!r}: "
+                                                 "an empty page, or the site's layout changed",))
+                break
+            old = self._items(items, resp.url, since, mentions, warnings)
+            for m in mentions:
+                top = newest(top, m.published_at)
+            nxt = soup.select_one(self.opt("next")) if self.opt("next") else None
+            url = urljoin(resp.url, nxt["href"]) if nxt is not None and nxt.get("href") and not old else None
+            first = False
+            if url is None:
+                break
+        if pages.warning:
+            warnings.append(pages.warning)
+        if mentions and not any(m.published_at for m in mentions):
+            warnings.append("no item had a readable date; the cursor cannot advance (dedup still applies)")
+        return FetchResult("ok", mentions=tuple(mentions), etag=etag, last_modified=last_modified,
+                           cursor=top.isoformat() if top else ctx.cursor, warnings=tuple(warnings))
+
+    def _items(self, items, page_url: str, since, mentions: list, warnings: list) -> bool:
+        """Append the page's reviews; return True when one older than the cursor was seen."""
+        sel = self.opt
+        zone, fmt = sel("timezone"), sel("date_format")
+        old = False
+        for i, item in enumerate(items, 1):
+            text_el = item.select_one(sel("text"))
+            text = text_el.get_text(" ", strip=True) if text_el else ""
+            title_el = item.select_one(sel("title")) if sel("title") else None
+            title = title_el.get_text(" ", strip=True) if title_el else ""
+            if not text and not title:
+                warnings.append(f"item #{i} has no text (selector {sel('text')!r}); skipped")
+                continue
+            when = None
+            if sel("date"):
+                d = item.select_one(sel("date"))
+                raw = (d.get("datetime") or d.get("content") or d.get_text(" ", strip=True)) if d else None
+                when = parse_date(raw, fmt, zone)
+                if raw and when is None:
+                    warnings.append(f"item #{i}: unknown date format {raw[:40]!r}")
+            if since and when and when <= since:
+                old = True
+                continue
+            link = None
+            if sel("link"):
+                a = item.select_one(sel("link"))
+                if a is not None and a.get("href"):
+                    link = urljoin(page_url, a["href"])
+            author_el = item.select_one(sel("author")) if sel("author") else None
+            mentions.append(Mention(
+                source_id=self.source.id, title=title, text=text, url=link,
+                author=author_el.get_text(strip=True) if author_el else None, published_at=when,
+                rating=parse_rating(item.select_one(sel("rating"))) if sel("rating") else None,
+            ))
+        return old

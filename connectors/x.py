@@ -1,0 +1,87 @@
+"""Posts on X matching a query: API v2 recent search (the last 7 days), newer than the
+newest id seen (``since_id``), with the authors' usernames expanded.
+
+Platform limits: recent search needs a paid tier (Basic or higher); with an app bearer
+token, 450 requests per 15 minutes on Pro, far fewer on Basic, and a monthly post cap.
+``x-rate-limit-remaining`` / ``x-rate-limit-reset`` (epoch) are honoured, and a 429
+waits for the reset. Partial errors (``errors`` beside ``data``) become warnings.
+
+Config: ``query`` (required; X query syntax, e.g. ``(林志明 OR "Dr. Lin") -is:retweet``),
+``bearer_token_env`` (X_BEARER_TOKEN).
+"""
+from __future__ import annotations
+
+from typing import ClassVar
+
+from connectors.base import (Connector, FetchContext, Option, Pages, decode_json, ok_result, parse_time,
+                             rate_limit_reset)
+from monitor.mention import FetchResult, Mention
+
+
+class XConnector(Connector):
+    type: ClassVar[str] = "x"
+    default_url: ClassVar[str] = "https://api.x.com"
+    accept: ClassVar[str] = "application/json"
+    summary: ClassVar[str] = "posts on X matching a query (API v2 recent search, bearer token)"
+    options: ClassVar[dict[str, Option]] = {
+        "query": Option(str, required=True, help="X search query"),
+        "bearer_token_env": Option(env=True, required=True, default="X_BEARER_TOKEN"),
+    }
+
+    def fetch(self, ctx: FetchContext) -> FetchResult:
+        since_id = ctx.cursor if ctx.cursor and ctx.cursor.isdigit() else None
+        newest_id, mentions, warnings = since_id, [], []
+        pages, token, resp = Pages(self.source.max_pages), None, None
+        while pages.next(token or "first"):
+            params = {"query": self.opt("query"), "max_results": 100,
+                      "tweet.fields": "created_at,lang,author_id", "expansions": "author_id",
+                      "user.fields": "username,name"}
+            if since_id:
+                params["since_id"] = since_id
+            if token:
+                params["next_token"] = token
+            resp = self.get(f"{self.base_url}/2/tweets/search/recent", params=params,
+                            headers={"Authorization": f"Bearer {self.secret('bearer_token_env')}"})
+            if isinstance(resp, FetchResult):
+                if mentions:
+                    warnings.append(f"page {pages.count} failed: {resp.error}")
+                    newest_id = since_id  # keep the old cursor: the next poll fetches the rest
+                    break
+                return resp
+            doc = decode_json(resp)
+            if isinstance(doc, FetchResult):
+                return doc
+            if not isinstance(doc, dict) or "meta" not in doc or not isinstance(doc.get("data", []), list):
+                return FetchResult("failed", error="response has no 'meta' (the API's format may have changed)",
+                                   http_status=resp.status)
+            for e in doc.get("errors") or []:
+                warnings.append(f"partial error: {str(e.get('title') or e.get('detail') or e)[:120]}")
+            users = {u.get("id"): u for u in (doc.get("includes") or {}).get("users", []) if isinstance(u, dict)}
+            for t in doc.get("data", []):
+                if not isinstance(t, dict) or not str(t.get("id", "")).isdigit():
+                    continue
+                if since_id and int(t["id"]) <= int(since_id):
+                    continue  # the API honours since_id; this guards a replayed or cached page
+                if newest_id is None or int(t["id"]) > int(newest_id):
+                    newest_id = t["id"]
+                text = (t.get("text") or "").strip()
+                if not text:
+                    warnings.append(f"post {t['id']} has no text; skipped")
+                    continue
+                user = users.get(t.get("author_id"), {})
+                handle = user.get("username")
+                when = parse_time(t.get("created_at"))
+                if t.get("created_at") and when is None:
+                    warnings.append(f"post {t['id']}: unknown date format {str(t.get('created_at'))[:40]!r}")
+                mentions.append(Mention(
+                    source_id=self.source.id, title="", text=text, guid=t["id"],
+                    url=f"https://x.com/{handle or 'i/web'}/status/{t['id']}", author=handle,
+                    published_at=when, lang=t.get("lang"),
+                ))
+            token = (doc.get("meta") or {}).get("next_token")
+            if not token:
+                break
+        if pages.warning:
+            warnings.append(pages.warning)
+        wait = rate_limit_reset(resp.headers, self.clock.now()) if resp is not None and not isinstance(resp, FetchResult) else None
+        return ok_result(mentions, newest_id or ctx.cursor, warnings, resp, retry_after=wait)

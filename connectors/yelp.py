@@ -1,0 +1,95 @@
+"""Yelp reviews of a business, through the Yelp Fusion API
+(``/v3/businesses/{id}/reviews``, newest first).
+
+Platform limits: Fusion returns at most **3 review excerpts** (about 160 characters
+each) per business on the standard plans; the full text is only on yelp.com. Calls are
+capped per day by plan (``RateLimit-DailyLimit`` / ``RateLimit-Remaining`` /
+``RateLimit-ResetTime`` headers are honoured) and per second (about 50 QPS).
+``time_created`` is Pacific time without an offset (configurable ``timezone``).
+
+Config: ``business_id`` (id or alias, required), ``locale`` (e.g. "zh_TW"),
+``timezone`` (default America/Los_Angeles), ``api_key_env`` (YELP_API_KEY).
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from connectors.base import (Connector, FetchContext, Option, SchemaError, cursor_time, decode_json, dig, newest,
+                             ok_result, parse_time, rate_limit_reset)
+from monitor.clock import UTC
+from monitor.mention import FetchResult, Mention
+
+
+def yelp_time(value, zone: str) -> datetime | None:
+    """"2026-11-20 17:03:12" in the business's zone -> aware UTC; ISO with offset also works."""
+    if not isinstance(value, str):
+        return None
+    try:
+        naive = datetime.strptime(value.strip(), "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return parse_time(value)
+    return naive.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+class YelpConnector(Connector):
+    type: ClassVar[str] = "yelp"
+    default_url: ClassVar[str] = "https://api.yelp.com"
+    accept: ClassVar[str] = "application/json"
+    summary: ClassVar[str] = "Yelp reviews of a business (Fusion API; 3 excerpts per business)"
+    options: ClassVar[dict[str, Option]] = {
+        "business_id": Option(str, required=True, help="Yelp business id or alias"),
+        "locale": Option(str, default=None, help="e.g. zh_TW or en_US"),
+        "timezone": Option(str, default="America/Los_Angeles", help="zone of time_created"),
+        "api_key_env": Option(env=True, required=True, default="YELP_API_KEY"),
+    }
+
+    @classmethod
+    def check(cls, options: dict) -> list[tuple[str, str]]:
+        try:
+            ZoneInfo(options.get("timezone") or "America/Los_Angeles")
+        except Exception:
+            return [("timezone", f"unknown time zone {options.get('timezone')!r}")]
+        return []
+
+    def fetch(self, ctx: FetchContext) -> FetchResult:
+        params = {"limit": 20, "sort_by": "newest"}
+        if self.opt("locale"):
+            params["locale"] = self.opt("locale")
+        url = f"{self.base_url}/v3/businesses/{quote(self.opt('business_id'), safe='')}/reviews"
+        resp = self.get(url, params=params, headers={"Authorization": f"Bearer {self.secret('api_key_env')}"})
+        if isinstance(resp, FetchResult):
+            return resp
+        doc = decode_json(resp)
+        if isinstance(doc, FetchResult):
+            return doc
+        try:
+            reviews = dig(doc, "reviews", kind=list)
+        except SchemaError as exc:
+            return FetchResult("failed", error=str(exc), http_status=resp.status)
+        zone = self.opt("timezone")
+        since = cursor_time(ctx)
+        top, mentions, warnings = since, [], []
+        for i, r in enumerate(reviews):
+            if not isinstance(r, dict):
+                warnings.append(f"review #{i + 1} is not an object; skipped")
+                continue
+            when = yelp_time(r.get("time_created"), zone)
+            if when is None:
+                warnings.append(f"review {r.get('id', i + 1)}: unknown date format {str(r.get('time_created'))[:40]!r}")
+            if since and when and when <= since:
+                continue
+            text = (r.get("text") or "").strip()
+            if not text:
+                warnings.append(f"review {r.get('id', i + 1)} has no text; skipped")
+                continue
+            top = newest(top, when)
+            mentions.append(Mention(
+                source_id=self.source.id, title="", text=text, guid=r.get("id"), url=r.get("url"),
+                author=dig(r, "user", "name", default=None), published_at=when, rating=r.get("rating"),
+            ))
+        # a spent daily budget: wait for the reset instead of burning 429s
+        wait = rate_limit_reset(resp.headers, self.clock.now())
+        return ok_result(mentions, top.isoformat() if top else ctx.cursor, warnings, resp, retry_after=wait)
