@@ -22,13 +22,14 @@ from datetime import datetime, timedelta
 import httpx
 
 from connectors import registry
-from connectors.base import FetchContext, HttpPolicy
+from connectors.base import FetchContext, HostLimiter, HttpPolicy
 from monitor.clock import Clock, SystemClock
-from monitor.config import Config
+from monitor.config import Config, format_duration
+from monitor.health import Health, source_health
 from monitor.matching import Matcher
 from monitor.mention import FetchResult, join_title_text
 from monitor.notify import Notifier, redact
-from monitor.render import burst_message
+from monitor.render import burst_message, ops_notice
 from monitor.rules import evaluate_burst
 from monitor.sentiment import Scorer
 from monitor.storage import AlertRow, Store
@@ -55,6 +56,7 @@ class PollReport:
 class ProcessReport:
     scored: int = 0
     alerts: list[int] = field(default_factory=list)
+    notices: list[int] = field(default_factory=list)
     sent: int = 0
     failed: int = 0
     score_error: str | None = None
@@ -82,8 +84,9 @@ class App:
             limits=httpx.Limits(max_connections=config.daemon.max_connections),
         )
         known = registry()
+        self.limiter = HostLimiter(dict(config.daemon.rate_limits))
         self.connectors = {
-            s.id: known[s.type](s, self.client, self.clock, policy, config.daemon.user_agent)
+            s.id: known[s.type](s, self.client, self.clock, policy, config.daemon.user_agent, self.limiter)
             for s in config.sources
         }
         self._process_lock = threading.Lock()
@@ -100,6 +103,9 @@ class App:
         started = time.perf_counter()
         now = self.clock.now()
         state = self.store.source_state(source_id)
+        if state.status == "auth_failed" and state.config_digest == source.digest:
+            return PollReport(source_id, "skipped", error="credentials refused; polling stopped until the source's "
+                                                          "config or credentials change")
         if state.not_before and now < state.not_before:
             return PollReport(source_id, "skipped", error=f"waiting until {state.not_before.isoformat()} ({state.status})")
         ctx = FetchContext(state.etag, state.last_modified, state.cursor)
@@ -114,7 +120,7 @@ class App:
             if matches:
                 matched.append((mention, matches))
         new_ids = self.store.add_mentions(matched, detected_at=now) if matched else []
-        before, after = self.store.record_fetch(source_id, result, len(new_ids), now)
+        before, after = self.store.record_fetch(source_id, result, len(new_ids), now, source.digest)
         if after != before and after == "ok" and before not in ("new", "ok"):
             log.warning("source %s recovered (was %s)", source_id, before)
         elif after != "ok" and after != before:
@@ -134,6 +140,7 @@ class App:
             report = ProcessReport()
             self._score_pending(report)
             self._evaluate_rules(report)
+            self._source_health(report)
             self._deliver(report)
             return report
 
@@ -186,6 +193,51 @@ class App:
                 report.alerts.append(alert.id)
                 log.warning("alert %d: rule %s, entity %s, %d negative mentions in %s (%s)", alert.id, rule.id,
                             entity.id, alert.count, rule.window, decision.reason)
+
+    def health(self) -> dict[str, Health]:
+        now = self.clock.now()
+        states = self.store.source_states()
+        return {s.id: source_health(s, states.get(s.id), now) for s in self.config.sources}
+
+    def _source_health(self, report: ProcessReport) -> None:
+        """Ops notices: a blocked, auth-failed or silent source at once, a failing one after
+        ``failures_before_notice`` polls; repeated every ``notice_repeat`` until it recovers,
+        then one "recovered" notice. They go to ``daemon.ops_route``, never to a crisis route."""
+        now = self.clock.now()
+        daemon = self.config.daemon
+        states = self.store.source_states()
+        for source in self.config.sources:
+            row = states.get(source.id)
+            if row is None:
+                continue
+            health = source_health(source, row, now)
+            due_state: str | None = None
+            if health.problem and (health.state != "failing"
+                                   or row.consecutive_failures >= daemon.failures_before_notice):
+                repeat = row.notice_at is None or now - row.notice_at >= daemon.notice_repeat
+                if row.notice_state != health.state or repeat:
+                    due_state = health.state
+            elif health.state == "ok" and row.notice_state:
+                due_state = "recovered"
+            if due_state is None:
+                continue
+            self._ops_notice(source, row, health, due_state, now, report)
+            self.store.record_notice(source.id, None if due_state == "recovered" else due_state, now)
+
+    def _ops_notice(self, source, row, health: Health, state: str, now: datetime, report: ProcessReport) -> None:
+        route_id = self.config.daemon.ops_route
+        log.warning("source %s: ops notice (%s): %s", source.id, state, health.reason)
+        if not route_id:
+            log.error("source %s is %s but [daemon] ops_route is not set: nobody is told", source.id, state)
+            return
+        route = self.config.route(route_id)
+        msg = ops_notice(source.id, source.type, state, health.reason, row.consecutive_failures,
+                         row.last_success_at, row.last_error, route.language, route.timezone)
+        alert = AlertRow(rule_id="source-health", entity_id=f"source:{source.id}", fired_at=now, window_start=now,
+                         count=row.consecutive_failures, mention_ids="[]", title=msg.title, body=msg.body)
+        targets = [(route.id, i, redact(url)) for i, url in enumerate(route.notify)]
+        alert = self.store.create_alert(alert, targets, now)
+        report.notices.append(alert.id)
 
     def _deliver(self, report: ProcessReport) -> None:
         now = self.clock.now()

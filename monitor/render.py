@@ -110,3 +110,55 @@ def burst_message(entity_name: str, mentions: list[StoredMention], count: int, m
     lines.append(t["clock"].format(deadline=shown))
     lines.append(t["privacy"])
     return Message(t["title"].format(name=name, window=win, count=count), "\n".join(lines))
+
+
+_OPS = {
+    "zh-TW": {
+        "title": "[repwatch 維運] 來源 {source} {state}",
+        "states": {"failing": "連續失敗", "blocked": "被封鎖(反爬蟲)", "auth-failed": "認證失敗,已停止輪詢",
+                   "silent": "異常安靜", "recovered": "已恢復"},
+        "lead": "來源 {source}({type})目前狀態:{state}。",
+        "reason": "原因:{reason}",
+        "failures": "連續失敗次數:{n}",
+        "last_ok": "上次成功:{when}",
+        "never": "從未成功",
+        "silence": "沒有聲音不代表平靜:這個來源恢復前,這裡的負評不會被偵測到。",
+        "recovered": "這個來源已恢復正常輪詢。",
+    },
+    "en": {
+        "title": "[repwatch ops] source {source} is {state}",
+        "states": {"failing": "failing", "blocked": "blocked (anti-bot)", "auth-failed": "auth-failed, polling stopped",
+                   "silent": "silent", "recovered": "recovered"},
+        "lead": "Source {source} ({type}) is {state}.",
+        "reason": "Why: {reason}",
+        "failures": "Consecutive failures: {n}",
+        "last_ok": "Last success: {when}",
+        "never": "never",
+        "silence": "Silence is not calm: until this source recovers, negative talk there goes unseen.",
+        "recovered": "The source is polling normally again.",
+    },
+}
+
+
+def ops_notice(source_id: str, source_type: str, state: str, reason: str, failures: int, last_success,
+               last_error: str | None, language: str = "en", timezone: str = "UTC") -> Message:
+    """A source-health notice for the ops route. It carries ids, states and error
+    reasons, never mention text."""
+    from zoneinfo import ZoneInfo
+
+    t = _OPS.get(language, _OPS["en"])
+    label = t["states"].get(state, state)
+    src = safe_text(source_id, 64)
+    lines = [t["lead"].format(source=src, type=safe_text(source_type, 32), state=label)]
+    if state == "recovered":
+        lines.append(t["recovered"])
+    else:
+        lines.append(t["reason"].format(reason=safe_text(reason, 300)))
+        lines.append(t["failures"].format(n=failures))
+        when = t["never"]
+        if last_success is not None:
+            local = last_success.astimezone(ZoneInfo(timezone))
+            when = local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or timezone)
+        lines.append(t["last_ok"].format(when=when))
+        lines.append(t["silence"])
+    return Message(t["title"].format(source=src, state=label), "\n".join(lines))

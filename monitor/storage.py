@@ -97,6 +97,11 @@ class SourceStateRow(SQLModel, table=True):
     not_before: datetime | None = _dt()
     last_new_mentions: int = 0
     total_mentions: int = 0
+    config_digest: str | None = None  # the source's config when it was last polled
+    first_new_at: datetime | None = _dt()  # first and last poll that brought a new mention
+    last_new_at: datetime | None = _dt()
+    notice_state: str | None = None  # the health state the last ops notice was about
+    notice_at: datetime | None = _dt()
 
 
 class AlertRow(SQLModel, table=True):
@@ -182,9 +187,31 @@ class Store:
         self.engine = make_engine(url)
         try:
             SQLModel.metadata.create_all(self.engine)
+            self._add_missing_columns()
         except Exception as exc:
             raise StorageError(f"cannot open storage: {exc}") from exc
         self.dialect = self.engine.dialect.name
+
+    def _add_missing_columns(self) -> None:
+        """Forward migration for databases made by an older repwatch: columns added since
+        are created (nullable or with their default); nothing stored is touched."""
+        import sqlalchemy as sa
+
+        inspector = sa.inspect(self.engine)
+        for table in SQLModel.metadata.sorted_tables:
+            if not inspector.has_table(table.name):
+                continue
+            present = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in present:
+                    continue
+                ctype = column.type.compile(dialect=self.engine.dialect)
+                default = ""
+                if not column.nullable:
+                    value = column.default.arg if column.default is not None and not callable(column.default.arg) else 0
+                    default = f" NOT NULL DEFAULT {value!r}" if isinstance(value, str) else f" NOT NULL DEFAULT {value}"
+                with self.engine.begin() as conn:
+                    conn.execute(sa.text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {ctype}{default}'))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -311,17 +338,23 @@ class Store:
         with self.session() as s:
             return {r.source_id: r for r in s.exec(select(SourceStateRow))}
 
-    def record_fetch(self, source_id: str, result: FetchResult, new_mentions: int, at: datetime) -> tuple[str, str]:
+    def record_fetch(self, source_id: str, result: FetchResult, new_mentions: int, at: datetime,
+                     digest: str | None = None) -> tuple[str, str]:
         """Update a source's state after a fetch; return (previous status, new status)."""
         with self.session() as s:
             row = s.get(SourceStateRow, source_id) or SourceStateRow(source_id=source_id)
             before = row.status
             row.last_poll_at = at
+            if digest is not None:
+                row.config_digest = digest
+            if new_mentions:
+                row.first_new_at = row.first_new_at or at
+                row.last_new_at = at
             if result.ok:
                 row.status = "ok"
                 row.last_success_at = at
                 row.consecutive_failures = 0
-                row.not_before = None
+                row.not_before = result.retry_after  # a spent rate budget, reported with good data
                 if result.status == "ok":
                     row.etag = result.etag
                     row.last_modified = result.last_modified
@@ -340,6 +373,14 @@ class Store:
             s.add(row)
             s.commit()
             return before, row.status
+
+    def record_notice(self, source_id: str, state: str | None, at: datetime) -> None:
+        with self.session() as s:
+            row = s.get(SourceStateRow, source_id) or SourceStateRow(source_id=source_id)
+            row.notice_state = state
+            row.notice_at = at
+            s.add(row)
+            s.commit()
 
     # ---------------------------------------------------------------- alerts
 
