@@ -121,18 +121,69 @@ def cmd_mentions(args) -> int:
 
 
 def cmd_sources(args) -> int:
+    """Each source's health (ok / failing / blocked / auth-failed / silent), last success and
+    last error. Exit 0 when every enabled source is ok or new, 1 otherwise (for cron checks)."""
+    from monitor.clock import SystemClock
+    from monitor.health import source_health
+    from monitor.render import safe_text
     from monitor.storage import Store
 
     config = _load(args.config)
     store = Store(config.storage.url)
     states = store.source_states()
     store.close()
-    print(f"{'source':<24} {'type':<14} {'status':<13} {'fails':>5}  {'last success':<20} last error")
+    now = SystemClock().now()
+    rows = []
     for s in config.sources:
         st = states.get(s.id)
-        ok_at = f"{st.last_success_at:%Y-%m-%d %H:%M:%S}" if st and st.last_success_at else "never"
-        print(f"{s.id:<24} {s.type:<14} {(st.status if st else 'new'):<13} {(st.consecutive_failures if st else 0):>5}  "
-              f"{ok_at:<20} {(st.last_error or '') if st else ''}")
+        h = source_health(s, st, now)
+        rows.append({
+            "source": s.id, "type": s.type, "health": h.state, "reason": h.reason,
+            "consecutive_failures": st.consecutive_failures if st else 0,
+            "last_success": st.last_success_at.isoformat() if st and st.last_success_at else None,
+            "last_new_mention": st.last_new_at.isoformat() if st and st.last_new_at else None,
+            "last_error": st.last_error if st else None,
+            "total_mentions": st.total_mentions if st else 0,
+        })
+    if args.json:
+        for r in rows:
+            print(json.dumps(r, ensure_ascii=False))
+    else:
+        print(f"{'source':<24} {'type':<15} {'health':<12} {'fails':>5} {'total':>6}  {'last success (UTC)':<19}  "
+              "last error / note")
+        for r in rows:
+            ok_at = r["last_success"][:19].replace("T", " ") if r["last_success"] else "never"
+            note = r["last_error"] if r["health"] != "ok" and r["last_error"] else (
+                r["reason"] if r["health"] not in ("ok",) else "")
+            print(f"{r['source']:<24} {r['type']:<15} {r['health']:<12} {r['consecutive_failures']:>5} "
+                  f"{r['total_mentions']:>6}  {ok_at:<19}  {safe_text(note or '', 90)}")
+    return 0 if all(r["health"] in ("ok", "new", "disabled") for r in rows) else 1
+
+
+def cmd_replay(args) -> int:
+    """Serve every connector's recorded payloads on 127.0.0.1 and write a config for them."""
+    import signal
+    import threading
+
+    from monitor.replay import ReplayFleet, fleet_config
+
+    with ReplayFleet() as fleet:
+        text = fleet_config(fleet, args.storage, args.notify, every=args.every)
+        Path(args.write_config).write_text(text, encoding="utf-8")
+        print(f"serving recorded payloads for {len(fleet.servers)} connectors on 127.0.0.1")
+        for t, server in fleet.servers.items():
+            print(f"  {t:<16} {server.base}")
+        print(f"config written to {args.write_config}; credentials it expects (fake values):")
+        for k, v in sorted(fleet.env.items()):
+            print(f"  export {k}={v}")
+        print(f"then: repwatch poll --config {args.write_config}   (Ctrl-C stops the replay)")
+        sys.stdout.flush()
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *a: stop.set())
+        try:
+            stop.wait(args.seconds or None)
+        except KeyboardInterrupt:
+            pass
     return 0
 
 
@@ -242,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
                                  ("sources", cmd_sources, "show each source's health")):
         c = sub.add_parser(name, help=helptext)
         c.add_argument("--config", "-c", default=DEFAULT_CONFIG)
-        if name == "poll":
+        if name in ("poll", "sources"):
             c.add_argument("--json", action="store_true")
         c.set_defaults(func=func)
 
@@ -279,6 +330,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--model", default="builtin")
     c.add_argument("--json", help="also write the figures to this file")
     c.set_defaults(func=cmd_sentiment_eval)
+
+    c = sub.add_parser("replay", help="serve every connector's recorded payloads on 127.0.0.1 (no internet)")
+    c.add_argument("--write-config", default="repwatch-replay.toml")
+    c.add_argument("--storage", default="sqlite:///repwatch-replay.db")
+    c.add_argument("--notify", default="json://127.0.0.1:9/page", help="apprise URL for pages and ops notices")
+    c.add_argument("--every", default="5m")
+    c.add_argument("--seconds", type=float, default=0, help="stop after this long (0: until Ctrl-C)")
+    c.set_defaults(func=cmd_replay)
 
     c = sub.add_parser("demo", help="a local, offline end-to-end demo (about a minute)")
     c.add_argument("--fast", action="store_true", help="compress the timeline (for tests)")

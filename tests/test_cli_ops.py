@@ -1,4 +1,6 @@
 """Operator commands: test-notify (against a local receiver) and sources."""
+import os
+
 import pytest
 
 from monitor.cli import main
@@ -42,6 +44,45 @@ def test_sources_shows_health_after_a_failed_poll(tmp_path, feed_server, receive
     assert "never" in capsys.readouterr().out
     assert main(["poll", "--config", str(cfg)]) == 1  # every source failed
     capsys.readouterr()
-    assert main(["sources", "--config", str(cfg)]) == 0
+    assert main(["sources", "--config", str(cfg)]) == 1  # exit 1: a source is unhealthy (for cron checks)
     line = [l for l in capsys.readouterr().out.splitlines() if l.startswith("feed")][0]
     assert "failing" in line and "expected a feed, got an HTML page" in line
+
+
+@pytest.mark.model
+def test_replay_command_then_poll_and_sources(tmp_path, receiver):
+    """`repwatch replay` serves every connector's recordings; `repwatch poll` on the config
+    it writes runs them all end to end; `repwatch sources` then shows each one healthy."""
+    import json
+    import subprocess
+    import sys
+
+    from monitor.replay import fixture_types, manifest
+
+    cfg = tmp_path / "replay.toml"
+    proc = subprocess.Popen([sys.executable, "-m", "monitor", "replay", "--write-config", str(cfg),
+                             "--storage", f"sqlite:///{tmp_path / 'r.db'}", "--notify", receiver.apprise_url,
+                             "--seconds", "120"], stdout=subprocess.PIPE, text=True)
+    try:
+        env_lines = []
+        for line in proc.stdout:
+            if line.strip().startswith("export "):
+                env_lines.append(line.strip()[7:])
+            if line.startswith("then:"):
+                break
+        env = {**os.environ, **dict(x.split("=", 1) for x in env_lines)}
+        polled = subprocess.run([sys.executable, "-m", "monitor", "poll", "--config", str(cfg), "--json"], env=env,
+                                capture_output=True, text=True, timeout=300)
+        report = json.loads(polled.stdout)
+        by_id = {s["source_id"]: s for s in report["sources"]}
+        assert set(by_id) == {f"replay-{t}" for t in fixture_types()}
+        for t in fixture_types():
+            s = by_id[f"replay-{t}"]
+            assert s["status"] == "ok" and s["new"] == manifest(t)["expect_mentions"], s
+        shown = subprocess.run([sys.executable, "-m", "monitor", "sources", "--config", str(cfg), "--json"], env=env,
+                               capture_output=True, text=True, timeout=120)
+        assert shown.returncode == 0, shown.stdout + shown.stderr
+        assert {json.loads(x)["health"] for x in shown.stdout.splitlines()} == {"ok"}
+    finally:
+        proc.terminate()
+        proc.wait(10)
