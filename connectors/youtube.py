@@ -73,7 +73,7 @@ class YoutubeConnector(Connector):
         """Read one channel's or video's threads; return the newest time seen or a FetchResult."""
         top = None
         pages, token = Pages(self.source.max_pages), None
-        while pages.next(token or "first"):
+        while pages.next(token):
             params = {"part": "snippet", key: value, "maxResults": 100, "order": "time", "textFormat": "plainText"}
             if token:
                 params["pageToken"] = token

@@ -181,15 +181,48 @@ def run_demo(fast: bool = False, keep: bool = False) -> int:
             neg = f"{m.negative_score:.2f}" if m.negative_score is not None else " -  "
             print(f"  {(m.label or 'unscored'):<9} P(neg)={neg}  {','.join(m.entities):<22} {safe_text(m.title, 40)}")
         polls = len(feed.requests)
+        scorer = app.scorer
         app.close()
         print(f"\nThe daemon polled the feed {polls} times (conditional GET: unchanged polls were 304s).")
         print("Note the borough chief 林志明里長 was excluded, patient data in the page is masked, and the")
-        print("review's links were defanged. Next: copy config/example.toml, point it at your feeds (README).")
+        print("review's links were defanged.\n")
+        replay_tour(Path(tmp), scorer, t0)
+        print("\nNext: copy config/example.toml, point it at your feeds and accounts (README, Connectors).")
     if keep:
         print(f"demo files kept in {tmp}")
     else:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0 if ok else 1
+
+
+def replay_tour(tmp: Path, scorer, t0: float) -> None:
+    """Every connector once, on its recorded payloads served on 127.0.0.1 (fixture replay),
+    through matching, storage and scoring; then one source turned into an anti-bot wall
+    to show the ops notice it produces."""
+    from monitor.app import App
+    from monitor.config import load_config
+    from monitor.replay import ReplayFleet, fleet_config
+
+    _say(t0, "fixture replay: every connector on recorded payloads (Google, Yelp, Facebook, Reddit, ...)")
+    with ReplayFleet() as fleet, Receiver() as ops:
+        cfg = tmp / "replay.toml"
+        cfg.write_text(fleet_config(fleet, f"sqlite:///{tmp / 'replay.db'}", f"json://127.0.0.1:{ops.port}/crisis",
+                                    f"json://127.0.0.1:{ops.port}/ops"), encoding="utf-8")
+        app = App(load_config(cfg, env=fleet.env), scorer=scorer)
+        try:
+            fleet.servers["dcard"].override(403, b"<title>Just a moment...</title> cf-chl", "text/html")
+            for source in app.config.sources:
+                r = app.poll_source(source.id)
+                note = f"{r.new} new mentions" if r.status == "ok" else f"{r.status}: {r.error}"
+                print(f"    {source.type:<16} {note}")
+            processed = app.process()
+            negative = sum(1 for m in app.store.mentions(limit=500) if m.label == "negative")
+            print(f"    scored {processed.scored} mentions, {negative} negative")
+            for got in ops.received:
+                if got.path == "/ops":
+                    print(f"    OPS NOTICE: {got.payload.get('title')}")
+        finally:
+            app.close()
 
 
 if __name__ == "__main__":  # pragma: no cover

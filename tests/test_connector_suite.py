@@ -130,6 +130,7 @@ def test_normal_page_and_next_page(ctype, router, tmp_path, clock, sleeps):
         assert m.published_at is None or m.published_at.utcoffset() == timedelta(0)
         assert m.fingerprint
     assert len({m.fingerprint for m in res.mentions}) == len(res.mentions)
+    assert not any("repeated" in w or "max_pages" in w for w in res.warnings), res.warnings
     uncalled = [name for name, route in routes.items() if not route.called]
     assert uncalled == [], "every recorded request (token, next page, article) is made"
     assert res.cursor or res.etag, "a connector must keep a cursor (or a validator) for the next poll"
