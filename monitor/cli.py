@@ -143,6 +143,7 @@ def cmd_sources(args) -> int:
             "last_success": st.last_success_at.isoformat() if st and st.last_success_at else None,
             "last_new_mention": st.last_new_at.isoformat() if st and st.last_new_at else None,
             "last_error": st.last_error if st else None,
+            "last_warnings": st.last_warnings.splitlines() if st and st.last_warnings else [],
             "total_mentions": st.total_mentions if st else 0,
         })
     if args.json:

@@ -100,6 +100,7 @@ class SourceStateRow(SQLModel, table=True):
     config_digest: str | None = None  # the source's config when it was last polled
     first_new_at: datetime | None = _dt()  # first and last poll that brought a new mention
     last_new_at: datetime | None = _dt()
+    last_warnings: str | None = Field(default=None, sa_column=Column(Text))  # kept-but-imperfect fetch details
     notice_state: str | None = None  # the health state the last ops notice was about
     notice_at: datetime | None = _dt()
 
@@ -347,6 +348,8 @@ class Store:
             row.last_poll_at = at
             if digest is not None:
                 row.config_digest = digest
+            if result.status == "ok":
+                row.last_warnings = "\n".join(result.warnings)[:4000] or None
             if new_mentions:
                 row.first_new_at = row.first_new_at or at
                 row.last_new_at = at

@@ -56,6 +56,8 @@ def test_every_connector_end_to_end_in_replay(ctype, tmp_path, clock, receiver, 
             assert processed.scored == report.new and processed.score_error is None
             stored = app.store.mentions(limit=100)
             assert len(stored) == report.new and all(m.label for m in stored)
+            warned = app.store.source_state(ctype).last_warnings
+            assert (warned or None) == ("\n".join(report.warnings) or None)  # recorded against the source
             again = app.poll_source(ctype)
             assert again.new == 0  # stored once, whatever the connector returns the second time
         finally:
