@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Callable
 
 from connectors.base import decode_json
 from monitor.mention import FetchResult
@@ -39,3 +40,28 @@ def auth_refused(result: FetchResult, what: str) -> FetchResult:
     if result.status == "failed" and result.http_status == 400:
         return FetchResult("auth_failed", error=f"{what} refused: {result.error}", http_status=400)
     return result
+
+
+class TokenCache:
+    """One connector's access token: fetched by ``request`` when missing or about to
+    expire, dropped when the platform refuses it."""
+
+    def __init__(self, connector, what: str, field: str = "access_token"):
+        self.connector = connector
+        self.what = what
+        self.field = field
+        self.token: Token | None = None
+
+    def get(self, request: Callable[[], object]) -> Token | FetchResult:
+        if self.token and self.token.fresh(self.connector.clock.now()):
+            return self.token
+        resp = request()
+        if isinstance(resp, FetchResult):
+            return auth_refused(resp, self.what)
+        token = token_from_response(self.connector, resp, self.field)
+        if isinstance(token, Token):
+            self.token = token
+        return token
+
+    def drop(self) -> None:
+        self.token = None

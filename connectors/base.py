@@ -66,7 +66,6 @@ class Option:
     default: Any = None
     help: str = ""
     env: bool = False  # a credential: the name of an environment variable
-    choices: tuple = ()
 
     def describe(self) -> str:
         kinds = self.kind if isinstance(self.kind, tuple) else (self.kind,)
@@ -99,7 +98,6 @@ class HostLimiter:
         self.monotonic = monotonic
         self._lock = threading.Lock()
         self._buckets: dict[str, tuple[float, float]] = {}  # host -> (tokens, at)
-        self.waited: dict[str, float] = {}
 
     def rate_for(self, host: str) -> tuple[int, float] | None:
         host = host.lower()
@@ -125,7 +123,6 @@ class HostLimiter:
             # the token is taken now; the bucket may go negative, later callers wait longer
             self._buckets[host] = (tokens - 1, now)
         if wait > 0:
-            self.waited[host] = self.waited.get(host, 0.0) + wait
             self.sleep(wait)
         return wait
 
@@ -146,10 +143,14 @@ _CHALLENGE_MARKERS = (b"cf-challenge", b"challenge-platform", b"cf-chl-", b"Just
                       b"Attention Required!", b"cf-browser-verification")
 
 
-def is_challenge(body: bytes) -> bool:
+# in a 200 page only unmistakable markers count: a review page may well carry a reCAPTCHA form
+_STRICT_MARKERS = (b"cf-chl-", b"challenge-platform", b"cf-browser-verification", b"<title>just a moment...</title>")
+
+
+def is_challenge(body: bytes, strict: bool = False) -> bool:
     """An anti-bot interstitial (Cloudflare and friends) rather than the content asked for."""
     low = body[:64_000].lower()
-    return any(m.lower() in low for m in _CHALLENGE_MARKERS)
+    return any(m.lower() in low for m in (_STRICT_MARKERS if strict else _CHALLENGE_MARKERS))
 
 
 def parse_retry_after(value: str | None, now: datetime) -> datetime | None:
@@ -184,7 +185,6 @@ class Connector:
     default_url: ClassVar[str | None] = None
     accept: ClassVar[str] = "*/*"
     supports_304: ClassVar[bool] = False
-    summary: ClassVar[str] = ""
 
     def __init__(self, source: Source, client: httpx.Client, clock: Clock | None = None,
                  policy: HttpPolicy | None = None, user_agent: str = "repwatch",
@@ -247,6 +247,8 @@ class Connector:
                     status = resp.status_code
                     if 200 <= status < 300:
                         body = self._read_capped(resp)
+                        if body.lstrip()[:1] == b"<" and is_challenge(body, strict=True):
+                            return self.blocked(status, "anti-bot challenge page")
                         return HttpResponse(status, resp.headers, body, str(resp.url))
                     head = self._read_capped(resp, limit=64_000, truncate=True)
                     outcome = self.classify(status, resp.headers, head)
@@ -284,6 +286,20 @@ class Connector:
             chunks.append(chunk)
         return b"".join(chunks)
 
+    def blocked(self, status: int, why: str) -> FetchResult:
+        """An anti-bot wall: reported as blocked (not an error), and the source backs off an hour."""
+        return FetchResult("blocked", error=f"HTTP {status} {why}", http_status=status,
+                           retry_after=self.clock.now() + timedelta(hours=1))
+
+    def ok(self, mentions: list, cursor: str | None, warnings: list[str], resp: HttpResponse | FetchResult | None = None,
+           ) -> FetchResult:
+        """A successful fetch. When the last response's rate-limit headers say the budget is
+        spent, the source waits for the reset instead of earning 429s."""
+        last = resp if isinstance(resp, HttpResponse) else None
+        wait = rate_limit_reset(last.headers, self.clock.now()) if last is not None else None
+        return FetchResult("ok", mentions=tuple(mentions), cursor=cursor, warnings=tuple(warnings),
+                           http_status=last.status if last else None, retry_after=wait)
+
     def classify(self, status: int, headers: httpx.Headers, head: bytes) -> FetchResult | None:
         """A finished result for a non-2xx status, or None when it is worth retrying.
         Connectors whose platform reports errors in the body (Graph API, YouTube) override
@@ -298,8 +314,7 @@ class Connector:
             return FetchResult("rate_limited", error=f"HTTP 429 rate limited; retry after {until.isoformat()}",
                                http_status=429, retry_after=until)
         if status in (403, 429, 503) and is_challenge(head):
-            return FetchResult("blocked", error=f"HTTP {status} anti-bot challenge page", http_status=status,
-                               retry_after=now + timedelta(hours=1))
+            return self.blocked(status, "anti-bot challenge page")
         if status in (401, 403):
             return FetchResult("auth_failed", error=f"HTTP {status}: credentials refused or access denied",
                                http_status=status)
@@ -372,8 +387,6 @@ def decode_json(resp: HttpResponse) -> Any | FetchResult:
     if not body.strip():
         return FetchResult("failed", error="empty body where JSON was expected", http_status=resp.status)
     head = body.lstrip()[:200].lower()
-    if head.startswith(b"<") and is_challenge(body):
-        return FetchResult("blocked", error="anti-bot challenge page where JSON was expected", http_status=resp.status)
     if head.startswith((b"<!doctype", b"<html", b"<?xml", b"<")):
         ctype = resp.headers.get("content-type", "none")
         return FetchResult("failed", error=f"expected JSON, got HTML/XML (Content-Type: {ctype})",
@@ -473,8 +486,3 @@ def newest(a: datetime | None, b: datetime | None) -> datetime | None:
         return a
     return max(a, b)
 
-
-def ok_result(mentions: list, cursor: str | None, warnings: list[str], resp: HttpResponse | None = None,
-              retry_after: datetime | None = None) -> FetchResult:
-    return FetchResult("ok", mentions=tuple(mentions), cursor=cursor, warnings=tuple(warnings),
-                       http_status=resp.status if isinstance(resp, HttpResponse) else None, retry_after=retry_after)

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from connectors._oauth import Token, auth_refused, token_from_response
+from connectors._oauth import Token, TokenCache
 from connectors.base import (Connector, FetchContext, Option, Pages, SchemaError, cursor_time, decode_json, dig,
-                             newest, ok_result, parse_time, rate_limit_reset)
+                             newest, parse_time)
 from monitor.mention import FetchResult, Mention
 
 
@@ -34,7 +34,6 @@ class BlueskyConnector(Connector):
     type: ClassVar[str] = "bluesky"
     default_url: ClassVar[str] = "https://bsky.social"
     accept: ClassVar[str] = "application/json"
-    summary: ClassVar[str] = "Bluesky posts matching a search (searchPosts, app password)"
     options: ClassVar[dict[str, Option]] = {
         "query": Option(str, required=True, help="search query"),
         "lang": Option(str, default=None, help="only posts in this language, e.g. zh"),
@@ -44,20 +43,12 @@ class BlueskyConnector(Connector):
 
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
-        self._token: Token | None = None
+        self._tokens = TokenCache(self, "Bluesky createSession", field="accessJwt")
 
     def _session(self) -> Token | FetchResult:
-        if self._token and self._token.fresh(self.clock.now()):
-            return self._token
-        resp = self.request("POST", f"{self.base_url}/xrpc/com.atproto.server.createSession",
-                            json_body={"identifier": self.opt("identifier"),
-                                       "password": self.secret("app_password_env")})
-        if isinstance(resp, FetchResult):
-            return auth_refused(resp, "Bluesky createSession")
-        token = token_from_response(self, resp, field="accessJwt")
-        if isinstance(token, Token):
-            self._token = token
-        return token
+        return self._tokens.get(lambda: self.request(
+            "POST", f"{self.base_url}/xrpc/com.atproto.server.createSession",
+            json_body={"identifier": self.opt("identifier"), "password": self.secret("app_password_env")}))
 
     def _search(self, params: dict):
         """One search request; an expired access token opens a new session once."""
@@ -68,7 +59,7 @@ class BlueskyConnector(Connector):
             resp = self.get(f"{self.base_url}/xrpc/app.bsky.feed.searchPosts", params=params,
                             headers={"Authorization": f"Bearer {token.value}"})
             if isinstance(resp, FetchResult) and "ExpiredToken" in (resp.error or "") and attempt == 1:
-                self._token = None
+                self._tokens.drop()
                 continue
             return resp
 
@@ -122,8 +113,7 @@ class BlueskyConnector(Connector):
                 break
         if pages.warning:
             warnings.append(pages.warning)
-        wait = rate_limit_reset(resp.headers, self.clock.now()) if resp is not None and not isinstance(resp, FetchResult) else None
-        return ok_result(mentions, top.isoformat() if top else ctx.cursor, warnings, resp, retry_after=wait)
+        return self.ok(mentions, top.isoformat() if top else ctx.cursor, warnings, resp)
 
     def classify(self, status, headers, head):
         if status in (400, 401) and b"ExpiredToken" in head:

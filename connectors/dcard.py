@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import ClassVar
 from urllib.parse import quote
 
-from connectors.base import Connector, FetchContext, Option, Pages, decode_json, ok_result, parse_time
+from connectors.base import Connector, FetchContext, Option, Pages, decode_json, parse_time
 from monitor.mention import FetchResult, Mention
 
 
@@ -21,7 +21,6 @@ class DcardConnector(Connector):
     type: ClassVar[str] = "dcard"
     default_url: ClassVar[str] = "https://www.dcard.tw"
     accept: ClassVar[str] = "application/json"
-    summary: ClassVar[str] = "Dcard forum posts or search results (web JSON; blocked detection)"
     options: ClassVar[dict[str, Option]] = {
         "forum": Option(str, default=None, help="forum alias, e.g. medical"),
         "query": Option(str, default=None, help="search terms (site-wide search)"),
@@ -90,4 +89,4 @@ class DcardConnector(Connector):
             before, offset = (min(ids) if ids else None), offset + len(doc)
         if pages.warning:
             warnings.append(pages.warning)
-        return ok_result(mentions, str(top) if top else ctx.cursor, warnings)
+        return self.ok(mentions, str(top) if top else ctx.cursor, warnings)

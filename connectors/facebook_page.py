@@ -20,7 +20,7 @@ from typing import ClassVar
 
 import httpx
 
-from connectors.base import (Connector, FetchContext, Option, Pages, cursor_time, decode_json, newest, ok_result,
+from connectors.base import (Connector, FetchContext, Option, Pages, cursor_time, decode_json, newest,
                              parse_time)
 from monitor.mention import FetchResult, Mention
 
@@ -48,7 +48,6 @@ class FacebookPageConnector(Connector):
     type: ClassVar[str] = "facebook_page"
     default_url: ClassVar[str] = "https://graph.facebook.com"
     accept: ClassVar[str] = "application/json"
-    summary: ClassVar[str] = "a Facebook Page's recommendations and comments on its posts (Graph API)"
     options: ClassVar[dict[str, Option]] = {
         "page_id": Option(str, required=True, help="numeric Page id"),
         "api_version": Option(str, default="v21.0"),
@@ -146,4 +145,4 @@ class FacebookPageConnector(Connector):
             if not mentions or worst.status in ("auth_failed", "blocked", "rate_limited"):
                 return replace(worst, mentions=tuple(mentions), warnings=tuple(warnings))
         warnings += [f"part of the page failed: {e.error}" for e in errors]
-        return ok_result(mentions, top.isoformat() if top else ctx.cursor, warnings)
+        return self.ok(mentions, top.isoformat() if top else ctx.cursor, warnings)

@@ -31,7 +31,6 @@ def unwrap_google_url(url: str | None) -> str | None:
 
 class GoogleAlertsConnector(RssConnector):
     type: ClassVar[str] = "google_alerts"
-    summary: ClassVar[str] = "a Google Alert delivered as a feed (redirect links unwrapped)"
 
     def entry_link(self, entry) -> str | None:
         return unwrap_google_url(entry.get("link"))

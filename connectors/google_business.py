@@ -19,9 +19,9 @@ from typing import ClassVar
 import httpx
 
 from connectors._google import classify_google
-from connectors._oauth import Token, auth_refused, token_from_response
+from connectors._oauth import Token, TokenCache
 from connectors.base import (Connector, FetchContext, Option, Pages, SchemaError, cursor_time, decode_json, dig,
-                             newest, ok_result, parse_time)
+                             newest, parse_time)
 from monitor.mention import FetchResult, Mention
 
 STARS = {"ONE": 1, "TWO": 2, "THREE": 3, "FOUR": 4, "FIVE": 5}
@@ -38,7 +38,6 @@ class GoogleBusinessConnector(Connector):
     type: ClassVar[str] = "google_business"
     default_url: ClassVar[str] = "https://mybusiness.googleapis.com"
     accept: ClassVar[str] = "application/json"
-    summary: ClassVar[str] = "all reviews of a Google Business Profile listing the clinic owns (OAuth)"
     options: ClassVar[dict[str, Option]] = {
         "account_id": Option(str, required=True, help="Business Profile account id (digits)"),
         "location_id": Option(str, required=True, help="location id (digits)"),
@@ -50,23 +49,15 @@ class GoogleBusinessConnector(Connector):
 
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
-        self._token: Token | None = None
+        self._tokens = TokenCache(self, "OAuth refresh token")
 
     def classify(self, status: int, headers: httpx.Headers, head: bytes) -> FetchResult | None:
         return classify_google(status, head, self.clock.now()) or super().classify(status, headers, head)
 
     def _access_token(self) -> Token | FetchResult:
-        if self._token and self._token.fresh(self.clock.now()):
-            return self._token
-        resp = self.request("POST", self.opt("token_url"), data={
+        return self._tokens.get(lambda: self.request("POST", self.opt("token_url"), data={
             "grant_type": "refresh_token", "refresh_token": self.secret("refresh_token_env"),
-            "client_id": self.secret("client_id_env"), "client_secret": self.secret("client_secret_env")})
-        if isinstance(resp, FetchResult):
-            return auth_refused(resp, "OAuth refresh token")
-        token = token_from_response(self, resp)
-        if isinstance(token, Token):
-            self._token = token
-        return token
+            "client_id": self.secret("client_id_env"), "client_secret": self.secret("client_secret_env")}))
 
     def fetch(self, ctx: FetchContext) -> FetchResult:
         token = self._access_token()
@@ -84,7 +75,7 @@ class GoogleBusinessConnector(Connector):
             resp = self.get(url, params=params, headers={"Authorization": f"Bearer {token.value}"})
             if isinstance(resp, FetchResult):
                 if resp.status == "auth_failed":
-                    self._token = None
+                    self._tokens.drop()
                 if mentions:  # keep what earlier pages gave; report the rest
                     warnings.append(f"page {pages.count} failed: {resp.error}")
                     top = since  # keep the old cursor: the next poll fetches the rest
@@ -122,4 +113,4 @@ class GoogleBusinessConnector(Connector):
             page_token = None if reached_old else doc.get("nextPageToken")
         if pages.warning:
             warnings.append(pages.warning)
-        return ok_result(mentions, top.isoformat() if top else ctx.cursor, warnings, resp)
+        return self.ok(mentions, top.isoformat() if top else ctx.cursor, warnings, resp)

@@ -16,8 +16,7 @@ from urllib.parse import quote
 import httpx
 
 from connectors._google import classify_google
-from connectors.base import (Connector, FetchContext, Option, SchemaError, cursor_time, decode_json, dig, newest,
-                             ok_result, parse_time)
+from connectors.base import (Connector, FetchContext, Option, SchemaError, cursor_time, decode_json, dig, newest, parse_time)
 from monitor.mention import FetchResult, Mention
 
 
@@ -25,7 +24,6 @@ class GooglePlacesConnector(Connector):
     type: ClassVar[str] = "google_places"
     default_url: ClassVar[str] = "https://places.googleapis.com"
     accept: ClassVar[str] = "application/json"
-    summary: ClassVar[str] = "Google Maps reviews of one place (Places API New; at most 5 reviews)"
     options: ClassVar[dict[str, Option]] = {
         "place_id": Option(str, required=True, help="the Google place id, e.g. ChIJ..."),
         "language": Option(str, default="zh-TW", help="languageCode for review text"),
@@ -75,4 +73,4 @@ class GooglePlacesConnector(Connector):
                 published_at=when, rating=r.get("rating"),
                 lang=dig(r, "originalText", "languageCode", default=None),
             ))
-        return ok_result(mentions, top.isoformat() if top else ctx.cursor, warnings, resp)
+        return self.ok(mentions, top.isoformat() if top else ctx.cursor, warnings, resp)

@@ -22,8 +22,8 @@ from zoneinfo import ZoneInfo
 from bs4 import BeautifulSoup
 from bs4.dammit import UnicodeDammit
 
-from connectors.base import (Connector, FetchContext, HttpResponse, Option, Pages, cursor_time, is_challenge,
-                             newest, ok_result, parse_time, resp_charset)
+from connectors.base import (Connector, FetchContext, HttpResponse, Option, Pages, cursor_time,
+                             newest, parse_time, resp_charset)
 from monitor.clock import UTC
 from monitor.mention import FetchResult, Mention
 
@@ -78,7 +78,6 @@ class HtmlConnector(Connector):
     type: ClassVar[str] = "html"
     accept: ClassVar[str] = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
     supports_304: ClassVar[bool] = True
-    summary: ClassVar[str] = "any review page, by CSS selectors (Big5/UTF-8, robots.txt)"
     options: ClassVar[dict[str, Option]] = {
         "item": Option(str, required=True, help="CSS selector of one review"),
         "text": Option(str, required=True, help="selector of the review text, inside an item"),
@@ -167,9 +166,6 @@ class HtmlConnector(Connector):
                 return resp
             if first:
                 etag, last_modified = resp.headers.get("etag"), resp.headers.get("last-modified")
-            if is_challenge(resp.body):
-                return FetchResult("blocked", error="anti-bot challenge page", http_status=resp.status,
-                                   retry_after=self.clock.now() + timedelta(hours=1))
             text, _enc = decode_html(resp.body, self.opt("encoding") or resp_charset(resp))
             soup = BeautifulSoup(text, "html.parser")
             items = soup.select(self.opt("item"))

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from connectors.base import (Connector, FetchContext, Option, Pages, SchemaError, decode_json, dig, ok_result,
-                             parse_time, rate_limit_reset)
+from connectors.base import (Connector, FetchContext, Option, Pages, SchemaError, decode_json, dig,
+                             parse_time)
 from connectors.rss import html_to_text
 from monitor.mention import FetchResult, Mention
 
@@ -30,7 +30,6 @@ def _id(value) -> int:
 class MastodonConnector(Connector):
     type: ClassVar[str] = "mastodon"
     accept: ClassVar[str] = "application/json"
-    summary: ClassVar[str] = "Mastodon statuses matching a search on one instance (/api/v2/search)"
     options: ClassVar[dict[str, Option]] = {
         "query": Option(str, required=True, help="search terms"),
         "access_token_env": Option(env=True, required=False, default="MASTODON_ACCESS_TOKEN"),
@@ -90,5 +89,4 @@ class MastodonConnector(Connector):
             max_id = str(min(ids))
         if pages.warning:
             warnings.append(pages.warning)
-        wait = rate_limit_reset(resp.headers, self.clock.now()) if resp is not None and not isinstance(resp, FetchResult) else None
-        return ok_result(mentions, str(top) if top >= 0 else ctx.cursor, warnings, resp, retry_after=wait)
+        return self.ok(mentions, str(top) if top >= 0 else ctx.cursor, warnings, resp)

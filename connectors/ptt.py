@@ -13,13 +13,13 @@ Config: ``board`` (required, e.g. "Doctor-Info" or "Gossiping"), ``query``
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import ClassVar
 from urllib.parse import quote, urljoin
 
 from bs4 import BeautifulSoup
 
-from connectors.base import Connector, FetchContext, HttpResponse, Option, Pages, is_challenge, ok_result
+from connectors.base import Connector, FetchContext, HttpResponse, Option, Pages
 from monitor.clock import UTC
 from monitor.mention import FetchResult, Mention
 
@@ -49,7 +49,6 @@ class PttConnector(Connector):
     type: ClassVar[str] = "ptt"
     default_url: ClassVar[str] = "https://www.ptt.cc"
     accept: ClassVar[str] = "text/html"
-    summary: ClassVar[str] = "PTT board search and article text (over18 cookie; blocked detection)"
     options: ClassVar[dict[str, Option]] = {
         "board": Option(str, required=True, help="board name, e.g. Doctor-Info"),
         "query": Option(str, required=True, help="search terms"),
@@ -60,12 +59,8 @@ class PttConnector(Connector):
         resp = self.get(url, headers={"Cookie": "over18=1"})
         if isinstance(resp, FetchResult):
             return resp
-        if is_challenge(resp.body):
-            return FetchResult("blocked", error="anti-bot challenge page", http_status=resp.status,
-                               retry_after=self.clock.now() + timedelta(hours=1))
         if b"over18-notice" in resp.body or b'action="/ask/over18"' in resp.body:
-            return FetchResult("blocked", error="PTT age gate shown although over18=1 was sent", http_status=resp.status,
-                               retry_after=self.clock.now() + timedelta(hours=1))
+            return self.blocked(resp.status, "PTT age gate shown although over18=1 was sent")
         return resp
 
     def fetch(self, ctx: FetchContext) -> FetchResult:
@@ -126,4 +121,4 @@ class PttConnector(Connector):
             top = max(top or 0, int(when.timestamp()))
             mentions.append(Mention(source_id=self.source.id, title=title, text=text, url=link,
                                     author=author, published_at=when))
-        return ok_result(mentions, str(top) if top else ctx.cursor, warnings)
+        return self.ok(mentions, str(top) if top else ctx.cursor, warnings)

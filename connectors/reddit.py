@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from connectors._oauth import Token, auth_refused, token_from_response
+from connectors._oauth import Token, TokenCache
 from connectors.base import (Connector, FetchContext, Option, Pages, SchemaError, cursor_time, decode_json, dig,
-                             newest, ok_result, parse_time, rate_limit_reset)
+                             newest, parse_time, rate_limit_reset)
 from monitor.mention import FetchResult, Mention
 
 
@@ -25,7 +25,6 @@ class RedditConnector(Connector):
     type: ClassVar[str] = "reddit"
     default_url: ClassVar[str] = "https://oauth.reddit.com"
     accept: ClassVar[str] = "application/json"
-    summary: ClassVar[str] = "Reddit posts matching a search (OAuth, 100 queries/min)"
     options: ClassVar[dict[str, Option]] = {
         "query": Option(str, required=True, help="Reddit search query"),
         "subreddit": Option(str, default=None, help="restrict the search to one subreddit"),
@@ -40,19 +39,12 @@ class RedditConnector(Connector):
         from monitor import __version__
 
         self.user_agent = f"python:repwatch:{__version__} (by /u/{self.opt('reddit_user')})"
-        self._token: Token | None = None
+        self._tokens = TokenCache(self, "Reddit client credentials")
 
     def _access_token(self) -> Token | FetchResult:
-        if self._token and self._token.fresh(self.clock.now()):
-            return self._token
-        resp = self.request("POST", self.opt("token_url"), data={"grant_type": "client_credentials"},
-                            auth=(self.secret("client_id_env"), self.secret("client_secret_env")))
-        if isinstance(resp, FetchResult):
-            return auth_refused(resp, "Reddit client credentials")
-        token = token_from_response(self, resp)
-        if isinstance(token, Token):
-            self._token = token
-        return token
+        return self._tokens.get(lambda: self.request(
+            "POST", self.opt("token_url"), data={"grant_type": "client_credentials"},
+            auth=(self.secret("client_id_env"), self.secret("client_secret_env"))))
 
     def fetch(self, ctx: FetchContext) -> FetchResult:
         token = self._access_token()
@@ -72,7 +64,7 @@ class RedditConnector(Connector):
             resp = self.get(url, params=params, headers={"Authorization": f"Bearer {token.value}"})
             if isinstance(resp, FetchResult):
                 if resp.status == "auth_failed":
-                    self._token = None
+                    self._tokens.drop()
                 if mentions:
                     warnings.append(f"page {pages.count} failed: {resp.error}")
                     top = since  # keep the old cursor: the next poll fetches the rest
@@ -115,5 +107,4 @@ class RedditConnector(Connector):
                 break
         if pages.warning:
             warnings.append(pages.warning)
-        wait = rate_limit_reset(resp.headers, self.clock.now()) if resp is not None and not isinstance(resp, FetchResult) else None
-        return ok_result(mentions, top.isoformat() if top else ctx.cursor, warnings, resp, retry_after=wait)
+        return self.ok(mentions, top.isoformat() if top else ctx.cursor, warnings, resp)

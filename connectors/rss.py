@@ -49,7 +49,6 @@ class RssConnector(Connector):
     type: ClassVar[str] = "rss"
     accept: ClassVar[str] = "application/atom+xml, application/rss+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1"
     supports_304: ClassVar[bool] = True
-    summary: ClassVar[str] = "any RSS or Atom feed"
 
     def fetch(self, ctx: FetchContext) -> FetchResult:
         resp = self.get(self.source.url, ctx)

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from connectors.base import (Connector, FetchContext, Option, Pages, decode_json, ok_result, parse_time,
-                             rate_limit_reset)
+from connectors.base import (Connector, FetchContext, Option, Pages, decode_json, parse_time)
 from monitor.mention import FetchResult, Mention
 
 
@@ -22,7 +21,6 @@ class XConnector(Connector):
     type: ClassVar[str] = "x"
     default_url: ClassVar[str] = "https://api.x.com"
     accept: ClassVar[str] = "application/json"
-    summary: ClassVar[str] = "posts on X matching a query (API v2 recent search, bearer token)"
     options: ClassVar[dict[str, Option]] = {
         "query": Option(str, required=True, help="X search query"),
         "bearer_token_env": Option(env=True, required=True, default="X_BEARER_TOKEN"),
@@ -83,5 +81,4 @@ class XConnector(Connector):
                 break
         if pages.warning:
             warnings.append(pages.warning)
-        wait = rate_limit_reset(resp.headers, self.clock.now()) if resp is not None and not isinstance(resp, FetchResult) else None
-        return ok_result(mentions, newest_id or ctx.cursor, warnings, resp, retry_after=wait)
+        return self.ok(mentions, newest_id or ctx.cursor, warnings, resp)

@@ -17,8 +17,7 @@ from typing import ClassVar
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from connectors.base import (Connector, FetchContext, Option, SchemaError, cursor_time, decode_json, dig, newest,
-                             ok_result, parse_time, rate_limit_reset)
+from connectors.base import (Connector, FetchContext, Option, SchemaError, cursor_time, decode_json, dig, newest, parse_time)
 from monitor.clock import UTC
 from monitor.mention import FetchResult, Mention
 
@@ -38,7 +37,6 @@ class YelpConnector(Connector):
     type: ClassVar[str] = "yelp"
     default_url: ClassVar[str] = "https://api.yelp.com"
     accept: ClassVar[str] = "application/json"
-    summary: ClassVar[str] = "Yelp reviews of a business (Fusion API; 3 excerpts per business)"
     options: ClassVar[dict[str, Option]] = {
         "business_id": Option(str, required=True, help="Yelp business id or alias"),
         "locale": Option(str, default=None, help="e.g. zh_TW or en_US"),
@@ -90,6 +88,4 @@ class YelpConnector(Connector):
                 source_id=self.source.id, title="", text=text, guid=r.get("id"), url=r.get("url"),
                 author=dig(r, "user", "name", default=None), published_at=when, rating=r.get("rating"),
             ))
-        # a spent daily budget: wait for the reset instead of burning 429s
-        wait = rate_limit_reset(resp.headers, self.clock.now())
-        return ok_result(mentions, top.isoformat() if top else ctx.cursor, warnings, resp, retry_after=wait)
+        return self.ok(mentions, top.isoformat() if top else ctx.cursor, warnings, resp)

@@ -17,7 +17,7 @@ import httpx
 
 from connectors._google import classify_google
 from connectors.base import (Connector, FetchContext, Option, Pages, SchemaError, cursor_time, decode_json, dig,
-                             newest, ok_result, parse_time)
+                             newest, parse_time)
 from monitor.mention import FetchResult, Mention
 
 
@@ -25,7 +25,6 @@ class YoutubeConnector(Connector):
     type: ClassVar[str] = "youtube"
     default_url: ClassVar[str] = "https://www.googleapis.com"
     accept: ClassVar[str] = "application/json"
-    summary: ClassVar[str] = "comments on a YouTube channel's videos (Data API v3, API key)"
     options: ClassVar[dict[str, Option]] = {
         "channel_id": Option(str, default=None, help="channel id (UC...)"),
         "video_ids": Option(list, default=None, help="video ids, instead of or beside the channel"),
@@ -67,7 +66,7 @@ class YoutubeConnector(Connector):
         if failures and not mentions and len(failures) == len(scopes):
             return FetchResult("failed", error="; ".join(failures))
         warnings += failures
-        return ok_result(mentions, top.isoformat() if top else ctx.cursor, warnings)
+        return self.ok(mentions, top.isoformat() if top else ctx.cursor, warnings)
 
     def _scope(self, key: str, value: str, since, mentions: list, warnings: list):
         """Read one channel's or video's threads; return the newest time seen or a FetchResult."""

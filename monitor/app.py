@@ -24,7 +24,7 @@ import httpx
 from connectors import registry
 from connectors.base import FetchContext, HostLimiter, HttpPolicy
 from monitor.clock import Clock, SystemClock
-from monitor.config import Config, format_duration
+from monitor.config import Config
 from monitor.health import Health, source_health
 from monitor.matching import Matcher
 from monitor.mention import FetchResult, join_title_text
@@ -188,11 +188,15 @@ class App:
                     count=len(decision.mentions), mention_ids=str(sorted(m.id for m in decision.mentions)),
                     title=msg.title, body=msg.body,
                 )
-                targets = [(route.id, i, redact(url)) for i, url in enumerate(route.notify)]
-                alert = self.store.create_alert(alert, targets, now)
+                alert = self._enqueue(alert, route, now)
                 report.alerts.append(alert.id)
                 log.warning("alert %d: rule %s, entity %s, %d negative mentions in %s (%s)", alert.id, rule.id,
                             entity.id, alert.count, rule.window, decision.reason)
+
+    def _enqueue(self, alert: AlertRow, route, now: datetime) -> AlertRow:
+        """Write the alert and one pending delivery per URL of its route (the outbox)."""
+        targets = [(route.id, i, redact(url)) for i, url in enumerate(route.notify)]
+        return self.store.create_alert(alert, targets, now)
 
     def health(self) -> dict[str, Health]:
         now = self.clock.now()
@@ -235,8 +239,7 @@ class App:
                          row.last_success_at, row.last_error, route.language, route.timezone)
         alert = AlertRow(rule_id="source-health", entity_id=f"source:{source.id}", fired_at=now, window_start=now,
                          count=row.consecutive_failures, mention_ids="[]", title=msg.title, body=msg.body)
-        targets = [(route.id, i, redact(url)) for i, url in enumerate(route.notify)]
-        alert = self.store.create_alert(alert, targets, now)
+        alert = self._enqueue(alert, route, now)
         report.notices.append(alert.id)
 
     def _deliver(self, report: ProcessReport) -> None:

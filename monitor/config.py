@@ -384,9 +384,6 @@ def _check_options(c: "_Checker", s: Mapping, p: tuple, cls) -> tuple[dict, dict
         if not ok:
             c.add(p + (key,), f"must be {spec.describe()}, got {value!r}")
             continue
-        if spec.choices and value not in spec.choices:
-            c.add(p + (key,), f"must be one of {', '.join(map(repr, spec.choices))}, got {value!r}")
-            continue
         options[key] = value
     problem = getattr(cls, "check", None)
     if problem is not None:

@@ -61,14 +61,9 @@ def source_health(source: Source, row: SourceStateRow | None, now: datetime) -> 
     if row.status in ("failing", "rate_limited"):
         return Health("failing", f"{row.consecutive_failures} failed polls in a row ({row.last_error})")
     expected = expected_period(source, row)
-    quiet_since = row.last_new_at or row.first_new_at
     if expected is not None:
-        since = quiet_since or _first_success(row)
+        since = row.last_new_at or row.last_success_at
         if since is not None and now - since > expected:
             return Health("silent", f"no new mention for {format_duration(now - since)} "
                                     f"(expected within {format_duration(expected)})", expected)
     return Health("ok", "ok", expected)
-
-
-def _first_success(row: SourceStateRow) -> datetime | None:
-    return row.last_success_at

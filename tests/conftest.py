@@ -64,6 +64,27 @@ def store(db_url):
     s.close()
 
 
+class Sleeps(list):
+    """An injected sleep that records what it was asked to wait."""
+
+    def __call__(self, seconds):
+        self.append(seconds)
+
+
+@pytest.fixture
+def sleeps():
+    return Sleeps()
+
+
+@pytest.fixture
+def router():
+    """respx for a whole test: unmatched requests fail, unused routes are fine."""
+    import respx
+
+    with respx.mock(assert_all_called=False, assert_all_mocked=True) as r:
+        yield r
+
+
 @pytest.fixture
 def feed_server():
     with FeedServer() as server:

@@ -79,22 +79,6 @@ def assert_reported(ctype: str, res, status: str, needle: str) -> None:
         assert res.status == status and needle in (res.error or ""), (res.status, res.error)
 
 
-class Sleeps(list):
-    def __call__(self, seconds):
-        self.append(seconds)
-
-
-@pytest.fixture
-def sleeps():
-    return Sleeps()
-
-
-@pytest.fixture
-def router():
-    with respx.mock(assert_all_called=False, assert_all_mocked=True) as r:
-        yield r
-
-
 def main_body(ctype: str) -> bytes:
     r = next(r for r in manifest(ctype)["routes"] if r.get("main"))
     return fixture_bytes(ctype, r["file"])

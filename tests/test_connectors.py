@@ -16,16 +16,6 @@ URL = "https://www.google.com/alerts/feeds/06849317459817632548/1426241056223173
 ATOM = (FIXTURES / "google_alerts_dr_lin.xml").read_bytes()
 
 
-class Sleeps(list):
-    def __call__(self, seconds):
-        self.append(seconds)
-
-
-@pytest.fixture
-def sleeps():
-    return Sleeps()
-
-
 def make(cls, sleeps, clock, **kw):
     source = Source(id="ga", type=cls.type, url=URL, **kw)
     client = httpx.Client(follow_redirects=True, max_redirects=3)

@@ -11,7 +11,7 @@ from connectors.google_business import original_comment
 from connectors.html import decode_html
 from monitor.replay import fixture_bytes
 from tests.conftest import T0
-from tests.test_connector_suite import make_connector, mock_all, router, sleeps  # noqa: F401 (fixtures)
+from tests.test_connector_suite import make_connector, mock_all
 
 J = {"Content-Type": "application/json"}
 
