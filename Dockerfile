@@ -24,9 +24,11 @@ USER repwatch
 WORKDIR /var/lib/repwatch
 VOLUME ["/var/lib/repwatch"]
 
-# healthy = the config is valid and the database answers
-HEALTHCHECK --interval=60s --timeout=20s --start-period=30s --retries=3 \
-  CMD ["repwatch", "sources", "--config", "/etc/repwatch/repwatch.toml"]
+# healthy = the daemon's /healthz answers: database reachable, scheduler running
+# (a blocked feed is reported there and in /metrics, but restarting would not fix it)
+EXPOSE 8787
+HEALTHCHECK --interval=60s --timeout=20s --start-period=60s --retries=3 \
+  CMD ["repwatch", "healthz", "--config", "/etc/repwatch/repwatch.toml"]
 
 ENTRYPOINT ["repwatch"]
 CMD ["run"]

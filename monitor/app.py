@@ -1,7 +1,8 @@
 """The wiring: one place where the stages meet, in the order data flows.
 
     poll_source:  connector.fetch -> Mention -> match -> store (insert-once)
-    process:      score (batches) -> rules -> outbox deliveries -> notify
+    process:      score (batches) -> rules (alerts) -> source health (alerts)
+                  -> dispatch (route, silence, inhibit, group, incidents) -> outbox -> notify
 
 Connectors never see the store, the model or the notifier; each stage gets only what
 the previous one produced. ``poll_source`` may run for several sources at once (one
@@ -17,7 +18,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import httpx
 
@@ -28,16 +29,16 @@ from monitor.config import Config
 from monitor.health import Health, source_health
 from monitor.matching import Matcher
 from monitor.mention import FetchResult, join_title_text
-from monitor.notify import Notifier, redact
-from monitor.render import burst_message, ops_notice
-from monitor.rules import evaluate_burst
+from monitor.dispatch import Dispatcher
+from monitor.notify import Notifier
+from monitor.outbox import Outbox
+from monitor.render import ops_notice
+from monitor.rules import alert_labels, evaluate_burst, evaluate_severe, evaluate_spike
 from monitor.sentiment import Scorer
 from monitor.storage import AlertRow, Store
 
 log = logging.getLogger("repwatch")
 
-GOLDEN_HOUR = timedelta(hours=1)
-MAX_DELIVERY_ATTEMPTS = 8
 
 
 @dataclass
@@ -57,14 +58,11 @@ class ProcessReport:
     scored: int = 0
     alerts: list[int] = field(default_factory=list)
     notices: list[int] = field(default_factory=list)
+    notifications: list[int] = field(default_factory=list)
     sent: int = 0
     failed: int = 0
+    fallbacks: int = 0
     score_error: str | None = None
-
-
-def delivery_backoff(attempts: int) -> timedelta:
-    """30 s, 1 min, 2 min ... capped at 15 min."""
-    return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 900))
 
 
 class App:
@@ -89,6 +87,8 @@ class App:
             s.id: known[s.type](s, self.client, self.clock, policy, config.daemon.user_agent, self.limiter)
             for s in config.sources
         }
+        self.dispatcher = Dispatcher(config, self.store, self.clock)
+        self.outbox = Outbox(config, self.store, self.notifier, self.clock)
         self._process_lock = threading.Lock()
 
     def close(self) -> None:
@@ -135,18 +135,24 @@ class App:
 
     # ------------------------------------------------------------------ process
 
-    def process(self) -> ProcessReport:
+    def process(self, flush: bool = False) -> ProcessReport:
+        """Score, evaluate, dispatch and deliver. ``flush``: send grouped alerts now
+        instead of after group_wait (one-shot runs)."""
         with self._process_lock:
             report = ProcessReport()
             self._score_pending(report)
             self._evaluate_rules(report)
             self._source_health(report)
-            self._deliver(report)
+            dispatched = self.dispatcher.run(flush)
+            report.notifications = dispatched.notifications
+            sent = self.outbox.run()
+            report.sent, report.failed, report.fallbacks = sent.sent, sent.failed, sent.fallbacks
             return report
 
-    def cycle(self) -> tuple[list[PollReport], ProcessReport]:
+    def cycle(self, flush: bool = True) -> tuple[list[PollReport], ProcessReport]:
+        """Poll every enabled source once, then process; a one-shot run flushes groups."""
         polls = [self.poll_source(s.id) for s in self.config.sources if s.enabled]
-        return polls, self.process()
+        return polls, self.process(flush)
 
     def _score_pending(self, report: ProcessReport) -> None:
         size = self.config.sentiment.batch_size
@@ -167,36 +173,48 @@ class App:
             report.scored += len(rows)
 
     def _evaluate_rules(self, report: ProcessReport) -> None:
+        """Each rule, for each entity it covers: burst and spike first, then severe, so an
+        inhibiting burst is already known when the single mentions it covers are seen."""
         now = self.clock.now()
         threshold = self.config.sentiment.negative_threshold
-        for rule in self.config.rules:
-            route = self.config.route(rule.route)
+        order = {"burst": 0, "spike": 1, "severe": 2}
+        for rule in sorted(self.config.rules, key=lambda r: order[r.kind]):
             for entity in self.config.entities:
                 if not rule.applies_to(entity.id):
                     continue
+                if rule.kind == "severe":
+                    seen = self.store.alerted_mentions(rule.id, entity.id, now - 2 * rule.window)
+                    for mention in self.store.entity_mentions(entity.id, now - rule.window, now):
+                        if mention.id not in seen:
+                            decision = evaluate_severe(rule, mention)
+                            if decision.page:
+                                self._raise(rule, entity, decision, now, report)
+                    continue
                 negatives = self.store.negative_mentions(entity.id, now - rule.window, now, threshold)
                 last = self.store.last_alert(rule.id, entity.id)
-                decision = evaluate_burst(rule, negatives, last, now)
-                if not decision.page:
-                    continue
-                first_seen = min(m.detected_at for m in decision.mentions)
-                msg = burst_message(entity.name, list(decision.mentions), len(decision.mentions), rule.min_negative,
-                                    rule.window, decision.new, decision.first, first_seen + GOLDEN_HOUR,
-                                    route.language, timezone=route.timezone)
-                alert = AlertRow(
-                    rule_id=rule.id, entity_id=entity.id, fired_at=now, window_start=now - rule.window,
-                    count=len(decision.mentions), mention_ids=str(sorted(m.id for m in decision.mentions)),
-                    title=msg.title, body=msg.body,
-                )
-                alert = self._enqueue(alert, route, now)
-                report.alerts.append(alert.id)
-                log.warning("alert %d: rule %s, entity %s, %d negative mentions in %s (%s)", alert.id, rule.id,
-                            entity.id, alert.count, rule.window, decision.reason)
+                if rule.kind == "spike":
+                    start = now - rule.window
+                    baseline = self.store.count_negative(entity.id, start - rule.baseline, start, threshold)
+                    decision = evaluate_spike(rule, negatives, baseline, last, now)
+                else:
+                    decision = evaluate_burst(rule, negatives, last, now)
+                if decision.page:
+                    self._raise(rule, entity, decision, now, report)
 
-    def _enqueue(self, alert: AlertRow, route, now: datetime) -> AlertRow:
-        """Write the alert and one pending delivery per URL of its route (the outbox)."""
-        targets = [(route.id, i, redact(url)) for i, url in enumerate(route.notify)]
-        return self.store.create_alert(alert, targets, now)
+    def _raise(self, rule, entity, decision, now: datetime, report: ProcessReport) -> None:
+        import json
+
+        labels = alert_labels(rule, entity, decision.mentions)
+        alert = self.store.add(AlertRow(
+            rule_id=rule.id, entity_id=entity.id, fired_at=now, window_start=now - rule.window,
+            count=len(decision.mentions), mention_ids=json.dumps(sorted(m.id for m in decision.mentions)),
+            title=f"{rule.kind} {entity.id}: {decision.reason}"[:300], labels=json.dumps(labels, ensure_ascii=False),
+            severity=rule.severity, status="new", active_until=now + rule.window,
+            detail=json.dumps(dict(decision.facts), ensure_ascii=False),
+        ))
+        report.alerts.append(alert.id)
+        log.warning("alert %d: rule %s (%s, %s), entity %s, %d mentions (%s)", alert.id, rule.id, rule.kind,
+                    rule.severity, entity.id, alert.count, decision.reason)
 
     def health(self) -> dict[str, Health]:
         now = self.clock.now()
@@ -229,6 +247,8 @@ class App:
             self.store.record_notice(source.id, None if due_state == "recovered" else due_state, now)
 
     def _ops_notice(self, source, row, health: Health, state: str, now: datetime, report: ProcessReport) -> None:
+        import json
+
         route_id = self.config.daemon.ops_route
         log.warning("source %s: ops notice (%s): %s", source.id, state, health.reason)
         if not route_id:
@@ -237,28 +257,16 @@ class App:
         route = self.config.route(route_id)
         msg = ops_notice(source.id, source.type, state, health.reason, row.consecutive_failures,
                          row.last_success_at, row.last_error, route.language, route.timezone)
-        alert = AlertRow(rule_id="source-health", entity_id=f"source:{source.id}", fired_at=now, window_start=now,
-                         count=row.consecutive_failures, mention_ids="[]", title=msg.title, body=msg.body)
-        alert = self._enqueue(alert, route, now)
-        report.notices.append(alert.id)
-
-    def _deliver(self, report: ProcessReport) -> None:
-        now = self.clock.now()
-        for delivery, alert in self.store.due_deliveries(now, MAX_DELIVERY_ATTEMPTS):
-            try:
-                url = self.config.route(delivery.route_id).notify[delivery.target_index]
-            except (StopIteration, IndexError):
-                self.store.finish_delivery(delivery.id, False, "route or URL no longer in the config", now, None,
-                                           MAX_DELIVERY_ATTEMPTS)
-                report.failed += 1
-                continue
-            result = self.notifier.send(url, alert.title, alert.body)
-            row = self.store.finish_delivery(delivery.id, result.ok, result.error, self.clock.now(),
-                                             now + delivery_backoff(delivery.attempts + 1), MAX_DELIVERY_ATTEMPTS)
-            if result.ok:
-                report.sent += 1
-                log.info("alert %d delivered to %s", alert.id, delivery.target)
-            else:
-                report.failed += 1
-                log.error("alert %d: delivery to %s failed (attempt %d, %s): %s", alert.id, delivery.target,
-                          row.attempts, row.status, result.error)
+        labels = {"rule": "source-health", "kind": "source-health", "severity": "warning", "source": source.id,
+                  "state": state, "route": route.id}
+        silence = self.dispatcher.silenced_by(labels, now)
+        alert = self.store.add(AlertRow(
+            rule_id="source-health", entity_id=f"source:{source.id}", fired_at=now, window_start=now,
+            count=row.consecutive_failures, mention_ids="[]", title=msg.title, labels=json.dumps(labels),
+            severity="warning", status="silenced" if silence else "notified", route_id=route.id,
+            notified_at=None if silence else now, silence_id=silence.id if silence else None))
+        if silence is not None:
+            log.info("source %s: ops notice silenced by silence %d", source.id, silence.id)
+            return
+        note = self.dispatcher.notify(route, "ops", msg, alert_id=alert.id)
+        report.notices.append(note.id)

@@ -25,6 +25,11 @@ def _setup_logging(level: str) -> None:
         datefmt="%Y-%m-%dT%H:%M:%SZ",
     )
     logging.Formatter.converter = time.gmtime
+    from monitor.privacy import MaskingFilter
+
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, MaskingFilter) for f in handler.filters):
+            handler.addFilter(MaskingFilter())
     for noisy in ("httpx", "httpcore", "apscheduler.executors.default", "apscheduler.scheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -159,6 +164,206 @@ def cmd_sources(args) -> int:
             print(f"{r['source']:<24} {r['type']:<15} {r['health']:<12} {r['consecutive_failures']:>5} "
                   f"{r['total_mentions']:>6}  {ok_at:<19}  {safe_text(note or '', 90)}")
     return 0 if all(r["health"] in ("ok", "new", "disabled") for r in rows) else 1
+
+
+def _workflow(config):
+    """Store, dispatcher and outbox without the model (ack, resolve, silences, digests)."""
+    from monitor.clock import SystemClock
+    from monitor.dispatch import Dispatcher
+    from monitor.notify import Notifier
+    from monitor.outbox import Outbox
+    from monitor.storage import Store
+
+    store = Store(config.storage.url)
+    clock = SystemClock()
+    return store, Dispatcher(config, store, clock), Outbox(config, store, Notifier(), clock)
+
+
+def _duration_text(delta) -> str:
+    from datetime import timedelta
+
+    from monitor.config import format_duration
+
+    if delta is None:
+        return "-"
+    return format_duration(timedelta(seconds=max(int(delta.total_seconds()), 0)))
+
+
+def cmd_incidents(args) -> int:
+    """Incidents with time-to-ack, time-to-resolve and whether the golden hour was met."""
+    from monitor.clock import SystemClock
+
+    config = _load(args.config)
+    store, _, _ = _workflow(config)
+    rows = store.incidents(open_only=not args.all)
+    store.close()
+    now = SystemClock().now()
+    out = []
+    for i in rows:
+        met = None if i.acked_at is None and now <= i.deadline else (i.acked_at is not None and i.acked_at <= i.deadline)
+        out.append({
+            "id": i.id, "entity": i.entity_id, "severity": i.severity, "status": i.status, "route": i.route_id,
+            "tier": i.tier, "tier_route": i.tier_route, "opened_at": i.opened_at.isoformat(),
+            "first_detected_at": i.first_detected_at.isoformat(), "deadline": i.deadline.isoformat(),
+            "acked_by": i.acked_by, "ack_via": i.ack_via,
+            "time_to_ack_s": int((i.acked_at - i.first_detected_at).total_seconds()) if i.acked_at else None,
+            "time_to_resolve_s": int((i.resolved_at - i.first_detected_at).total_seconds()) if i.resolved_at else None,
+            "hour_met": met, "mentions": len(i.mention_id_list),
+        })
+    if args.json:
+        for r in out:
+            print(json.dumps(r, ensure_ascii=False))
+        return 0
+    print(f"{'id':>4}  {'entity':<16} {'severity':<8} {'status':<8} {'tier':>4}  {'detected (UTC)':<16}  "
+          f"{'to ack':>7} {'to resolve':>10}  hour   owner")
+    for r, i in zip(out, rows):
+        met = {True: "met", False: "MISSED", None: "open"}[r["hour_met"]]
+        print(f"{r['id']:>4}  {r['entity']:<16} {r['severity']:<8} {r['status']:<8} {r['tier']:>4}  "
+              f"{i.first_detected_at:%Y-%m-%d %H:%M}  {_duration_text(i.acked_at and i.acked_at - i.first_detected_at):>7} "
+              f"{_duration_text(i.resolved_at and i.resolved_at - i.first_detected_at):>10}  {met:<6} "
+              f"{i.acked_by or ''}")
+    print(f"({len(out)} incidents{'' if args.all else ' open; --all shows resolved ones too'})")
+    return 0
+
+
+def cmd_ack(args) -> int:
+    """``ack`` and ``resolve``: the routes that were paged are told at once (the daemon's
+    outbox would send it within seconds anyway)."""
+    config = _load(args.config)
+    store, dispatcher, outbox = _workflow(config)
+    try:
+        if args.command == "ack":
+            inc = dispatcher.ack(args.incident, args.by, via="cli")
+            outbox.run()
+        else:
+            inc = dispatcher.resolve(args.incident, args.by)
+    finally:
+        store.close()
+    if args.command == "resolve":
+        print(f"incident #{inc.id} resolved by {inc.resolved_by} at {inc.resolved_at:%Y-%m-%d %H:%M:%S} UTC")
+        return 0
+    late = "" if inc.acked_at <= inc.deadline else " (after the golden-hour deadline)"
+    print(f"incident #{inc.id} acknowledged by {inc.acked_by} at {inc.acked_at:%Y-%m-%d %H:%M:%S} UTC{late}")
+    return 0
+
+
+def cmd_silence(args) -> int:
+    from datetime import datetime
+
+    from monitor.clock import UTC, SystemClock
+    from monitor.config import parse_duration
+    from monitor.storage import SilenceRow
+
+    config = _load(args.config)
+    store, dispatcher, _ = _workflow(config)
+    now = SystemClock().now()
+    try:
+        if args.silence_command == "add":
+            if bool(args.duration) == bool(args.until):
+                print("give either --for DURATION or --until TIME", file=sys.stderr)
+                return 2
+            try:
+                ends = now + parse_duration(args.duration) if args.duration else datetime.fromisoformat(args.until)
+            except ValueError as exc:
+                print(f"repwatch silence add: {exc}", file=sys.stderr)
+                return 2
+            if ends.tzinfo is None:
+                print("--until needs a time zone, e.g. 2026-11-23T08:00+08:00", file=sys.stderr)
+                return 2
+            row = dispatcher.silence(args.matchers, ends.astimezone(UTC), args.by, args.comment)
+            print(f"silence #{row.id} until {row.ends_at:%Y-%m-%d %H:%M} UTC: {' '.join(row.matcher_list)}")
+            return 0
+        if args.silence_command == "expire":
+            row = dispatcher.expire_silence(args.id)
+            print(f"silence #{row.id} expired at {row.ends_at:%Y-%m-%d %H:%M:%S} UTC")
+            return 0
+        rows = store.rows(SilenceRow, order_by=SilenceRow.id) if args.all else store.active_silences(now)
+        for r in rows:
+            state = "active" if r.starts_at <= now < r.ends_at else "expired"
+            if args.json:
+                print(json.dumps({"id": r.id, "matchers": r.matcher_list, "starts_at": r.starts_at.isoformat(),
+                                  "ends_at": r.ends_at.isoformat(), "by": r.created_by, "comment": r.comment,
+                                  "state": state}, ensure_ascii=False))
+            else:
+                print(f"#{r.id:<4} {state:<8} until {r.ends_at:%Y-%m-%d %H:%M} UTC  {' '.join(r.matcher_list)}  "
+                      f"by {r.created_by}: {r.comment}")
+        if not args.json:
+            print(f"({len(rows)} silences)")
+        return 0
+    finally:
+        store.close()
+
+
+def cmd_deliveries(args) -> int:
+    """The outbox: each delivery, its status, attempts and apprise's reason for a failure."""
+    config = _load(args.config)
+    store, _, _ = _workflow(config)
+    rows = store.deliveries(limit=args.limit)
+    store.close()
+    if args.failed:
+        rows = [d for d in rows if d.status in ("failed", "retrying", "sending")]
+    rows.reverse()
+    for d in rows:
+        if args.json:
+            print(json.dumps({"id": d.id, "notification": d.notification_id, "route": d.route_id, "target": d.target,
+                              "status": d.status, "attempts": d.attempts, "error": d.last_error,
+                              "created_at": d.created_at.isoformat(),
+                              "sent_at": d.sent_at.isoformat() if d.sent_at else None,
+                              "next_attempt_at": d.next_attempt_at.isoformat() if d.next_attempt_at else None,
+                              "fallback_for": d.fallback_for}, ensure_ascii=False))
+        else:
+            extra = f" - {d.last_error}" if d.last_error and d.status != "sent" else ""
+            fb = f" (fallback for #{d.fallback_for})" if d.fallback_for else ""
+            print(f"#{d.id:<5} n{d.notification_id or '-':<5} {d.route_id:<14} {d.status:<9} x{d.attempts:<2} "
+                  f"{d.created_at:%m-%d %H:%M}  {d.target}{fb}{extra}")
+    if not args.json:
+        print(f"({len(rows)} deliveries)")
+    return 1 if any(d.status == "failed" for d in rows) else 0
+
+
+def cmd_digest(args) -> int:
+    config = _load(args.config)
+    store, dispatcher, outbox = _workflow(config)
+    try:
+        try:
+            route = config.route(args.route)
+        except StopIteration:
+            print(f"no route {args.route!r} in {args.config}", file=sys.stderr)
+            return 2
+        msg = dispatcher.digest(route, dispatcher.clock.now())
+        if not args.send:
+            print(msg.title)
+            print(msg.text)
+            return 0
+        dispatcher.notify(route, "digest", msg)
+        report = outbox.run()
+        print(f"digest for route {route.id}: sent {report.sent}, failed {report.failed}")
+        return 1 if report.failed else 0
+    finally:
+        store.close()
+
+
+def cmd_healthz(args) -> int:
+    """Ask the running daemon's /healthz (the container health check): exit 0 when healthy."""
+    import urllib.error
+    import urllib.request
+
+    config = _load(args.config)
+    listen = config.daemon.listen
+    if not listen:
+        print("[daemon] listen is off: no endpoint to ask", file=sys.stderr)
+        return 1
+    host, _, port = listen.rpartition(":")
+    host = "127.0.0.1" if host in ("0.0.0.0", "", "[::]") else host
+    try:
+        with urllib.request.urlopen(f"http://{host}:{port}/healthz", timeout=args.timeout) as r:
+            print(r.read().decode())
+            return 0
+    except urllib.error.HTTPError as exc:
+        print(exc.read().decode(errors="replace"), file=sys.stderr)
+    except OSError as exc:
+        print(f"repwatch healthz: no answer from {host}:{port}: {exc}", file=sys.stderr)
+    return 1
 
 
 def cmd_replay(args) -> int:
@@ -331,6 +536,57 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--model", default="builtin")
     c.add_argument("--json", help="also write the figures to this file")
     c.set_defaults(func=cmd_sentiment_eval)
+
+    c = sub.add_parser("incidents", help="incidents with time-to-ack, time-to-resolve and the golden hour")
+    c.add_argument("--config", "-c", default=DEFAULT_CONFIG)
+    c.add_argument("--all", action="store_true", help="include resolved incidents")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_incidents)
+
+    for name, func, helptext in (("ack", cmd_ack, "acknowledge an incident (stops escalation)"),
+                                 ("resolve", cmd_ack, "resolve an incident")):
+        c = sub.add_parser(name, help=helptext)
+        c.add_argument("--config", "-c", default=DEFAULT_CONFIG)
+        c.add_argument("incident", type=int)
+        c.add_argument("--by", required=True, help="who takes it")
+        c.set_defaults(func=func)
+
+    s = sub.add_parser("silence", help="mute alerts that match labels, until a time")
+    ss = s.add_subparsers(dest="silence_command", required=True)
+    c = ss.add_parser("add", help='e.g. repwatch silence add \'entity="dr-lin"\' \'kind="severe"\' --for 2h --by Amy')
+    c.add_argument("matchers", nargs="+", help='label="value", label!="value", label=~"regex", label!~"regex"')
+    c.add_argument("--for", dest="duration", help="e.g. 2h, 1d")
+    c.add_argument("--until", help="ISO time with zone, e.g. 2026-11-23T08:00+08:00")
+    c.add_argument("--by", required=True)
+    c.add_argument("--comment", default="")
+    c.set_defaults(func=cmd_silence)
+    c = ss.add_parser("list", help="active silences (--all: expired too)")
+    c.add_argument("--all", action="store_true")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_silence)
+    c = ss.add_parser("expire", help="end a silence now")
+    c.add_argument("id", type=int)
+    c.set_defaults(func=cmd_silence)
+    for c in ss.choices.values():
+        c.add_argument("--config", "-c", default=DEFAULT_CONFIG)
+
+    c = sub.add_parser("deliveries", help="the outbox: status, attempts and why a delivery failed")
+    c.add_argument("--config", "-c", default=DEFAULT_CONFIG)
+    c.add_argument("--failed", action="store_true", help="only failed, retrying or stuck deliveries")
+    c.add_argument("--limit", type=int, default=100)
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_deliveries)
+
+    c = sub.add_parser("healthz", help="ask the running daemon's /healthz (container health check)")
+    c.add_argument("--config", "-c", default=DEFAULT_CONFIG)
+    c.add_argument("--timeout", type=float, default=10)
+    c.set_defaults(func=cmd_healthz)
+
+    c = sub.add_parser("digest", help="print a route's daily digest now (--send to send it)")
+    c.add_argument("--config", "-c", default=DEFAULT_CONFIG)
+    c.add_argument("route")
+    c.add_argument("--send", action="store_true")
+    c.set_defaults(func=cmd_digest)
 
     c = sub.add_parser("replay", help="serve every connector's recorded payloads on 127.0.0.1 (no internet)")
     c.add_argument("--write-config", default="repwatch-replay.toml")

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from monitor.errors import ConfigError, Problem
+from monitor.labels import SEVERITIES, Matcher, parse_matcher
 
 DEFAULT_STORAGE_URL = "sqlite:///repwatch.db"
 DEFAULT_MODEL = "builtin"
@@ -111,23 +112,77 @@ class Source:
 
 @dataclass(frozen=True)
 class Route:
+    """A route in Alertmanager's sense: matchers select alerts, ``notify`` is the receiver
+    (apprise URLs), and the timing keys say when and how often it is paged."""
+
     id: str
     notify: tuple[str, ...]  # expanded apprise URLs: secrets inside, never log them
     notify_template: tuple[str, ...]  # as written in the file, with ${VAR} left in
     language: str = "zh-TW"
     timezone: str = "Asia/Taipei"  # for times shown in pages
+    matchers: tuple[Matcher, ...] = ()  # empty: only alerts that name this route (rule.route, ops_route)
+    continue_: bool = False  # keep matching later routes after this one
+    group_by: tuple[str, ...] = ("entity",)
+    group_wait: timedelta = timedelta(seconds=30)
+    group_interval: timedelta = timedelta(minutes=5)
+    repeat_interval: timedelta = timedelta(hours=4)
+    quiet_hours: tuple[tuple[int, int], ...] = ()  # (start, end) minutes after local midnight
+    escalate_after: timedelta | None = None
+    escalate_to: str | None = None
+    fallback: str | None = None
+    fallback_after: timedelta = timedelta(minutes=10)
+    digest_at: tuple[int, int] | None = None  # local (hour, minute) of the daily digest
+
+
+DEFAULT_CRISIS_TERMS = ("醫療疏失", "醫療糾紛", "死亡", "過世", "提告", "告上法院", "勒索", "恐嚇", "性騷擾",
+                        "malpractice", "lawsuit", "sue you", "wrongful death", "extortion", "blackmail", "negligence")
+RULE_KINDS = ("burst", "spike", "severe")
+KIND_SEVERITY = {"burst": "critical", "spike": "warning", "severe": "critical"}
 
 
 @dataclass(frozen=True)
 class Rule:
+    """``burst``: at least ``min_negative`` negative mentions of an entity in ``window``.
+    ``spike``: the negative rate in ``window`` is ``factor`` times the entity's own rate over
+    the trailing ``baseline``, and at least ``min_negative``. ``severe``: one mention alone,
+    when P(negative) >= ``min_score`` or it contains one of ``terms``."""
+
     id: str
-    route: str
+    route: str | None
     entities: tuple[str, ...] = ("*",)
     min_negative: int = 3
     window: timedelta = timedelta(hours=1)
+    kind: str = "burst"
+    severity: str = "critical"
+    min_score: float = 0.95
+    terms: tuple[str, ...] = DEFAULT_CRISIS_TERMS
+    baseline: timedelta = timedelta(days=14)
+    factor: float = 3.0
 
     def applies_to(self, entity_id: str) -> bool:
         return "*" in self.entities or entity_id in self.entities
+
+
+@dataclass(frozen=True)
+class Inhibit:
+    """While an alert matching ``source`` is active, alerts matching ``target`` with the same
+    values of the ``equal`` labels are muted; their mentions join the source's incident."""
+
+    source: tuple[Matcher, ...]
+    target: tuple[Matcher, ...]
+    equal: tuple[str, ...] = ("entity",)
+
+
+DEFAULT_INHIBIT = (Inhibit(source=(parse_matcher('kind=~"burst|spike"'),), target=(parse_matcher('kind="severe"'),),
+                           equal=("entity",)),)
+
+
+@dataclass(frozen=True)
+class IncidentsConfig:
+    response_window: timedelta = timedelta(hours=1)  # the golden hour: deadline after first detection
+    public_url: str | None = None  # base of ack links in pages (the daemon's HTTP endpoint as people reach it)
+    ack_secret: str | None = field(default=None, repr=False)  # from the environment; signs ack links
+    link_ttl: timedelta = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -139,6 +194,7 @@ class DaemonConfig:
     failures_before_notice: int = 3
     notice_repeat: timedelta = timedelta(hours=6)
     rate_limits: Mapping[str, tuple[int, float]] = field(default_factory=dict)
+    listen: str | None = "127.0.0.1:8787"  # HTTP endpoint: /healthz, /metrics, /ack; None = off
 
 
 @dataclass(frozen=True)
@@ -151,6 +207,8 @@ class Config:
     routes: tuple[Route, ...]
     rules: tuple[Rule, ...]
     daemon: DaemonConfig
+    incidents: IncidentsConfig = IncidentsConfig()
+    inhibit: tuple[Inhibit, ...] = DEFAULT_INHIBIT
 
     def entity(self, entity_id: str) -> Entity:
         return next(e for e in self.entities if e.id == entity_id)
@@ -434,7 +492,8 @@ def load_config(path: str | os.PathLike, env: Mapping[str, str] | None = None, c
 
 
 def _validate(data: Mapping, c: _Checker, check_urls: bool) -> Config:
-    c.table(data, (), {"storage", "sentiment", "entities", "sources", "routes", "rules", "daemon"})
+    c.table(data, (), {"storage", "sentiment", "entities", "sources", "routes", "rules", "daemon", "incidents",
+                       "inhibit"})
 
     # [storage]
     st = data.get("storage", {})
@@ -478,7 +537,7 @@ def _validate(data: Mapping, c: _Checker, check_urls: bool) -> Config:
     if isinstance(da, dict):
         p = ("daemon",)
         c.table(da, p, {"user_agent", "jitter", "max_connections", "ops_route", "failures_before_notice",
-                        "notice_repeat", "rate_limits"})
+                        "notice_repeat", "rate_limits", "listen"})
         limits: dict[str, tuple[int, float]] = {}
         raw_limits = da.get("rate_limits", {})
         if not isinstance(raw_limits, dict):
@@ -499,7 +558,34 @@ def _validate(data: Mapping, c: _Checker, check_urls: bool) -> Config:
             failures_before_notice=c.number(da, p, "failures_before_notice", 3, int, 1, 1000),
             notice_repeat=c.duration(da, p, "notice_repeat", DaemonConfig.notice_repeat),
             rate_limits=limits,
+            listen=_listen(c, da, p),
         )
+
+    # [incidents]
+    inc = data.get("incidents", {})
+    incidents = IncidentsConfig()
+    if isinstance(inc, dict):
+        p = ("incidents",)
+        c.table(inc, p, {"response_window", "public_url", "ack_secret_env", "link_ttl"})
+        public_url = c.string(inc, p, "public_url", None)
+        if public_url and not re.match(r"^https?://[^\s/]+", public_url):
+            c.add(p + ("public_url",), f"must be an http:// or https:// URL, got {public_url!r}")
+            public_url = None
+        secret_var = c.string(inc, p, "ack_secret_env", "REPWATCH_ACK_SECRET")
+        secret = c.env.get(secret_var) if secret_var else None
+        if public_url and not secret:
+            c.add(p + ("ack_secret_env",), f"environment variable {secret_var} is not set: ack links are signed "
+                                           f"with it (any long random string, e.g. `openssl rand -hex 32`)")
+        elif secret and len(secret) < 16:
+            c.add(p + ("ack_secret_env",), f"the secret in {secret_var} is too short (at least 16 characters)")
+        incidents = IncidentsConfig(
+            response_window=c.duration(inc, p, "response_window", IncidentsConfig.response_window),
+            public_url=public_url.rstrip("/") if public_url else None,
+            ack_secret=secret or None,
+            link_ttl=c.duration(inc, p, "link_ttl", IncidentsConfig.link_ttl),
+        )
+    else:
+        c.add(("incidents",), "must be a table")
 
     # [[entities]]
     entities: list[Entity] = []
@@ -578,9 +664,12 @@ def _validate(data: Mapping, c: _Checker, check_urls: bool) -> Config:
     # [[routes]]
     routes: list[Route] = []
     raw_routes = c.array_of_tables(data, "routes")
+    route_ids = {r.get("id") for r in raw_routes}
     for i, r in enumerate(raw_routes):
         p = ("routes", i)
-        c.table(r, p, {"id", "notify", "language", "timezone"})
+        c.table(r, p, {"id", "notify", "language", "timezone", "matchers", "continue", "group_by", "group_wait",
+                       "group_interval", "repeat_interval", "quiet_hours", "escalate_after", "escalate_to", "fallback",
+                       "fallback_after", "digest_at"})
         ident = c.ident(r, p)
         templates = c.strings(r, p, "notify")
         if "notify" not in r:
@@ -609,38 +698,129 @@ def _validate(data: Mapping, c: _Checker, check_urls: bool) -> Config:
         except Exception:
             c.add(p + ("timezone",), f"unknown time zone {tz!r} (use an IANA name such as \"Asia/Taipei\")")
             tz = "UTC"
+        matchers = []
+        for text in c.strings(r, p, "matchers"):
+            try:
+                matchers.append(parse_matcher(text))
+            except ValueError as exc:
+                c.add(p + ("matchers",), str(exc))
+        for key in ("escalate_to", "fallback"):
+            target = r.get(key)
+            if target is not None and target not in route_ids:
+                c.add(p + (key,), f"undefined route {target!r}")
+            elif target is not None and target == r.get("id"):
+                c.add(p + (key,), "must name another route")
+        escalate_after = None
+        if "escalate_after" in r or "escalate_to" in r:
+            escalate_after = c.duration(r, p, "escalate_after", timedelta(minutes=15))
+            if "escalate_to" not in r:
+                c.add(p + ("escalate_after",), "needs escalate_to (the route paged when nobody acknowledges)")
+        quiet = []
+        for text in c.strings(r, p, "quiet_hours"):
+            span = _parse_span(text)
+            if span is None:
+                c.add(p + ("quiet_hours",), f'{text!r} is not a time span such as "22:00-07:00"')
+            else:
+                quiet.append(span)
+        digest_at = None
+        if "digest_at" in r:
+            digest_at = _parse_clock(r["digest_at"]) if isinstance(r["digest_at"], str) else None
+            if digest_at is None:
+                c.add(p + ("digest_at",), f'must be a local time such as "08:30", got {r["digest_at"]!r}')
+        group_by = c.strings(r, p, "group_by", ("entity",))
         if ident:
-            routes.append(Route(ident, tuple(urls), templates, lang or "zh-TW", tz))
+            routes.append(Route(
+                ident, tuple(urls), templates, lang or "zh-TW", tz,
+                matchers=tuple(matchers),
+                continue_=c.boolean(r, p, "continue", False),
+                group_by=group_by,
+                group_wait=c.duration(r, p, "group_wait", Route.group_wait, allow_zero=True),
+                group_interval=c.duration(r, p, "group_interval", Route.group_interval),
+                repeat_interval=c.duration(r, p, "repeat_interval", Route.repeat_interval),
+                quiet_hours=tuple(quiet),
+                escalate_after=escalate_after,
+                escalate_to=r.get("escalate_to") if isinstance(r.get("escalate_to"), str) else None,
+                fallback=r.get("fallback") if isinstance(r.get("fallback"), str) else None,
+                fallback_after=c.duration(r, p, "fallback_after", Route.fallback_after),
+                digest_at=digest_at,
+            ))
     c.unique([(r.get("id"), ("routes", i)) for i, r in enumerate(raw_routes)], "route")
-    route_ids = {r.get("id") for r in raw_routes}
+    by_id = {r.id: r for r in routes}
+    for i, r in enumerate(routes):  # an escalation ladder must end
+        seen, step = {r.id}, r.escalate_to
+        while step in by_id:
+            if step in seen:
+                c.add(("routes", i, "escalate_to"), f"escalation loops back to route {step!r}")
+                break
+            seen.add(step)
+            step = by_id[step].escalate_to
     if daemon.ops_route and daemon.ops_route not in route_ids:
         c.add(("daemon", "ops_route"), f"undefined route {daemon.ops_route!r}")
 
     # [[rules]]
     rules: list[Rule] = []
     raw_rules = c.array_of_tables(data, "rules")
+    matching_routes = any(r.matchers for r in routes)
+    per_kind = {"burst": {"min_negative", "window"}, "spike": {"min_negative", "window", "baseline", "factor"},
+                "severe": {"min_score", "terms", "window"}}
     for i, r in enumerate(raw_rules):
         p = ("rules", i)
-        c.table(r, p, {"id", "entities", "min_negative", "window", "route"})
+        kind = c.string(r, p, "kind", "burst")
+        if kind not in RULE_KINDS:
+            c.add(p + ("kind",), f"must be one of {', '.join(RULE_KINDS)}, got {kind!r}")
+            kind = "burst"
+        c.table(r, p, {"id", "kind", "entities", "route", "severity"} | per_kind[kind])
         ident = c.ident(r, p)
-        route = c.string(r, p, "route", required=True)
+        route = c.string(r, p, "route", None, required=not matching_routes)
         if route and route not in route_ids:
             c.add(p + ("route",), f"undefined route {route!r}")
+        if route and route == daemon.ops_route:
+            c.add(p + ("route",), f"{route!r} is the ops route (source health); crisis alerts need their own route")
         ents = c.strings(r, p, "entities", ("*",))
         for name in ents:
             if name != "*" and name not in entity_ids:
                 c.add(p + ("entities",), f"undefined entity {name!r}")
-        if ident and route:
+        severity = c.string(r, p, "severity", KIND_SEVERITY[kind])
+        if severity not in SEVERITIES:
+            c.add(p + ("severity",), f"must be one of {', '.join(SEVERITIES)}, got {severity!r}")
+        terms = c.strings(r, p, "terms", DEFAULT_CRISIS_TERMS)
+        if ident:
             rules.append(
                 Rule(
                     id=ident,
                     route=route,
                     entities=ents,
                     min_negative=c.number(r, p, "min_negative", 3, int, 1, 100_000),
-                    window=c.duration(r, p, "window", timedelta(hours=1)),
+                    window=c.duration(r, p, "window", timedelta(hours=1 if kind != "spike" else 6)),
+                    kind=kind,
+                    severity=severity if severity in SEVERITIES else KIND_SEVERITY[kind],
+                    min_score=c.number(r, p, "min_score", 0.95, float, 0.0, 1.0),
+                    terms=terms,
+                    baseline=c.duration(r, p, "baseline", timedelta(days=14)),
+                    factor=c.number(r, p, "factor", 3.0, float, 1.0, 1000.0),
                 )
             )
     c.unique([(r.get("id"), ("rules", i)) for i, r in enumerate(raw_rules)], "rule")
+
+    # [[inhibit]]
+    inhibit: list[Inhibit] = []
+    raw_inhibit = c.array_of_tables(data, "inhibit")
+    for i, r in enumerate(raw_inhibit):
+        p = ("inhibit", i)
+        c.table(r, p, {"source_matchers", "target_matchers", "equal"})
+        parsed = {}
+        for key in ("source_matchers", "target_matchers"):
+            if key not in r:
+                c.add(p + (key,), "is required")
+            items = []
+            for text in c.strings(r, p, key):
+                try:
+                    items.append(parse_matcher(text))
+                except ValueError as exc:
+                    c.add(p + (key,), str(exc))
+            parsed[key] = tuple(items)
+        inhibit.append(Inhibit(parsed["source_matchers"], parsed["target_matchers"],
+                               c.strings(r, p, "equal", ("entity",))))
 
     if c.problems:
         raise ConfigError(sorted(c.problems, key=lambda p: p.line or 0))
@@ -653,4 +833,34 @@ def _validate(data: Mapping, c: _Checker, check_urls: bool) -> Config:
         routes=tuple(routes),
         rules=tuple(rules),
         daemon=daemon,
+        incidents=incidents,
+        inhibit=tuple(inhibit) if "inhibit" in data else DEFAULT_INHIBIT,
     )
+
+
+def _parse_clock(text: str) -> tuple[int, int] | None:
+    m = re.match(r"^\s*([01]?\d|2[0-3]):([0-5]\d)\s*$", text)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def _parse_span(text: str) -> tuple[int, int] | None:
+    """ "22:00-07:00" -> (1320, 420): minutes after local midnight; may wrap past midnight."""
+    parts = text.split("-") if isinstance(text, str) else []
+    if len(parts) != 2:
+        return None
+    a, b = _parse_clock(parts[0]), _parse_clock(parts[1])
+    if a is None or b is None or a == b:
+        return None
+    return a[0] * 60 + a[1], b[0] * 60 + b[1]
+
+
+def _listen(c: "_Checker", da: Mapping, p: tuple) -> str | None:
+    if "listen" not in da:
+        return DaemonConfig.listen
+    value = da["listen"]
+    if value in ("", False):
+        return None
+    if not isinstance(value, str) or not re.match(r"^[\w.\-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$", value):
+        c.add(p + ("listen",), f'must be "host:port" such as "127.0.0.1:8787" (or "" to turn it off), got {value!r}')
+        return DaemonConfig.listen
+    return value

@@ -1,4 +1,8 @@
-"""The daemon: APScheduler runs one job per source, plus an outbox job.
+"""The daemon: APScheduler runs one job per source, plus a job that scores, evaluates,
+dispatches and delivers every ``outbox_every`` (10 s: a grouped page leaves within
+group_wait + 10 s, escalations within 10 s of their time). The HTTP endpoint
+(:mod:`monitor.httpd`: /healthz, /metrics, /ack) runs beside it when ``[daemon] listen``
+is set.
 
 Start times are jittered so many sources do not fire together; each source job is
 ``max_instances=1`` and coalesced, so a slow source never piles up. SIGTERM and
@@ -22,9 +26,10 @@ log = logging.getLogger("repwatch.daemon")
 
 
 class Daemon:
-    def __init__(self, app: App, outbox_every: timedelta = timedelta(seconds=30)):
+    def __init__(self, app: App, outbox_every: timedelta = timedelta(seconds=10)):
         self.app = app
         self.stopping = threading.Event()
+        self.endpoint = None
         self.scheduler = BackgroundScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1,
                                                                          "misfire_grace_time": 300})
         now = app.clock.now()
@@ -68,6 +73,15 @@ class Daemon:
             signal.signal(signal.SIGTERM, self.stop)
             signal.signal(signal.SIGINT, self.stop)
         self.scheduler.start()
+        if self.app.config.daemon.listen:
+            from monitor.httpd import Endpoint
+
+            try:
+                self.endpoint = Endpoint(self.app, self.app.config.daemon.listen,
+                                         alive=lambda: self.scheduler.running and not self.stopping.is_set()).start()
+            except OSError as exc:  # paging goes on without it; ack links and /metrics do not
+                log.error("HTTP endpoint cannot listen on %s (%s): ack links, /healthz and /metrics are off",
+                          self.app.config.daemon.listen, exc)
         log.info("repwatch running: %d sources, %d rules", len(self.scheduler.get_jobs()) - 1,
                  len(self.app.config.rules))
         try:
@@ -75,5 +89,7 @@ class Daemon:
                 if until is not None and until.is_set():
                     break
         finally:
+            if self.endpoint is not None:
+                self.endpoint.stop()
             self.scheduler.shutdown(wait=True)
             log.info("stopped")

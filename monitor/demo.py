@@ -11,7 +11,10 @@ defanged. Nothing leaves this machine.
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 import shutil
+import socket
 import sys
 import tempfile
 import textwrap
@@ -65,7 +68,9 @@ def alerts_feed(entries: list[tuple], started: datetime) -> str:
     )
 
 
-def demo_config(feed_url: str, receiver_url: str, db: Path, every: str) -> str:
+def demo_config(feed_url: str, receiver_url: str, db: Path, every: str, port: int = 0) -> str:
+    endpoint = f'listen = "127.0.0.1:{port}"' if port else 'listen = ""'
+    incidents = f'public_url = "http://127.0.0.1:{port}"' if port else ""
     return textwrap.dedent(f"""\
         # written by `repwatch demo`
         [storage]
@@ -77,6 +82,11 @@ def demo_config(feed_url: str, receiver_url: str, db: Path, every: str) -> str:
 
         [daemon]
         jitter = "0s"
+        {endpoint}
+
+        [incidents]
+        response_window = "1h"
+        {incidents}
 
         [[entities]]
         id = "dr-lin"
@@ -98,6 +108,7 @@ def demo_config(feed_url: str, receiver_url: str, db: Path, every: str) -> str:
         [[routes]]
         id = "crisis-team"
         notify = ["{receiver_url}"]
+        group_wait = "5s"
 
         [[rules]]
         id = "negative-burst"
@@ -131,8 +142,10 @@ def run_demo(fast: bool = False, keep: bool = False) -> int:
         shown = [e for e in TIMELINE if e[0] == 0]
         feed.set(path, alerts_feed(shown, started))
         cfg_path = tmp / "repwatch.toml"
-        cfg_path.write_text(demo_config(feed.url(path), receiver.apprise_url, tmp / "demo.db", "1s" if fast else "5s"),
-                            encoding="utf-8")
+        port = _free_port()
+        os.environ.setdefault("REPWATCH_ACK_SECRET", secrets.token_hex(24))  # signs the page's ack link
+        cfg_path.write_text(demo_config(feed.url(path), receiver.apprise_url, tmp / "demo.db", "1s" if fast else "5s",
+                                        port), encoding="utf-8")
         _say(t0, f"feed:     {feed.url(path)}")
         _say(t0, f"receiver: {receiver.apprise_url}")
         _say(t0, f"config:   {cfg_path}  (SQLite at {tmp / 'demo.db'})")
@@ -160,21 +173,22 @@ def run_demo(fast: bool = False, keep: bool = False) -> int:
                 if receiver.wait_for(1, 0.2):
                     ok = True
                     break
+            if ok:
+                page = receiver.received[0].payload
+                _say(t0, "PAGE RECEIVED by the crisis team's receiver:\n")
+                print("    " + "=" * 76)
+                print("    " + str(page.get("title", "")))
+                print("    " + "-" * 76)
+                for line in str(page.get("message", "")).splitlines():
+                    print("    " + line)
+                print("    " + "=" * 76 + "\n")
+                _ack_by_link(t0, str(page.get("message", "")), app)
         except KeyboardInterrupt:
             pass
         finally:
             stop.set()
             runner.join(timeout=30)
-        if ok:
-            page = receiver.received[0].payload
-            _say(t0, "PAGE RECEIVED by the crisis team's receiver:\n")
-            print("    " + "=" * 76)
-            print("    " + str(page.get("title", "")))
-            print("    " + "-" * 76)
-            for line in str(page.get("message", "")).splitlines():
-                print("    " + line)
-            print("    " + "=" * 76 + "\n")
-        else:
+        if not ok:
             _say(t0, "no page arrived in time - see the log lines above")
         print("What repwatch stored and how the model scored it (`repwatch mentions`):")
         for m in app.store.mentions(limit=20):
@@ -193,6 +207,32 @@ def run_demo(fast: bool = False, keep: bool = False) -> int:
     else:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0 if ok else 1
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _ack_by_link(t0: float, message: str, app) -> None:
+    """Do what the on-call person does: open the page's link and acknowledge."""
+    import urllib.request
+
+    from monitor.storage import IncidentRow
+
+    link = next((w for w in message.split() if "/ack/" in w), None)
+    if link is None:
+        _say(t0, "the page carries no ack link")
+        return
+    _say(t0, f"the on-call doctor opens the ack link and acknowledges: POST {link.split('/ack/')[0]}/ack/…")
+    with urllib.request.urlopen(urllib.request.Request(link, data="by=值班醫師".encode())) as resp:
+        resp.read()
+    inc = app.store.rows(IncidentRow)[0]
+    took = (inc.acked_at - inc.first_detected_at).total_seconds()
+    met = "inside" if inc.acked_at <= inc.deadline else "after"
+    _say(t0, f"incident #{inc.id}: {inc.status} by {inc.acked_by} via {inc.ack_via}, {took:.0f} s after the first "
+             f"detection ({met} the golden hour); escalation stopped (`repwatch incidents` lists it)")
 
 
 def replay_tour(tmp: Path, scorer, t0: float) -> None:

@@ -89,7 +89,9 @@ class _ReceiverHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
         with owner.cond:
-            status = owner.fail_with
+            status = owner.fail_with or owner.fail_paths.get(self.path)
+            if status:
+                owner.refused.append(self.path)
         if status:
             self.send_response(status)
             self.end_headers()
@@ -111,17 +113,27 @@ class _ReceiverHandler(BaseHTTPRequestHandler):
 
 
 class Receiver(_Server):
-    """Collects notifications; ``fail_with`` makes it answer an error status instead."""
+    """Collects notifications; ``fail_with`` (every path) or ``fail_paths`` (per path) makes it
+    answer an error status instead, and ``refused`` lists the paths it refused."""
 
     def __init__(self):
         super().__init__(_ReceiverHandler)
         self.cond = threading.Condition()
         self.received: list[Received] = []
         self.fail_with: int | None = None
+        self.fail_paths: dict[str, int] = {}
+        self.refused: list[str] = []
 
     @property
     def apprise_url(self) -> str:
         return f"json://127.0.0.1:{self.port}/page"
+
+    def url(self, path: str = "/page") -> str:  # type: ignore[override]
+        return f"json://127.0.0.1:{self.port}{path}"
+
+    def at(self, path: str) -> list[dict]:
+        with self.cond:
+            return [r.payload for r in self.received if r.path == path]
 
     def wait_for(self, count: int, timeout: float) -> bool:
         with self.cond:

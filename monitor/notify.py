@@ -7,7 +7,10 @@ reason kept. URLs carry secrets: only apprise's privacy-redacted form is stored 
 """
 from __future__ import annotations
 
+import contextvars
 import logging
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import apprise
@@ -28,11 +31,54 @@ def redact(url: str) -> str:
     return plugin.url(privacy=True)
 
 
+_BUFFER: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("repwatch_apprise_log", default=None)
+
+
+class _PerSendCapture(logging.Handler):
+    """One handler on apprise's logger, installed once. Each send sets its own buffer in
+    a context variable; apprise runs plugins in worker threads with the caller's context
+    copied, so every warning lands in the buffer of the send that caused it, and parallel
+    sends never see each other's reasons."""
+
+    def __init__(self):
+        super().__init__(level=logging.WARNING)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        buf = _BUFFER.get()
+        if buf is not None:
+            buf.append(record.getMessage())
+
+    @contextmanager
+    def capture(self):
+        buf: list[str] = []
+        token = _BUFFER.set(buf)
+        try:
+            yield buf
+        finally:
+            _BUFFER.reset(token)
+
+
+_capture = _PerSendCapture()
+_install_lock = threading.Lock()
+
+
+def _installed() -> _PerSendCapture:
+    with _install_lock:
+        logger = logging.getLogger("apprise")
+        if _capture not in logger.handlers:
+            logger.addHandler(_capture)
+            if logger.level == logging.NOTSET or logger.level > logging.WARNING:
+                logger.setLevel(logging.WARNING)
+    return _capture
+
+
 class Notifier:
     def __init__(self, timeout: float = 15.0):
         self.timeout = timeout
 
-    def send(self, url: str, title: str, body: str) -> SendResult:
+    def send(self, url: str, title: str, body: str, body_format: str = "text") -> SendResult:
+        """``body_format``: "text", "markdown" (Slack: apprise writes mrkdwn) or "html" (e-mail:
+        apprise adds the plain-text part)."""
         asset = apprise.AppriseAsset(async_mode=False)
         app = apprise.Apprise(asset=asset)
         if not app.add(url):
@@ -41,13 +87,15 @@ class Notifier:
             # apprise plugins take (connect, read) timeouts as attributes
             plugin.socket_connect_timeout = self.timeout
             plugin.socket_read_timeout = self.timeout
-        with apprise.LogCapture(level=apprise.logging.WARNING) as captured:
+        with _installed().capture() as captured:
             try:
-                ok = app.notify(title=title, body=body, body_format=apprise.NotifyFormat.TEXT)
+                fmt = {"markdown": apprise.NotifyFormat.MARKDOWN, "html": apprise.NotifyFormat.HTML}.get(
+                    body_format, apprise.NotifyFormat.TEXT)
+                ok = app.notify(title=title, body=body, body_format=fmt)
             except Exception as exc:  # a plugin bug must not kill the daemon
                 return SendResult(False, f"{type(exc).__name__}: {exc}")
-            text = captured.getvalue().strip()
         if ok:
             return SendResult(True)
-        reason = " | ".join(line.strip() for line in text.splitlines() if line.strip())[-500:]
+        lines = [line.strip() for text in captured for line in text.splitlines() if line.strip()]
+        reason = " | ".join(lines)[-500:]
         return SendResult(False, reason or "apprise reported failure without a reason")

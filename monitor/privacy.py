@@ -37,3 +37,19 @@ def mask_phi(text: str | None) -> str:
     for pattern, replacement in _RULES:
         text = pattern.sub(replacement, text)
     return text
+
+
+class MaskingFilter:
+    """A logging filter for every handler: the formatted message is masked before it is
+    written. Log lines carry ids and counts by design; this catches what slips through
+    (an error message quoting a payload, a library's exception text)."""
+
+    def filter(self, record) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record is logging's problem, not ours
+            return True
+        masked = mask_phi(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True

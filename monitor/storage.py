@@ -5,9 +5,14 @@ Tables
                      database, not memory, guarantees "stored once"
   mention_entities   which entities a mention is about (many-to-many)
   source_state       per-source cursor, ETag/Last-Modified, health
-  alerts             every page decided by a rule (what, when, which mentions)
-  deliveries         one row per alert x notification URL: written *before* sending,
-                     updated after, so a crash never loses or repeats a page
+  alerts             every alert a rule or the source-health check raised: labels,
+                     mentions, and what became of it (grouped, silenced, inhibited, notified)
+  alert_groups       Alertmanager-style groups per route (group_wait, group_interval)
+  incidents          a page opens one: deadline, acknowledgement, escalation tier
+  notifications      one message for one route, rendered per channel (text, markdown, HTML)
+  deliveries         one row per notification x URL: written *before* sending, claimed
+                     while sending, updated after, so a crash never loses a page
+  silences           matchers with an expiry
 
 All datetimes go in and come out as aware UTC (:class:`UTCDateTime`), on both engines.
 """
@@ -115,28 +120,133 @@ class AlertRow(SQLModel, table=True):
     window_start: datetime = _dt(nullable=False)
     count: int = 0
     mention_ids: str = Field(default="[]", sa_column=Column(Text, nullable=False))
-    title: str = Field(default="", sa_column=Column(Text, nullable=False))
+    title: str = Field(default="", sa_column=Column(Text, nullable=False))  # one-line summary (no mention text)
     body: str = Field(default="", sa_column=Column(Text, nullable=False))
+    labels: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    severity: str | None = None
+    # new -> grouped -> notified | silenced | inhibited | unrouted (None: made by repwatch < 0.2, notified)
+    status: str | None = Field(default=None, index=True)
+    route_id: str | None = None
+    group_id: int | None = None
+    incident_id: int | None = Field(default=None, index=True)
+    silence_id: int | None = None
+    active_until: datetime | None = _dt()  # silences/inhibition consider it firing until then
+    notified_at: datetime | None = _dt()
+    detail: str | None = Field(default=None, sa_column=Column(Text))  # JSON facts for the message
 
     @property
     def mention_id_set(self) -> set[int]:
         return set(json.loads(self.mention_ids))
+
+    @property
+    def label_map(self) -> dict[str, str]:
+        return json.loads(self.labels or "{}")
+
+    @property
+    def facts(self) -> dict:
+        return json.loads(self.detail or "{}")
+
+
+class GroupRow(SQLModel, table=True):
+    __tablename__ = "alert_groups"
+    __table_args__ = (Index("ux_groups_route_key", "route_id", "group_key", unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    route_id: str
+    group_key: str
+    labels: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    created_at: datetime = _dt(nullable=False)
+    first_pending_at: datetime | None = _dt()  # oldest alert waiting in the group (None: nothing waits)
+    last_notified_at: datetime | None = _dt()
+    incident_id: int | None = None  # the open incident this group pages for
+
+
+class IncidentRow(SQLModel, table=True):
+    __tablename__ = "incidents"
+
+    id: int | None = Field(default=None, primary_key=True)
+    route_id: str
+    group_id: int | None = None
+    entity_id: str = Field(default="", index=True)
+    labels: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    severity: str = "critical"
+    summary: str = Field(default="", sa_column=Column(Text, nullable=False))  # ids and counts only
+    status: str = Field(default="open", index=True)  # open | acked | resolved
+    opened_at: datetime = _dt(nullable=False)
+    first_detected_at: datetime = _dt(nullable=False)
+    deadline: datetime = _dt(nullable=False)
+    acked_at: datetime | None = _dt()
+    acked_by: str | None = None
+    ack_via: str | None = None  # cli | link
+    resolved_at: datetime | None = _dt()
+    resolved_by: str | None = None
+    tier: int = 0  # 0: the first route; n: escalated n times
+    tier_route: str = ""
+    paged_routes: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    next_escalation_at: datetime | None = _dt()
+    last_notified_at: datetime | None = _dt()
+    mention_ids: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+
+    @property
+    def mention_id_list(self) -> list[int]:
+        return json.loads(self.mention_ids)
+
+    @property
+    def routes_paged(self) -> list[str]:
+        return json.loads(self.paged_routes)
+
+
+class NotificationRow(SQLModel, table=True):
+    __tablename__ = "notifications"
+
+    id: int | None = Field(default=None, primary_key=True)
+    route_id: str
+    kind: str  # page | update | repeat | escalation | ack | ops | digest
+    alert_id: int | None = None  # the alert it was made for, when there is one
+    incident_id: int | None = Field(default=None, index=True)
+    created_at: datetime = _dt(nullable=False)
+    language: str = "zh-TW"
+    title: str = Field(default="", sa_column=Column(Text, nullable=False))
+    text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    markdown: str = Field(default="", sa_column=Column(Text, nullable=False))
+    html: str = Field(default="", sa_column=Column(Text, nullable=False))
+    detected_at: datetime | None = _dt()  # earliest detection of a mention in it (page latency)
 
 
 class DeliveryRow(SQLModel, table=True):
     __tablename__ = "deliveries"
 
     id: int | None = Field(default=None, primary_key=True)
-    alert_id: int = Field(foreign_key="alerts.id", index=True)
+    alert_id: int | None = Field(default=None, index=True)  # repwatch < 0.2 sent alerts, not notifications
+    notification_id: int | None = Field(default=None, index=True)
     route_id: str
     target_index: int  # position of the URL in the route's notify list
     target: str  # apprise's privacy-redacted URL: safe to show and log
-    status: str = Field(default="pending", index=True)  # pending | sent | failed
+    status: str = Field(default="pending", index=True)  # pending | sending | retrying | sent | failed
     attempts: int = 0
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime = _dt(nullable=False)
     sent_at: datetime | None = _dt()
     next_attempt_at: datetime | None = _dt()
+    claimed_at: datetime | None = _dt()  # set while a sender holds it; a stale claim means a crash
+    fallback_for: int | None = None  # the delivery this one stands in for
+    fallback_at: datetime | None = _dt()  # when a fallback was queued for this one
+
+
+class SilenceRow(SQLModel, table=True):
+    __tablename__ = "silences"
+
+    id: int | None = Field(default=None, primary_key=True)
+    matchers: str = Field(sa_column=Column(Text, nullable=False))  # JSON list of matcher strings
+    starts_at: datetime = _dt(nullable=False)
+    ends_at: datetime = _dt(nullable=False)
+    created_by: str = ""
+    comment: str = Field(default="", sa_column=Column(Text, nullable=False))
+    created_at: datetime = _dt(nullable=False)
+
+    @property
+    def matcher_list(self) -> list[str]:
+        return json.loads(self.matchers)
 
 
 @dataclass(frozen=True)
@@ -385,6 +495,43 @@ class Store:
             s.add(row)
             s.commit()
 
+    # ---------------------------------------------------------------- generic
+
+    def add(self, row):
+        """Insert one row and return it with its id."""
+        with self.session() as s:
+            s.add(row)
+            s.commit()
+            s.refresh(row)
+            return row
+
+    def get(self, model, ident):
+        with self.session() as s:
+            return s.get(model, ident)
+
+    def update(self, model, ident, **values):
+        """Set fields on one row; return the row (None when there is no such row)."""
+        with self.session() as s:
+            row = s.get(model, ident)
+            if row is None:
+                return None
+            for k, v in values.items():
+                setattr(row, k, v)
+            s.add(row)
+            s.commit()
+            s.refresh(row)
+            return row
+
+    def rows(self, model, *where, order_by=None, limit: int | None = None) -> list:
+        with self.session() as s:
+            q = select(model)
+            for w in where:
+                q = q.where(w)
+            q = q.order_by(order_by if order_by is not None else model.id)
+            if limit:
+                q = q.limit(limit)
+            return list(s.exec(q))
+
     # ---------------------------------------------------------------- alerts
 
     def last_alert(self, rule_id: str, entity_id: str) -> AlertRow | None:
@@ -397,39 +544,121 @@ class Store:
             )
             return s.exec(q).first()
 
-    def create_alert(self, alert: AlertRow, targets: Sequence[tuple[str, int, str]], at: datetime) -> AlertRow:
-        """Write an alert and one pending delivery per (route, index, redacted target) in one transaction."""
+    def alerted_mentions(self, rule_id: str, entity_id: str, since: datetime) -> set[int]:
+        """Mention ids already in an alert of this rule and entity fired after ``since``."""
+        ids: set[int] = set()
+        for a in self.rows(AlertRow, AlertRow.rule_id == rule_id, AlertRow.entity_id == entity_id,
+                           AlertRow.fired_at > since):
+            ids |= a.mention_id_set
+        return ids
+
+    def entity_mentions(self, entity_id: str, detected_since: datetime, until: datetime) -> list[StoredMention]:
+        """Scored mentions of one entity detected in (since, until]."""
         with self.session() as s:
-            s.add(alert)
-            s.flush()
-            for route_id, index, target in targets:
-                s.add(DeliveryRow(alert_id=alert.id, route_id=route_id, target_index=index, target=target,
-                                  created_at=at, next_attempt_at=at))
-            s.commit()
-            s.refresh(alert)
-            return alert
+            q = (
+                select(MentionRow)
+                .join(MentionEntityRow, MentionEntityRow.mention_id == MentionRow.id)
+                .where(MentionEntityRow.entity_id == entity_id)
+                .where(MentionRow.sentiment_label.is_not(None))
+                .where(MentionRow.detected_at > detected_since, MentionRow.detected_at <= until)
+                .order_by(MentionRow.id)
+            )
+            return [self._view(r, (entity_id,)) for r in s.exec(q)]
+
+    def count_negative(self, entity_id: str, since: datetime, until: datetime, threshold: float) -> int:
+        with self.session() as s:
+            q = (
+                select(func.count())
+                .select_from(MentionRow)
+                .join(MentionEntityRow, MentionEntityRow.mention_id == MentionRow.id)
+                .where(MentionEntityRow.entity_id == entity_id, MentionRow.negative_score >= threshold)
+                .where(MentionRow.event_at > since, MentionRow.event_at <= until)
+            )
+            return s.exec(q).one()
 
     def alerts(self, limit: int = 100) -> list[AlertRow]:
         with self.session() as s:
             return list(s.exec(select(AlertRow).order_by(AlertRow.id.desc()).limit(limit)))
 
-    def due_deliveries(self, now: datetime, max_attempts: int) -> list[tuple[DeliveryRow, AlertRow]]:
+    def group(self, route_id: str, key: str, labels: str, now: datetime) -> GroupRow:
+        """The group for (route, key), made on first use; safe when two writers race."""
+        with self.session() as s:
+            row = s.exec(select(GroupRow).where(GroupRow.route_id == route_id, GroupRow.group_key == key)).first()
+            if row is not None:
+                return row
+            row = GroupRow(route_id=route_id, group_key=key, labels=labels, created_at=now)
+            s.add(row)
+            try:
+                s.commit()
+            except Exception:
+                s.rollback()
+                return s.exec(select(GroupRow).where(GroupRow.route_id == route_id,
+                                                     GroupRow.group_key == key)).one()
+            s.refresh(row)
+            return row
+
+    # ---------------------------------------------------------------- outbox
+
+    def create_notification(self, note: NotificationRow, targets: Sequence[tuple[str, int, str]],
+                            alerts: Sequence[tuple[int, dict]] = (), incident: tuple[int, dict] | None = None,
+                            group: tuple[int, dict] | None = None, fallback_for: int | None = None) -> NotificationRow:
+        """Write a notification, one pending delivery per (route, index, redacted target), and the
+        state changes it stands for (alerts notified, incident and group updated), in one
+        transaction: after a crash either all of it is there or none of it."""
+        with self.session() as s:
+            s.add(note)
+            s.flush()
+            for route_id, index, target in targets:
+                s.add(DeliveryRow(alert_id=note.alert_id, notification_id=note.id, route_id=route_id,
+                                  target_index=index, target=target, created_at=note.created_at,
+                                  next_attempt_at=note.created_at, fallback_for=fallback_for))
+            for model, item in ((AlertRow, a) for a in alerts):
+                self._apply(s, model, *item)
+            if incident is not None:
+                self._apply(s, IncidentRow, *incident)
+            if group is not None:
+                self._apply(s, GroupRow, *group)
+            s.commit()
+            s.refresh(note)
+            return note
+
+    @staticmethod
+    def _apply(s: Session, model, ident: int, values: dict) -> None:
+        row = s.get(model, ident)
+        for k, v in values.items():
+            setattr(row, k, v)
+        s.add(row)
+
+    def claim_deliveries(self, now: datetime, max_attempts: int, stale_before: datetime) -> list[DeliveryRow]:
+        """Mark due deliveries as being sent and return them. Due: pending or retrying whose
+        time has come, or "sending" with a claim older than ``stale_before`` (the process that
+        claimed it died mid-send; sending again may repeat a page, never lose one)."""
         with self.session() as s:
             q = (
-                select(DeliveryRow, AlertRow)
-                .join(AlertRow, AlertRow.id == DeliveryRow.alert_id)
-                .where(DeliveryRow.status.in_(("pending", "retrying")))
+                select(DeliveryRow)
                 .where(DeliveryRow.attempts < max_attempts)
-                .where((DeliveryRow.next_attempt_at.is_(None)) | (DeliveryRow.next_attempt_at <= now))
+                .where(
+                    (DeliveryRow.status.in_(("pending", "retrying"))
+                     & (DeliveryRow.next_attempt_at.is_(None) | (DeliveryRow.next_attempt_at <= now)))
+                    | ((DeliveryRow.status == "sending") & (DeliveryRow.claimed_at <= stale_before))
+                )
                 .order_by(DeliveryRow.id)
             )
-            return [(d, a) for d, a in s.exec(q)]
+            if self.dialect == "postgresql":
+                q = q.with_for_update(skip_locked=True)
+            rows = list(s.exec(q))
+            for row in rows:
+                row.status, row.claimed_at = "sending", now
+                s.add(row)
+            s.commit()
+            return rows
 
     def finish_delivery(self, delivery_id: int, ok: bool, error: str | None, at: datetime,
                         retry_at: datetime | None, max_attempts: int) -> DeliveryRow:
         with self.session() as s:
             row = s.get(DeliveryRow, delivery_id)
             row.attempts += 1
+            row.claimed_at = None
             if ok:
                 row.status, row.sent_at, row.last_error, row.next_attempt_at = "sent", at, None, None
             else:
@@ -441,12 +670,41 @@ class Store:
             s.commit()
             return row
 
-    def deliveries(self, alert_id: int | None = None) -> list[DeliveryRow]:
+    def deliveries(self, notification_id: int | None = None, limit: int | None = None) -> list[DeliveryRow]:
+        where = [DeliveryRow.notification_id == notification_id] if notification_id is not None else []
+        order = DeliveryRow.id.desc() if limit else DeliveryRow.id
+        return self.rows(DeliveryRow, *where, order_by=order, limit=limit)
+
+    def queue_fallback(self, notification_id: int, primary_ids: Sequence[int], targets: Sequence[tuple[str, int, str]],
+                       at: datetime) -> None:
+        """Mark primaries as having had their fallback considered and queue the fallback
+        deliveries (none when another URL of the route already delivered), in one transaction."""
         with self.session() as s:
-            q = select(DeliveryRow).order_by(DeliveryRow.id)
-            if alert_id is not None:
-                q = q.where(DeliveryRow.alert_id == alert_id)
-            return list(s.exec(q))
+            note = s.get(NotificationRow, notification_id)
+            for ident in primary_ids:
+                row = s.get(DeliveryRow, ident)
+                row.fallback_at = at
+                s.add(row)
+            for route_id, index, target in targets:
+                s.add(DeliveryRow(alert_id=note.alert_id, notification_id=notification_id, route_id=route_id,
+                                  target_index=index, target=target, created_at=at, next_attempt_at=at,
+                                  fallback_for=primary_ids[0]))
+            s.commit()
+
+    def unsent_for_fallback(self, route_id: str, older_than: datetime) -> list[DeliveryRow]:
+        """Deliveries on ``route_id`` made before ``older_than``, not sent, with no fallback queued yet."""
+        return self.rows(DeliveryRow, DeliveryRow.route_id == route_id, DeliveryRow.status != "sent",
+                         DeliveryRow.fallback_at.is_(None), DeliveryRow.created_at <= older_than,
+                         DeliveryRow.notification_id.is_not(None))
+
+    # ---------------------------------------------------------------- incidents and silences
+
+    def incidents(self, open_only: bool = False, limit: int | None = None) -> list[IncidentRow]:
+        where = [IncidentRow.status != "resolved"] if open_only else []
+        return self.rows(IncidentRow, *where, order_by=IncidentRow.id.desc() if limit else IncidentRow.id, limit=limit)
+
+    def active_silences(self, now: datetime) -> list[SilenceRow]:
+        return self.rows(SilenceRow, SilenceRow.starts_at <= now, SilenceRow.ends_at > now)
 
     def ping(self) -> None:
         with self.engine.connect() as conn:

@@ -39,7 +39,8 @@ def fake_env() -> dict[str, str]:
     env = {name: f"fake-{name.lower()}" for cfg in CONFIGS for name in re.findall(r"\$\{(\w+)\}", cfg.read_text())}
     env.update({"SLACK_URL": "https://hooks.slack.com/services/T000/B000/XXXX", "OPS_SLACK_URL":
                 "https://hooks.slack.com/services/T000/B000/YYYY", "SMTP_HOST": "smtp.example.org",
-                "CRISIS_EMAIL": "crisis@example.org", "REPWATCH_DB_URL": "postgresql+psycopg://repwatch:pw@db/repwatch"})
+                "CRISIS_EMAIL": "crisis@example.org", "REPWATCH_DB_URL": "postgresql+psycopg://repwatch:pw@db/repwatch",
+                "PR_EMAIL": "pr@example.org", "REPWATCH_ACK_SECRET": "fake-secret-0123456789"})
     for cls in registry().values():
         for opt in cls.options.values():
             if opt.env:

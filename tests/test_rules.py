@@ -25,9 +25,8 @@ def decide(store, clock):
 
 
 def fire(store, clock, d):
-    store.create_alert(AlertRow(rule_id="burst", entity_id="dr-lin", fired_at=clock.now(),
-                                window_start=clock.now() - RULE.window, count=len(d.mentions),
-                                mention_ids=str(sorted(m.id for m in d.mentions))), [], clock.now())
+    store.add(AlertRow(rule_id="burst", entity_id="dr-lin", fired_at=clock.now(), window_start=clock.now() - RULE.window,
+                       count=len(d.mentions), mention_ids=str(sorted(m.id for m in d.mentions))))
 
 
 def test_window_edges(store, clock):
@@ -47,7 +46,7 @@ def test_same_burst_is_not_paged_twice_until_it_grows(store, clock):
     assert d.page and d.first and d.new == 3
     fire(store, clock, d)
     clock.advance(timedelta(minutes=10))
-    assert decide(store, clock).reason == "already paged for this burst"
+    assert decide(store, clock).reason == "already alerted for this burst"
     add_negative(store, clock, 99)
     d = decide(store, clock)
     assert d.page and not d.first and d.new == 1 and len(d.mentions) == 4

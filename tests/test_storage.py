@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from monitor.matching import Match
 from monitor.mention import FetchResult, Mention, canonical_url
-from monitor.storage import AlertRow, Store
+from monitor.storage import AlertRow, NotificationRow, Store
 from tests.conftest import T0
 
 M = [Match("dr-lin", "林志明")]
@@ -84,17 +84,24 @@ def test_source_state_records_health(store):
     assert st.status == "ok" and st.consecutive_failures == 0 and st.etag == '"e1"'
 
 
-def test_alerts_and_deliveries(store):
+def test_outbox_claims_and_retries(store):
     ids = store.add_mentions([(mention(), M)], T0)
-    alert = store.create_alert(AlertRow(rule_id="r", entity_id="dr-lin", fired_at=T0, window_start=T0 - timedelta(hours=1),
-                                        count=1, mention_ids=str(ids), title="t", body="b"),
-                               [("crisis", 0, "json://127.0.0.1/***"), ("crisis", 1, "mailto://***")], T0)
-    due = store.due_deliveries(T0, 5)
-    assert [d.target_index for d, _ in due] == [0, 1] and due[0][1].id == alert.id
-    store.finish_delivery(due[0][0].id, True, None, T0, None, 5)
-    store.finish_delivery(due[1][0].id, False, "HTTP 500", T0, T0 + timedelta(seconds=30), 5)
-    assert store.due_deliveries(T0, 5) == []
-    assert [d.id for d, _ in store.due_deliveries(T0 + timedelta(seconds=30), 5)] == [due[1][0].id]
+    alert = store.add(AlertRow(rule_id="r", entity_id="dr-lin", fired_at=T0, window_start=T0 - timedelta(hours=1),
+                               count=1, mention_ids=str(ids), title="t"))
+    note = store.create_notification(NotificationRow(route_id="crisis", kind="page", alert_id=alert.id, created_at=T0,
+                                                     title="t", text="b"),
+                                     [("crisis", 0, "json://127.0.0.1/***"), ("crisis", 1, "mailto://***")])
+    lease = T0 - timedelta(minutes=2)
+    due = store.claim_deliveries(T0, 5, lease)
+    assert [d.target_index for d in due] == [0, 1] and {d.notification_id for d in due} == {note.id}
+    assert store.claim_deliveries(T0, 5, lease) == []  # claimed: not handed out twice
+    store.finish_delivery(due[0].id, True, None, T0, None, 5)
+    store.finish_delivery(due[1].id, False, "HTTP 500", T0, T0 + timedelta(seconds=30), 5)
+    assert store.claim_deliveries(T0, 5, lease) == []
+    assert [d.id for d in store.claim_deliveries(T0 + timedelta(seconds=30), 5, lease)] == [due[1].id]
+    # a claim nobody finished (the sender died) is handed out again once the lease is over
+    assert store.claim_deliveries(T0 + timedelta(seconds=60), 5, T0) == []
+    assert [d.id for d in store.claim_deliveries(T0 + timedelta(minutes=5), 5, T0 + timedelta(seconds=31))] == [due[1].id]
     assert store.last_alert("r", "dr-lin").mention_id_set == set(ids)
 
 

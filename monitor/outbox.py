@@ -1,0 +1,129 @@
+"""Send what the dispatcher wrote down, and lose nothing.
+
+Every notification and its deliveries (one per URL) are in the database before any
+send (:meth:`Store.create_notification`). A run here:
+
+1. queues fallbacks: a route with ``fallback`` whose deliveries of a notification have
+   not *any* of them succeeded ``fallback_after`` after it was written gets the same
+   notification queued on the fallback route (the primary keeps retrying);
+2. claims the due deliveries (pending, retrying when their backoff is over, or "sending"
+   with a claim older than :data:`SEND_LEASE`, which means the sender died mid-send);
+3. sends them in parallel, so one slow or failing URL never holds up another, and
+   records each result (attempts, apprise's reason) at once.
+
+After a crash: what was written but not sent is sent; what was recorded as sent is not
+sent again. The one window that cannot be closed without the receiver's help is a
+crash between a receiver accepting a message and the "sent" mark; that delivery is
+sent again after the lease (a duplicate, never a loss).
+"""
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from monitor.clock import Clock
+from monitor.config import Config
+from monitor.notify import Notifier, SendResult, redact
+from monitor.render import channel_of
+from monitor.storage import AlertRow, DeliveryRow, NotificationRow, Store
+
+log = logging.getLogger("repwatch.outbox")
+
+MAX_DELIVERY_ATTEMPTS = 8
+SEND_LEASE = timedelta(minutes=2)
+
+
+def delivery_backoff(attempts: int) -> timedelta:
+    """30 s, 1 min, 2 min ... capped at 15 min."""
+    return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 900))
+
+
+@dataclass
+class OutboxReport:
+    sent: int = 0
+    failed: int = 0
+    fallbacks: int = 0
+
+
+class Outbox:
+    def __init__(self, config: Config, store: Store, notifier: Notifier, clock: Clock, workers: int = 8):
+        self.config = config
+        self.store = store
+        self.notifier = notifier
+        self.clock = clock
+        self.workers = workers
+        self.routes = {r.id: r for r in config.routes}
+
+    def run(self) -> OutboxReport:
+        report = OutboxReport()
+        now = self.clock.now()
+        self._fallbacks(now, report)
+        rows = self.store.claim_deliveries(now, MAX_DELIVERY_ATTEMPTS, now - SEND_LEASE)
+        if not rows:
+            return report
+        note_ids = {d.notification_id for d in rows if d.notification_id is not None}
+        notes = {n.id: n for n in self.store.rows(NotificationRow, NotificationRow.id.in_(note_ids))} if note_ids else {}
+        with ThreadPoolExecutor(max_workers=min(self.workers, len(rows)), thread_name_prefix="send") as pool:
+            results = list(pool.map(lambda d: self._send_and_record(d, notes.get(d.notification_id), now), rows))
+        report.sent += sum(results)
+        report.failed += len(results) - sum(results)
+        return report
+
+    def _send_and_record(self, delivery: DeliveryRow, note: NotificationRow | None, now: datetime) -> bool:
+        """Send one delivery and record the result at once, in this worker: a crash in another
+        send never leaves this one's outcome unwritten."""
+        result = self._send(delivery, note)
+        row = self.store.finish_delivery(delivery.id, result.ok, result.error, self.clock.now(),
+                                         now + delivery_backoff(delivery.attempts + 1), MAX_DELIVERY_ATTEMPTS)
+        what = delivery.notification_id or delivery.alert_id
+        if result.ok:
+            log.info("notification %s delivered to %s", what, delivery.target)
+        else:
+            log.error("notification %s: delivery to %s failed (attempt %d, %s): %s", what, delivery.target,
+                      row.attempts, row.status, result.error)
+        return result.ok
+
+    def _send(self, delivery: DeliveryRow, note: NotificationRow | None) -> SendResult:
+        route = self.routes.get(delivery.route_id)
+        if route is None or delivery.target_index >= len(route.notify):
+            return SendResult(False, "route or URL no longer in the config")
+        url = route.notify[delivery.target_index]
+        if note is None:  # a delivery queued by repwatch < 0.2: the alert carried the text
+            alert = self.store.get(AlertRow, delivery.alert_id) if delivery.alert_id else None
+            if alert is None:
+                return SendResult(False, "nothing to send: notification missing")
+            return self.notifier.send(url, alert.title, alert.body)
+        fmt, body = _pick(note, url)
+        return self.notifier.send(url, note.title, body, fmt)
+
+    def _fallbacks(self, now: datetime, report: OutboxReport) -> None:
+        for route in self.config.routes:
+            if not route.fallback or route.fallback not in self.routes:
+                continue
+            stuck = self.store.unsent_for_fallback(route.id, now - route.fallback_after)
+            by_note: dict[int, list[DeliveryRow]] = {}
+            for d in stuck:
+                by_note.setdefault(d.notification_id, []).append(d)
+            for note_id, rows in by_note.items():
+                siblings = self.store.deliveries(note_id)
+                delivered = any(d.status == "sent" and d.route_id == route.id for d in siblings)
+                if not delivered:
+                    fb = self.routes[route.fallback]
+                    targets = [(fb.id, i, redact(url)) for i, url in enumerate(fb.notify)]
+                    self.store.queue_fallback(note_id, [d.id for d in rows], targets, now)
+                    report.fallbacks += 1
+                    log.error("notification %d: route %s has not delivered for %s; sent through fallback route %s",
+                              note_id, route.id, route.fallback_after, fb.id)
+                else:
+                    self.store.queue_fallback(note_id, [d.id for d in rows], [], now)
+
+
+def _pick(note: NotificationRow, url: str) -> tuple[str, str]:
+    channel = channel_of(url)
+    if channel == "slack" and note.markdown:
+        return "markdown", note.markdown
+    if channel == "email" and note.html:
+        return "html", note.html
+    return "text", note.text
