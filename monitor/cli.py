@@ -335,7 +335,7 @@ def cmd_digest(args) -> int:
             print(msg.title)
             print(msg.text)
             return 0
-        dispatcher.notify(route, "digest", msg)
+        dispatcher.send_digest(route, dispatcher.clock.now())
         report = outbox.run()
         print(f"digest for route {route.id}: sent {report.sent}, failed {report.failed}")
         return 1 if report.failed else 0

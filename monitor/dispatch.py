@@ -419,11 +419,16 @@ class Dispatcher:
                 continue
             if now - due > DIGEST_GRACE:
                 continue  # far too late (the daemon was down, or it just started): wait for the next one
-            msg = self.digest(route, now)
-            marker = self.store.add(AlertRow(rule_id="digest", entity_id="*", fired_at=now, window_start=now
-                                             - timedelta(days=1), labels=json.dumps({"kind": "digest"}),
-                                             severity="info", status="notified", route_id=route.id, notified_at=now))
-            report.notifications.append(self._notify(route, "digest", msg, now, alert_id=marker.id).id)
+            report.notifications.append(self.send_digest(route, now).id)
+
+    def send_digest(self, route: Route, now: datetime) -> NotificationRow:
+        """Queue a digest. A marker alert records it (every delivery names an alert, which
+        databases made by repwatch < 0.2 require)."""
+        msg = self.digest(route, now)
+        marker = self.store.add(AlertRow(rule_id="digest", entity_id="*", fired_at=now, window_start=now
+                                         - timedelta(days=1), labels=json.dumps({"kind": "digest"}),
+                                         severity="info", status="notified", route_id=route.id, notified_at=now))
+        return self._notify(route, "digest", msg, now, alert_id=marker.id)
 
     def digest(self, route: Route, now: datetime) -> Message:
         since = now - timedelta(days=1)

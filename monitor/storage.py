@@ -122,7 +122,7 @@ class AlertRow(SQLModel, table=True):
     mention_ids: str = Field(default="[]", sa_column=Column(Text, nullable=False))
     title: str = Field(default="", sa_column=Column(Text, nullable=False))  # one-line summary (no mention text)
     body: str = Field(default="", sa_column=Column(Text, nullable=False))
-    labels: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    labels: str | None = Field(default="{}", sa_column=Column(Text))  # JSON; None in rows from repwatch < 0.2
     severity: str | None = None
     # new -> grouped -> notified | silenced | inhibited | unrouted (None: made by repwatch < 0.2, notified)
     status: str | None = Field(default=None, index=True)

@@ -609,3 +609,39 @@ def test_config_errors_name_the_key(tmp_path, receiver):
     assert "escalation loops back" in text
     assert "REPWATCH_ACK_SECRET is not set" in text
     assert "routes[1].matchers" not in text  # severity=critical (unquoted) is valid Alertmanager syntax
+
+
+def test_database_from_before_incidents_is_migrated_and_its_pending_delivery_sent(tmp_path, clock, receiver, make):
+    import sqlite3
+
+    con = sqlite3.connect(tmp_path / "w.db")  # the alerts and deliveries tables as repwatch 0.1 made them
+    con.execute("CREATE TABLE alerts (id INTEGER PRIMARY KEY, rule_id VARCHAR NOT NULL, entity_id VARCHAR NOT NULL, "
+                "fired_at DATETIME NOT NULL, window_start DATETIME NOT NULL, count INTEGER NOT NULL, "
+                "mention_ids TEXT NOT NULL, title TEXT NOT NULL, body TEXT NOT NULL)")
+    con.execute("CREATE TABLE deliveries (id INTEGER PRIMARY KEY, alert_id INTEGER NOT NULL REFERENCES alerts (id), "
+                "route_id VARCHAR NOT NULL, target_index INTEGER NOT NULL, target VARCHAR NOT NULL, status VARCHAR NOT "
+                "NULL, attempts INTEGER NOT NULL, last_error TEXT, created_at DATETIME NOT NULL, sent_at DATETIME, "
+                "next_attempt_at DATETIME)")
+    con.execute("INSERT INTO alerts VALUES (1, 'negative-burst', 'dr-lin', '2026-11-22 09:59:00.000000', "
+                "'2026-11-22 08:59:00.000000', 3, '[101, 102, 103]', 'old page', 'written by 0.1')")
+    con.execute("INSERT INTO deliveries VALUES (1, 1, 'crisis', 0, 'json://127.0.0.1/***', 'pending', 0, NULL, "
+                "'2026-11-22 09:59:00.000000', NULL, '2026-11-22 09:59:00.000000')")
+    con.commit()
+    con.close()
+    app = make()
+    step(app, clock)
+    assert receiver.wait_for(1, 5) and receiver.at("/crisis")[0]["title"] == "old page"
+    inc = page_once_more(app, clock, receiver)
+    assert inc.status == "open"
+    app.dispatcher.send_digest(app.config.route("crisis"), clock.now())
+    step(app, clock)
+    assert receiver.wait_for(3, 5)
+
+
+def page_once_more(app, clock, receiver):
+    for text in ("差", "很差", "非常差"):
+        add(app, clock, f"林志明 {text}")
+    step(app, clock)
+    step(app, clock, 30)
+    assert receiver.wait_for(2, 5)
+    return incidents(app)[0]
