@@ -645,3 +645,26 @@ def page_once_more(app, clock, receiver):
     step(app, clock, 30)
     assert receiver.wait_for(2, 5)
     return incidents(app)[0]
+
+
+def test_silence_and_digest_commands(make, clock, receiver, tmp_path, capsys, monkeypatch):
+    app = make()
+    add(app, clock, PLANTED, neg=0.99)
+    monkeypatch.setenv("REPWATCH_ACK_SECRET", SECRET)
+    cfg = str(tmp_path / "repwatch.toml")
+    assert main(["silence", "add", 'entity="dr-lin"', 'kind=~"burst|severe"', "--for", "2h", "--by", "Amy",
+                 "--comment", "known thread", "--config", cfg]) == 0
+    assert "silence #1 until" in capsys.readouterr().out
+    assert main(["silence", "add", "entity=dr-lin", "--by", "Amy", "--config", cfg]) == 2  # no --for / --until
+    assert main(["silence", "add", 'entity=~"("', "--for", "1h", "--by", "Amy", "--config", cfg]) == 1
+    assert "bad regular expression" in capsys.readouterr().err
+    assert main(["silence", "list", "--json", "--config", cfg]) == 0
+    row = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert row["matchers"] == ['entity="dr-lin"', 'kind=~"burst|severe"'] and row["state"] == "active"
+    assert main(["silence", "expire", "1", "--config", cfg]) == 0
+    capsys.readouterr()
+    assert main(["silence", "list", "--config", cfg]) == 0
+    assert "(0 silences)" in capsys.readouterr().out
+    assert main(["digest", "crisis", "--config", cfg]) == 0
+    out = capsys.readouterr().out
+    assert "每日摘要" in out and "A123456789" not in out  # the CLI runs on the system clock
