@@ -493,7 +493,7 @@ def load_config(path: str | os.PathLike, env: Mapping[str, str] | None = None, c
 
 def _validate(data: Mapping, c: _Checker, check_urls: bool) -> Config:
     c.table(data, (), {"storage", "sentiment", "entities", "sources", "routes", "rules", "daemon", "incidents",
-                       "inhibit"})
+                       "inhibit", "receivers"})
 
     # [storage]
     st = data.get("storage", {})
@@ -661,35 +661,39 @@ def _validate(data: Mapping, c: _Checker, check_urls: bool) -> Config:
             )
     c.unique([(s.get("id"), ("sources", i)) for i, s in enumerate(raw_sources)], "source")
 
+    # [receivers]: named lists of apprise URLs that several routes can share
+    receivers: dict[str, tuple[tuple[str, ...], list[str]]] = {}
+    raw_receivers = data.get("receivers", {})
+    if not isinstance(raw_receivers, dict):
+        c.add(("receivers",), 'must be a table of name = ["apprise URL", ...]')
+        raw_receivers = {}
+    for name in raw_receivers:
+        templates = c.strings(raw_receivers, ("receivers",), name)
+        receivers[name] = (templates, _urls(c, templates, ("receivers", name), check_urls))
+
     # [[routes]]
     routes: list[Route] = []
     raw_routes = c.array_of_tables(data, "routes")
     route_ids = {r.get("id") for r in raw_routes}
     for i, r in enumerate(raw_routes):
         p = ("routes", i)
-        c.table(r, p, {"id", "notify", "language", "timezone", "matchers", "continue", "group_by", "group_wait",
+        c.table(r, p, {"id", "notify", "receivers", "language", "timezone", "matchers", "continue", "group_by", "group_wait",
                        "group_interval", "repeat_interval", "quiet_hours", "escalate_after", "escalate_to", "fallback",
                        "fallback_after", "digest_at"})
         ident = c.ident(r, p)
         templates = c.strings(r, p, "notify")
-        if "notify" not in r:
-            c.add(p + ("notify",), "is required (a list of apprise URLs)")
+        if "notify" not in r and "receivers" not in r:
+            c.add(p + ("notify",), "is required (a list of apprise URLs), unless the route names receivers")
         lang = c.string(r, p, "language", "zh-TW")
         if lang not in ("zh-TW", "en"):
             c.add(p + ("language",), f'must be "zh-TW" or "en", got {lang!r}')
-        urls = []
-        for j, t in enumerate(templates):
-            if re.search(r"://[^/${}]*:[^@/${}]+@", t) or re.search(r"(?i)(token|secret|password|key)=[^${&]+", t):
-                c.add(p + ("notify",), f"URL #{j + 1} has a credential written into the file; use ${{VAR}} from the environment")
-            expanded = c.expand(t, p + ("notify",))
-            if expanded is None:
+        urls = _urls(c, templates, p + ("notify",), check_urls)
+        for name in c.strings(r, p, "receivers"):
+            if name not in receivers:
+                c.add(p + ("receivers",), f"undefined receiver {name!r} (define it under [receivers])")
                 continue
-            if check_urls:
-                why = _check_apprise_url(expanded)
-                if why:
-                    c.add(p + ("notify",), f"URL #{j + 1} ({_ENV_RE.sub('***', t)}): {why}")
-                    continue
-            urls.append(expanded)
+            templates += receivers[name][0]
+            urls += receivers[name][1]
         tz = c.string(r, p, "timezone", "Asia/Taipei" if lang == "zh-TW" else "UTC")
         try:
             from zoneinfo import ZoneInfo
@@ -836,6 +840,24 @@ def _validate(data: Mapping, c: _Checker, check_urls: bool) -> Config:
         incidents=incidents,
         inhibit=tuple(inhibit) if "inhibit" in data else DEFAULT_INHIBIT,
     )
+
+
+def _urls(c: "_Checker", templates: tuple[str, ...], path: tuple, check_urls: bool) -> list[str]:
+    """Expand ${VAR} in apprise URL templates; refuse credentials written into the file."""
+    urls = []
+    for j, t in enumerate(templates):
+        if re.search(r"://[^/${}]*:[^@/${}]+@", t) or re.search(r"(?i)(token|secret|password|key)=[^${&]+", t):
+            c.add(path, f"URL #{j + 1} has a credential written into the file; use ${{VAR}} from the environment")
+        expanded = c.expand(t, path)
+        if expanded is None:
+            continue
+        if check_urls:
+            why = _check_apprise_url(expanded)
+            if why:
+                c.add(path, f"URL #{j + 1} ({_ENV_RE.sub('***', t)}): {why}")
+                continue
+        urls.append(expanded)
+    return urls
 
 
 def _parse_clock(text: str) -> tuple[int, int] | None:

@@ -668,3 +668,21 @@ def test_silence_and_digest_commands(make, clock, receiver, tmp_path, capsys, mo
     assert main(["digest", "crisis", "--config", cfg]) == 0
     out = capsys.readouterr().out
     assert "每日摘要" in out and "A123456789" not in out  # the CLI runs on the system clock
+
+
+def test_named_receivers_are_shared_by_routes(make, clock, receiver):
+    shared = f"""
+[[routes]]
+id = "clinic-pager"
+receivers = ["front-desk"]
+notify = ["{receiver.url('/own')}"]
+group_wait = "0s"
+
+[receivers]
+front-desk = ["{receiver.url('/desk-slack')}", "{receiver.url('/desk-mail')}"]
+"""
+    app = make(extra_routes=shared, rules='[[rules]]\nid = "sev"\nkind = "severe"\nroute = "clinic-pager"\n')
+    add(app, clock, "仁心診所 勒索", neg=0.6, entity="renxin")
+    step(app, clock)
+    assert receiver.wait_for(3, 5)
+    assert sorted(r.path for r in receiver.received) == ["/desk-mail", "/desk-slack", "/own"]
