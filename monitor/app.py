@@ -14,6 +14,7 @@ and never notification URLs (they hold secrets).
 """
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -202,8 +203,6 @@ class App:
                     self._raise(rule, entity, decision, now, report)
 
     def _raise(self, rule, entity, decision, now: datetime, report: ProcessReport) -> None:
-        import json
-
         labels = alert_labels(rule, entity, decision.mentions)
         alert = self.store.add(AlertRow(
             rule_id=rule.id, entity_id=entity.id, fired_at=now, window_start=now - rule.window,
@@ -247,8 +246,6 @@ class App:
             self.store.record_notice(source.id, None if due_state == "recovered" else due_state, now)
 
     def _ops_notice(self, source, row, health: Health, state: str, now: datetime, report: ProcessReport) -> None:
-        import json
-
         route_id = self.config.daemon.ops_route
         log.warning("source %s: ops notice (%s): %s", source.id, state, health.reason)
         if not route_id:

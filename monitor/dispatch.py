@@ -41,8 +41,7 @@ from monitor.labels import matches_all, parse_matcher
 from monitor.notify import redact
 from monitor.render import (AlertView, IncidentView, Message, ack_message, digest_message, incident_message,
                             unrouted_notice)
-from monitor.storage import (AlertRow, GroupRow, IncidentRow, MentionEntityRow, MentionRow, NotificationRow,
-                             SilenceRow, StoredMention, Store)
+from monitor.storage import AlertRow, GroupRow, IncidentRow, NotificationRow, SilenceRow, StoredMention, Store
 
 log = logging.getLogger("repwatch.dispatch")
 
@@ -239,9 +238,10 @@ class Dispatcher:
         for group in self.store.rows(GroupRow, GroupRow.first_pending_at.is_not(None)):
             route = self.routes.get(group.route_id)
             pending = self.store.rows(AlertRow, AlertRow.group_id == group.id, AlertRow.status == "grouped")
-            if route is None or not pending:
-                if not pending:
-                    self.store.update(GroupRow, group.id, first_pending_at=None)
+            if not pending:
+                self.store.update(GroupRow, group.id, first_pending_at=None)
+                continue
+            if route is None:  # removed from the config: its alerts wait for it to come back
                 continue
             due = group.first_pending_at + route.group_wait
             if group.last_notified_at is not None:
@@ -437,26 +437,20 @@ class Dispatcher:
         by_entity: dict[str, list[int]] = {}
         by_source: dict[str, list[int]] = {}
         worst: list[StoredMention] = []
-        with self.store.session() as s:
-            from sqlmodel import select
-
-            q = (select(MentionRow, MentionEntityRow.entity_id)
-                 .join(MentionEntityRow, MentionEntityRow.mention_id == MentionRow.id)
-                 .where(MentionRow.detected_at > since, MentionRow.detected_at <= now))
-            seen: set[int] = set()
-            for row, entity_id in s.exec(q):
-                negative = row.negative_score is not None and row.negative_score >= threshold
-                e = by_entity.setdefault(entity_id, [0, 0])
-                e[0] += 1
-                e[1] += negative
-                if row.id in seen:
-                    continue
-                seen.add(row.id)
-                src = by_source.setdefault(row.source_id, [0, 0])
-                src[0] += 1
-                src[1] += negative
-                if negative:
-                    worst.append(Store._view(row, (entity_id,)))
+        seen: set[int] = set()
+        for mention, entity_id in self.store.detected_with_entities(since, now):
+            negative = mention.negative_score is not None and mention.negative_score >= threshold
+            e = by_entity.setdefault(entity_id, [0, 0])
+            e[0] += 1
+            e[1] += negative
+            if mention.id in seen:
+                continue
+            seen.add(mention.id)
+            src = by_source.setdefault(mention.source_id, [0, 0])
+            src[0] += 1
+            src[1] += negative
+            if negative:
+                worst.append(mention)
         worst.sort(key=lambda m: -(m.negative_score or 0))
         incidents = [IncidentView(i.id, names.get(i.entity_id, i.entity_id), i.status, i.acked_by, i.deadline)
                      for i in self.store.incidents(open_only=True)]

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from monitor.clock import Clock
 from monitor.config import Config
 from monitor.notify import Notifier, SendResult, redact
-from monitor.render import channel_of
+from monitor.render import Message, channel_of
 from monitor.storage import AlertRow, DeliveryRow, NotificationRow, Store
 
 log = logging.getLogger("repwatch.outbox")
@@ -95,7 +95,8 @@ class Outbox:
             if alert is None:
                 return SendResult(False, "nothing to send: notification missing")
             return self.notifier.send(url, alert.title, alert.body)
-        fmt, body = _pick(note, url)
+        message = Message(note.title, note.text, note.markdown, note.html)
+        fmt, body = message.for_channel(channel_of(url))
         return self.notifier.send(url, note.title, body, fmt)
 
     def _fallbacks(self, now: datetime, report: OutboxReport) -> None:
@@ -119,11 +120,3 @@ class Outbox:
                 else:
                     self.store.queue_fallback(note_id, [d.id for d in rows], [], now)
 
-
-def _pick(note: NotificationRow, url: str) -> tuple[str, str]:
-    channel = channel_of(url)
-    if channel == "slack" and note.markdown:
-        return "markdown", note.markdown
-    if channel == "email" and note.html:
-        return "html", note.html
-    return "text", note.text

@@ -111,10 +111,6 @@ class Message:
     markdown: str = ""
     html: str = ""
 
-    @property
-    def body(self) -> str:
-        return self.text
-
     def for_channel(self, channel: str) -> tuple[str, str]:
         """(apprise body format, body) for a channel."""
         if channel == "slack" and self.markdown:

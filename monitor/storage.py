@@ -565,6 +565,15 @@ class Store:
             )
             return [self._view(r, (entity_id,)) for r in s.exec(q)]
 
+    def detected_with_entities(self, since: datetime, until: datetime) -> list[tuple[StoredMention, str]]:
+        """(mention, entity id) for every mention detected in (since, until]; a mention about
+        two entities comes twice."""
+        with self.session() as s:
+            q = (select(MentionRow, MentionEntityRow.entity_id)
+                 .join(MentionEntityRow, MentionEntityRow.mention_id == MentionRow.id)
+                 .where(MentionRow.detected_at > since, MentionRow.detected_at <= until))
+            return [(self._view(row, (entity_id,)), entity_id) for row, entity_id in s.exec(q)]
+
     def count_negative(self, entity_id: str, since: datetime, until: datetime, threshold: float) -> int:
         with self.session() as s:
             q = (
@@ -612,8 +621,8 @@ class Store:
                 s.add(DeliveryRow(alert_id=note.alert_id, notification_id=note.id, route_id=route_id,
                                   target_index=index, target=target, created_at=note.created_at,
                                   next_attempt_at=note.created_at, fallback_for=fallback_for))
-            for model, item in ((AlertRow, a) for a in alerts):
-                self._apply(s, model, *item)
+            for ident, values in alerts:
+                self._apply(s, AlertRow, ident, values)
             if incident is not None:
                 self._apply(s, IncidentRow, *incident)
             if group is not None:
