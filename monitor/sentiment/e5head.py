@@ -124,11 +124,30 @@ class Head:
         return h
 
 
+ONNX_ENCODER = "onnx:e5-small-int8"
+
+
+def encoder_for(enc: dict, batch_size: int = 8, threads: int | None = None, build: bool = True):
+    """The encoder a head's ``encoder`` section names, loaded and checked."""
+    name = enc.get("name", E5Encoder.name)
+    if name == ONNX_ENCODER:
+        from monitor.sentiment.onnxe5 import OnnxEncoder, ensure_model
+
+        layers = enc.get("layers") or [12]
+        return OnnxEncoder(ensure_model(layers, build=build), layers, prefix=enc.get("prefix", "query"),
+                           fold=enc.get("fold"), batch_size=batch_size, threads=threads)
+    if name == E5Encoder.name:
+        return E5Encoder(prefix=enc.get("prefix", "query"), fold=enc.get("fold"), batch_size=batch_size)
+    raise ModelError(f"unknown encoder {name!r} (expected {ONNX_ENCODER!r} or {E5Encoder.name!r})")
+
+
 class E5HeadScorer:
-    def __init__(self, head_path: Path, max_chars: int = 4000, batch_size: int = 32):
+    def __init__(self, head_path: Path, max_chars: int = 4000, batch_size: int = 8, threads: int | None = None):
         self.head = Head.load(head_path)
-        enc = self.head.encoder
-        self.encoder = E5Encoder(prefix=enc.get("prefix", "query"), fold=enc.get("fold"), batch_size=batch_size)
+        try:
+            self.encoder = encoder_for(self.head.encoder, batch_size=batch_size, threads=threads)
+        except ModelError as exc:
+            raise ModelError(f"{head_path}: {exc}") from None
         if self.encoder.dim != self.head.dim:
             raise ModelError(f"{head_path}: head expects {self.head.dim}-d embeddings, encoder gives {self.encoder.dim}")
         self.max_chars = max_chars
@@ -144,8 +163,10 @@ class E5HeadScorer:
             return []
         probs = self.probabilities(texts)
         neg_idx = self.head.labels.index("negative")
+        pos_idx = self.head.labels.index("positive") if "positive" in self.head.labels else None
         out = []
         for row in probs:
             k = int(row.argmax())
-            out.append(Score(self.head.labels[k], float(row[k]), float(row[neg_idx])))
+            out.append(Score(self.head.labels[k], float(row[k]), float(row[neg_idx]),
+                             None if pos_idx is None else float(row[pos_idx])))
         return out

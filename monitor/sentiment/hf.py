@@ -66,5 +66,5 @@ class TransformersScorer:
                 for k, p in enumerate(row):
                     mass[self.mapping[k]] += float(p)
                 label = max(mass, key=mass.get)
-                out[i] = Score(label, mass[label], mass["negative"])
+                out[i] = Score(label, mass[label], mass["negative"], mass.get("positive"))
         return out  # type: ignore[return-value]
