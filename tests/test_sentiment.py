@@ -127,3 +127,23 @@ def test_metrics_binary_and_confusion():
     assert m.confusion == [[1, 1, 0], [0, 0, 0], [1, 0, 1]]
     # binary truth: F1 over negative (tp 1, fp 1, fn 1 -> 0.5) and positive (tp 1, fp 0, fn 1 -> 2/3)
     assert m.macro_f1 == pytest.approx((0.5 + 2 / 3) / 2)
+
+
+def test_evaluate_reports_strict_and_binary_figures_per_language():
+    from monitor.sentiment import Score
+    from monitor.sentiment.train import evaluate
+
+    class Fixed:
+        name = "fixed"
+
+        def score(self, texts):
+            table = {"bad": Score("negative", 0.9, 0.9, 0.05), "meh": Score("neutral", 0.5, 0.2, 0.3),
+                     "good": Score("positive", 0.8, 0.1, 0.8), "news": Score("neutral", 0.9, 0.05, 0.05)}
+            return [table[t] for t in texts]
+
+    rows = [{"text": "bad", "label": "negative", "lang": "en"}, {"text": "meh", "label": "positive", "lang": "en"},
+            {"text": "good", "label": "positive", "lang": "zh-TW"}, {"text": "news", "label": "neutral", "lang": "zh-TW"}]
+    out = evaluate(Fixed(), rows)
+    assert out["en"].accuracy == 0.5  # strict: "meh" predicted neutral is an error
+    assert out["en binary"].accuracy == 1.0 and out["en binary"].labels == ["negative", "positive"]
+    assert "zh-TW binary" not in out and "all binary" not in out  # those groups hold a neutral row

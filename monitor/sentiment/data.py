@@ -128,7 +128,7 @@ def _vader_label(score: float) -> str | None:
     return None  # mildly opinionated: ambiguous, left out
 
 
-def build_datasets(cache: Path, out: Path, seed: int = 13, zh_per_class: int = 2500, train_chars: int = 200) -> dict[str, int]:
+def build_datasets(cache: Path, out: Path, seed: int = 13, zh_per_class: int = 100_000, train_chars: int = 300) -> dict[str, int]:
     """Write train.jsonl and the held-out test-*.jsonl files; return row counts."""
     from opencc import OpenCC
 

@@ -1,10 +1,13 @@
 """``repwatch sentiment train`` and ``repwatch sentiment eval``.
 
 Training is reproducible: datasets are rebuilt from pinned registry packages
-(:mod:`monitor.sentiment.data`), embeddings are cached by content hash, and the head
-is trained with full-batch Adam from a fixed seed in numpy (no torch needed).
-Class weights balance the three classes; a held-out slice of the training rows picks
-the L2 strength, so the test files are never used for any choice.
+(:mod:`monitor.sentiment.data`), the pooled features of every encoder layer are cached
+by content hash, and the head is trained with full-batch Adam from a fixed seed in numpy
+(no torch needed). Class weights balance the three classes. A held-out slice of the
+training rows picks both the L2 strength and which layers the head reads
+(:data:`LAYER_CANDIDATES`): the shallowest candidate within :data:`LAYER_TOLERANCE` of
+the best validation macro-F1 wins, because the encoder then stops at that layer and runs
+faster. The test files are never used for any choice.
 """
 from __future__ import annotations
 
@@ -20,7 +23,11 @@ from typing import Sequence
 import numpy as np
 
 from monitor.sentiment import LABELS, clean_text
-from monitor.sentiment.e5head import HEAD_FORMAT, E5Encoder, Head
+from monitor.sentiment.e5head import HEAD_FORMAT, ONNX_ENCODER, Head
+
+ALL_LAYERS = tuple(range(1, 13))
+LAYER_CANDIDATES = ((12,), (12, 11, 10, 9), (10, 9, 8, 7), (9, 8, 7, 6), (9, 7, 5, 3))
+LAYER_TOLERANCE = 0.005
 
 
 # ----------------------------------------------------------------------------- metrics
@@ -67,19 +74,39 @@ def metrics(truth: Sequence[str], pred: Sequence[str], binary: bool | None = Non
     return Metrics(n, acc, float(np.mean(f1s)) if f1s else 0.0, labels, conf)
 
 
+def forced_binary(scores) -> list[str]:
+    """negative or positive, whichever is likelier (for data labelled only with those two)."""
+    out = []
+    for s in scores:
+        neg = s.negative
+        pos = s.positive if s.positive is not None else (s.score if s.label == "positive" else 0.0)
+        out.append("negative" if neg >= pos else "positive")
+    return out
+
+
 def evaluate(scorer, rows: list[dict]) -> dict[str, Metrics]:
-    """Metrics over all rows and per ``lang`` when the rows carry one."""
+    """Metrics over all rows and per ``lang`` when the rows carry one.
+
+    Where the truth of a group holds only negative and positive rows, a second entry
+    ``"<group> binary"`` scores the model's choice between just those two; the first
+    entry counts a neutral prediction as an error."""
     scores = scorer.score([r["text"] for r in rows])
     preds = [s.label for s in scores]
+    binary = forced_binary(scores)
     truth = [r["label"] for r in rows]
-    out = {"all": metrics(truth, preds)}
+    groups = {"all": list(range(len(rows)))}
     by_lang: dict[str, list[int]] = defaultdict(list)
     for i, r in enumerate(rows):
         if r.get("lang"):
             by_lang[r["lang"]].append(i)
     if len(by_lang) > 1 or (by_lang and "all" not in by_lang):
-        for lang, ids in sorted(by_lang.items()):
-            out[lang] = metrics([truth[i] for i in ids], [preds[i] for i in ids])
+        groups.update(sorted(by_lang.items()))
+    out = {}
+    for name, ids in groups.items():
+        t = [truth[i] for i in ids]
+        out[name] = metrics(t, [preds[i] for i in ids])
+        if "neutral" not in t:
+            out[f"{name} binary"] = metrics(t, [binary[i] for i in ids])
     return out
 
 
@@ -87,9 +114,10 @@ def evaluate(scorer, rows: list[dict]) -> dict[str, Metrics]:
 
 
 class EmbeddingCache:
-    """Embeddings of cleaned texts, cached on disk by the sha256 of the text."""
+    """Pooled features of every layer in ``ALL_LAYERS`` for cleaned texts, cached on disk
+    (float16) by the sha256 of the text."""
 
-    def __init__(self, encoder: E5Encoder, path: Path):
+    def __init__(self, encoder, path: Path):
         self.encoder = encoder
         self.path = path
         self.store: dict[str, np.ndarray] = {}
@@ -101,16 +129,19 @@ class EmbeddingCache:
         keys = [hashlib.sha256(clean_text(t).encode()).hexdigest()[:24] for t in texts]
         todo = sorted({k: t for k, t in zip(keys, texts) if k not in self.store}.items())
         t0 = time.perf_counter()
+        shape = (len(self.encoder.layers), self.encoder.hidden)
         for start in range(0, len(todo), 512):
             chunk = todo[start:start + 512]
             vecs = self.encoder.encode([clean_text(t) for _, t in chunk])
             for (k, _), v in zip(chunk, vecs):
-                self.store[k] = v
+                self.store[k] = v.reshape(shape).astype(np.float16)
             done = start + len(chunk)
-            log(f"  embedded {done}/{len(todo)} new texts ({done / (time.perf_counter() - t0):.1f}/s)")
             if done % 4096 < 512 or done == len(todo):
+                log(f"  embedded {done}/{len(todo)} new texts ({done / (time.perf_counter() - t0):.1f}/s)")
                 self.save()
-        return np.stack([self.store[k] for k in keys]) if keys else np.zeros((0, self.encoder.dim), np.float32)
+        if not keys:
+            return np.zeros((0, *shape), np.float32)
+        return np.stack([self.store[k] for k in keys]).astype(np.float32)
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -160,68 +191,89 @@ def _train_softmax(x, y, k, l2, hidden, seed, steps=600, lr=0.01, class_weight=N
     return params
 
 
-def _head_dict(params, mean, scale, labels, meta, fold) -> dict:
-    layers = []
+def _predict(params, x):
+    h = x
+    for li, (w, b) in enumerate(params):
+        h = h @ w.T + b
+        if li < len(params) - 1:
+            h = np.maximum(h, 0)
+    return h
+
+
+def _head_dict(params, mean, scale, labels, meta, fold, layers) -> dict:
+    layers_out = []
     for i, (w, b) in enumerate(params):
         act = "softmax" if i == len(params) - 1 else "relu"
-        layers.append({"weights": np.round(w, 6).tolist(), "bias": np.round(b, 6).tolist(), "activation": act})
+        layers_out.append({"weights": np.round(w, 6).tolist(), "bias": np.round(b, 6).tolist(), "activation": act})
     return {
         "format": HEAD_FORMAT,
-        "encoder": {"name": E5Encoder.name, "prefix": "query", "fold": fold},
+        "encoder": {"name": ONNX_ENCODER, "layers": list(layers), "prefix": "query", "fold": fold},
         "labels": list(labels),
         "mean": np.round(mean, 6).tolist(),
         "scale": np.round(scale, 6).tolist(),
-        "layers": layers,
+        "layers": layers_out,
         "trained": meta,
     }
 
 
 def train_head(data_dir: Path, out: Path, cache: Path, hidden: int = 0, seed: int = 13,
-               l2_grid: Sequence[float] = (1e-4, 1e-3, 1e-2), fold: str = "t2s", log=print) -> dict:
+               l2_grid: Sequence[float] = (1e-4, 1e-3, 1e-2), fold: str = "t2s",
+               candidates: Sequence[Sequence[int]] = LAYER_CANDIDATES, log=print) -> dict:
     from monitor.sentiment.data import read_jsonl
+    from monitor.sentiment.onnxe5 import OnnxEncoder, ensure_model
 
     rows = read_jsonl(data_dir / "train.jsonl")
     log(f"training rows: {len(rows)} {dict(Counter(r['label'] for r in rows))}")
-    encoder = E5Encoder(fold=fold)
-    embed = EmbeddingCache(encoder, cache)
-    x = embed([r["text"] for r in rows], log=log)
+    encoder = OnnxEncoder(ensure_model(ALL_LAYERS), ALL_LAYERS, fold=fold)
+    feats = EmbeddingCache(encoder, cache)([r["text"] for r in rows], log=log)
     labels = list(LABELS)
     y = np.array([labels.index(r["label"]) for r in rows])
     counts = np.bincount(y, minlength=len(labels)).astype(np.float32)
     class_weight = (len(y) / (len(labels) * np.maximum(counts, 1))).astype(np.float32)
-    mean, scale = x.mean(0), x.std(0) + 1e-6
-    xs = (x - mean) / scale
 
-    # choose L2 on a validation slice of the *training* rows (tests stay untouched)
+    # choose layers and L2 on a validation slice of the *training* rows (tests stay untouched)
     rng = np.random.default_rng(seed)
     perm = rng.permutation(len(y))
     cut = int(len(y) * 0.85)
     tr, va = perm[:cut], perm[cut:]
-    best = None
-    for l2 in l2_grid:
-        params = _train_softmax(xs[tr], y[tr], len(labels), l2, hidden, seed, class_weight=class_weight)
-        h = xs[va]
-        for li, (w, b) in enumerate(params):
-            h = h @ w.T + b
-            if li < len(params) - 1:
-                h = np.maximum(h, 0)
-        f1 = metrics([labels[i] for i in y[va]], [labels[i] for i in h.argmax(1)], binary=False).macro_f1
-        log(f"  l2={l2:g}: validation macro-F1 {f1:.3f}")
-        if best is None or f1 > best[1]:
-            best = (l2, f1)
-    params = _train_softmax(xs, y, len(labels), best[0], hidden, seed, class_weight=class_weight)
+
+    def features(layers):
+        x = feats[:, [ALL_LAYERS.index(l) for l in layers], :].reshape(len(feats), -1)
+        mean, scale = x[tr].mean(0), x[tr].std(0) + 1e-6
+        return x, mean, scale
+
+    results = []
+    for cand in candidates:
+        layers = sorted(cand)
+        x, mean, scale = features(layers)
+        xs = (x - mean) / scale
+        for l2 in l2_grid:
+            params = _train_softmax(xs[tr], y[tr], len(labels), l2, hidden, seed, class_weight=class_weight)
+            pred = _predict(params, xs[va]).argmax(1)
+            f1 = metrics([labels[i] for i in y[va]], [labels[i] for i in pred], binary=False).macro_f1
+            log(f"  layers {layers} l2={l2:g}: validation macro-F1 {f1:.4f}")
+            results.append((f1, layers, l2))
+    top = max(r[0] for r in results)
+    near = [r for r in results if r[0] >= top - LAYER_TOLERANCE]
+    f1, layers, l2 = min(near, key=lambda r: (max(r[1]), -r[0]))
+    log(f"chose layers {layers} (encoder depth {max(layers)}), l2={l2:g}: validation macro-F1 {f1:.4f} "
+        f"(best {top:.4f})")
+    x, _, _ = features(layers)
+    mean, scale = x.mean(0), x.std(0) + 1e-6
+    params = _train_softmax((x - mean) / scale, y, len(labels), l2, hidden, seed, class_weight=class_weight)
     meta = {
         "at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
         "rows": len(rows),
         "by_label": dict(Counter(r["label"] for r in rows)),
         "by_origin": dict(Counter(r.get("origin", "?") for r in rows)),
-        "l2": best[0],
-        "validation_macro_f1": round(best[1], 4),
+        "l2": l2,
+        "validation_macro_f1": round(f1, 4),
+        "validation": [{"layers": ls, "l2": l, "macro_f1": round(v, 4)} for v, ls, l in results],
         "hidden": hidden,
         "seed": seed,
-        "encoder_version": encoder.version,
+        "encoder_model": encoder.path.name,
     }
-    head = _head_dict(params, mean, scale, labels, meta, fold)
+    head = _head_dict(params, mean, scale, labels, meta, fold, layers)
     Head(head, str(out))  # validate before writing
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(head, separators=(",", ":")) + "\n", encoding="utf-8")
