@@ -24,6 +24,7 @@ from typing import Sequence
 import numpy as np
 
 from monitor.errors import ModelError
+from monitor.sentiment.e5head import fold_script
 
 GRAPH_VERSION = 2  # 2: the tokenizer is built beside the graph
 WINDOW = 510  # tokens per window, plus <s> and </s>
@@ -79,9 +80,9 @@ def build_graph(cfg: dict, t: dict[str, np.ndarray], layers: Sequence[int]):
 
     H, NH, FF = cfg["hidden"], cfg["heads"], cfg["ff"]
     D = H // NH
-    top = max(layers)
-    if not layers or min(layers) < 0 or top > cfg["layers"]:
+    if not layers or min(layers) < 0 or max(layers) > cfg["layers"]:
         raise ModelError(f"layers {list(layers)} out of range 0..{cfg['layers']}")
+    top = max(layers)
     inits: list = []
     nodes: list = []
 
@@ -309,8 +310,6 @@ class OnnxEncoder:
         self.name = f"onnx:{self.path.name}"
 
     def prepare(self, text: str) -> str:
-        from monitor.sentiment.e5head import fold_script
-
         return f"{self.prefix}: " + fold_script(text, self.fold)
 
     def windows(self, texts: Sequence[str]) -> tuple[list[list[int]], list[int]]:
