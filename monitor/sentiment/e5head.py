@@ -7,7 +7,9 @@ before encoding when the head was trained that way (``"fold": "t2s"``).
 
 The head is a small feed-forward classifier over the L2-normalised embedding, stored
 as JSON: ``layers`` is a list of ``{"weights": [[...]], "bias": [...], "activation":
-"relu"|"softmax"}``, applied after standardising with ``mean`` / ``scale``.
+"relu"|"softmax"}``, applied after standardising with ``mean`` / ``scale``. A head may
+also carry ``ngrams``, a character n-gram Naive Bayes table
+(:mod:`monitor.sentiment.ngrams`) whose per-class features follow the embedding.
 """
 from __future__ import annotations
 
@@ -99,7 +101,15 @@ class Head:
             raise ModelError(f"{origin}: last layer has {self.layers[-1][0].shape[0]} outputs for {len(self.labels)} labels")
         self.encoder = data.get("encoder", {})
         self.meta = data.get("trained", {})
+        self.ngrams = None
+        if data.get("ngrams") is not None:
+            from monitor.sentiment.ngrams import NgramNB
+
+            self.ngrams = NgramNB.from_dict(data["ngrams"], origin)
         self.dim = int(self.mean.shape[0])
+        self.encoder_dim = self.dim - (self.ngrams.k if self.ngrams is not None else 0)
+        if self.layers[0][0].shape[1] != self.dim:
+            raise ModelError(f"{origin}: first layer reads {self.layers[0][0].shape[1]} features, mean has {self.dim}")
 
     @classmethod
     def load(cls, path: Path) -> "Head":
@@ -127,7 +137,7 @@ class Head:
 ONNX_ENCODER = "onnx:e5-small-int8"
 
 
-def encoder_for(enc: dict, batch_size: int = 8, threads: int | None = None, build: bool = True):
+def encoder_for(enc: dict, batch_size: int = 1, threads: int | None = None, build: bool = True):
     """The encoder a head's ``encoder`` section names, loaded and checked."""
     name = enc.get("name", E5Encoder.name)
     if name == ONNX_ENCODER:
@@ -142,21 +152,25 @@ def encoder_for(enc: dict, batch_size: int = 8, threads: int | None = None, buil
 
 
 class E5HeadScorer:
-    def __init__(self, head_path: Path, max_chars: int = 4000, batch_size: int = 8, threads: int | None = None):
+    def __init__(self, head_path: Path, max_chars: int = 4000, batch_size: int = 1, threads: int | None = None):
         self.head = Head.load(head_path)
         try:
             self.encoder = encoder_for(self.head.encoder, batch_size=batch_size, threads=threads)
         except ModelError as exc:
             raise ModelError(f"{head_path}: {exc}") from None
-        if self.encoder.dim != self.head.dim:
-            raise ModelError(f"{head_path}: head expects {self.head.dim}-d embeddings, encoder gives {self.encoder.dim}")
+        if self.encoder.dim != self.head.encoder_dim:
+            raise ModelError(f"{head_path}: head expects {self.head.encoder_dim}-d embeddings, "
+                             f"encoder gives {self.encoder.dim}")
         self.max_chars = max_chars
         self.name = f"builtin:{Path(head_path).stem}"
         self.score(["ok"])  # fail at start-up, not at the first mention
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         cleaned = [clean_text(t, self.max_chars) for t in texts]
-        return self.head.probabilities(self.encoder.encode(cleaned))
+        x = self.encoder.encode(cleaned)
+        if self.head.ngrams is not None:
+            x = np.concatenate([x, self.head.ngrams.features(cleaned)], axis=1)
+        return self.head.probabilities(x)
 
     def score(self, texts: Sequence[str]) -> list[Score]:
         if not texts:

@@ -4,10 +4,13 @@ Training is reproducible: datasets are rebuilt from pinned registry packages
 (:mod:`monitor.sentiment.data`), the pooled features of every encoder layer are cached
 by content hash, and the head is trained with full-batch Adam from a fixed seed in numpy
 (no torch needed). Class weights balance the three classes. A held-out slice of the
-training rows picks both the L2 strength and which layers the head reads
-(:data:`LAYER_CANDIDATES`): the shallowest candidate within :data:`LAYER_TOLERANCE` of
-the best validation macro-F1 wins, because the encoder then stops at that layer and runs
-faster. The test files are never used for any choice.
+training rows picks the L2 strength, which layers the head reads
+(:data:`LAYER_CANDIDATES`) and whether it also reads character n-gram Naive Bayes
+features (:mod:`monitor.sentiment.ngrams`): the shallowest candidate within
+:data:`LAYER_TOLERANCE` of the best validation macro-F1 wins, because the encoder then
+stops at that layer and runs faster. The slice is drawn by ``group``, so a review and
+its Traditional Chinese copy never sit on both sides. The test files are never used for
+any choice.
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from monitor.sentiment.e5head import HEAD_FORMAT, ONNX_ENCODER, Head
 ALL_LAYERS = tuple(range(1, 13))
 LAYER_CANDIDATES = ((12,), (12, 11, 10, 9), (10, 9, 8, 7), (9, 8, 7, 6), (9, 7, 5, 3))
 LAYER_TOLERANCE = 0.005
+NGRAMS = {"n_min": 1, "n_max": 3, "max_features": 20_000, "min_df": 3}
 
 
 # ----------------------------------------------------------------------------- metrics
@@ -200,7 +204,7 @@ def _predict(params, x):
     return h
 
 
-def _head_dict(params, mean, scale, labels, meta, fold, layers) -> dict:
+def _head_dict(params, mean, scale, labels, meta, fold, layers, ngrams=None) -> dict:
     layers_out = []
     for i, (w, b) in enumerate(params):
         act = "softmax" if i == len(params) - 1 else "relu"
@@ -212,6 +216,7 @@ def _head_dict(params, mean, scale, labels, meta, fold, layers) -> dict:
         "mean": np.round(mean, 6).tolist(),
         "scale": np.round(scale, 6).tolist(),
         "layers": layers_out,
+        **({"ngrams": ngrams.to_dict()} if ngrams is not None else {}),
         "trained": meta,
     }
 
@@ -220,6 +225,7 @@ def train_head(data_dir: Path, out: Path, cache: Path, hidden: int = 0, seed: in
                l2_grid: Sequence[float] = (1e-4, 1e-3, 1e-2), fold: str = "t2s",
                candidates: Sequence[Sequence[int]] = LAYER_CANDIDATES, log=print) -> dict:
     from monitor.sentiment.data import read_jsonl
+    from monitor.sentiment.ngrams import NgramNB, out_of_fold
     from monitor.sentiment.onnxe5 import OnnxEncoder, ensure_model
 
     rows = read_jsonl(data_dir / "train.jsonl")
@@ -231,34 +237,51 @@ def train_head(data_dir: Path, out: Path, cache: Path, hidden: int = 0, seed: in
     counts = np.bincount(y, minlength=len(labels)).astype(np.float32)
     class_weight = (len(y) / (len(labels) * np.maximum(counts, 1))).astype(np.float32)
 
-    # choose layers and L2 on a validation slice of the *training* rows (tests stay untouched)
+    # choose layers, L2 and n-grams on a validation slice of the *training* rows (tests stay
+    # untouched), drawn by group so that no review is on both sides in two scripts
+    groups = np.array([r.get("group") or hashlib.sha256(r["text"].encode()).hexdigest()[:16] for r in rows])
+    uniq = np.unique(groups)
     rng = np.random.default_rng(seed)
-    perm = rng.permutation(len(y))
-    cut = int(len(y) * 0.85)
-    tr, va = perm[:cut], perm[cut:]
+    held = set(uniq[rng.permutation(len(uniq))[int(len(uniq) * 0.85):]].tolist())
+    is_va = np.array([g in held for g in groups.tolist()])
+    tr, va = np.where(~is_va)[0], np.where(is_va)[0]
+    texts = [clean_text(r["text"]) for r in rows]
+    t0 = time.perf_counter()
+    nb_sel = np.zeros((len(rows), len(labels)), np.float32)
+    nb_sel[tr] = out_of_fold([texts[i] for i in tr], y[tr], groups[tr], len(labels), seed=seed, fold=fold, **NGRAMS)
+    nb_sel[va] = NgramNB.fit([texts[i] for i in tr], y[tr], len(labels), fold=fold, **NGRAMS).features(
+        [texts[i] for i in va])
+    log(f"n-gram features for validation: {time.perf_counter() - t0:.0f}s")
 
-    def features(layers):
+    def features(layers, nb):
         x = feats[:, [ALL_LAYERS.index(l) for l in layers], :].reshape(len(feats), -1)
-        mean, scale = x[tr].mean(0), x[tr].std(0) + 1e-6
-        return x, mean, scale
+        return np.concatenate([x, nb], 1) if nb is not None else x
 
     results = []
     for cand in candidates:
         layers = sorted(cand)
-        x, mean, scale = features(layers)
-        xs = (x - mean) / scale
-        for l2 in l2_grid:
-            params = _train_softmax(xs[tr], y[tr], len(labels), l2, hidden, seed, class_weight=class_weight)
-            pred = _predict(params, xs[va]).argmax(1)
-            f1 = metrics([labels[i] for i in y[va]], [labels[i] for i in pred], binary=False).macro_f1
-            log(f"  layers {layers} l2={l2:g}: validation macro-F1 {f1:.4f}")
-            results.append((f1, layers, l2))
+        for use_ngrams in (False, True):
+            x = features(layers, nb_sel if use_ngrams else None)
+            mean, scale = x[tr].mean(0), x[tr].std(0) + 1e-6
+            xs = (x - mean) / scale
+            for l2 in l2_grid:
+                params = _train_softmax(xs[tr], y[tr], len(labels), l2, hidden, seed, class_weight=class_weight)
+                pred = _predict(params, xs[va]).argmax(1)
+                f1 = metrics([labels[i] for i in y[va]], [labels[i] for i in pred], binary=False).macro_f1
+                log(f"  layers {layers} l2={l2:g} n-grams {'on' if use_ngrams else 'off'}: "
+                    f"validation macro-F1 {f1:.4f}")
+                results.append((f1, layers, l2, use_ngrams))
     top = max(r[0] for r in results)
     near = [r for r in results if r[0] >= top - LAYER_TOLERANCE]
-    f1, layers, l2 = min(near, key=lambda r: (max(r[1]), -r[0]))
-    log(f"chose layers {layers} (encoder depth {max(layers)}), l2={l2:g}: validation macro-F1 {f1:.4f} "
-        f"(best {top:.4f})")
-    x, _, _ = features(layers)
+    f1, layers, l2, use_ngrams = min(near, key=lambda r: (max(r[1]), -r[0]))
+    log(f"chose layers {layers} (encoder depth {max(layers)}), l2={l2:g}, n-grams {'on' if use_ngrams else 'off'}: "
+        f"validation macro-F1 {f1:.4f} (best {top:.4f})")
+    ngrams = None
+    nb_all = None
+    if use_ngrams:
+        nb_all = out_of_fold(texts, y, groups, len(labels), seed=seed, fold=fold, **NGRAMS)
+        ngrams = NgramNB.fit(texts, y, len(labels), fold=fold, **NGRAMS)
+    x = features(layers, nb_all)
     mean, scale = x.mean(0), x.std(0) + 1e-6
     params = _train_softmax((x - mean) / scale, y, len(labels), l2, hidden, seed, class_weight=class_weight)
     meta = {
@@ -268,14 +291,16 @@ def train_head(data_dir: Path, out: Path, cache: Path, hidden: int = 0, seed: in
         "by_origin": dict(Counter(r.get("origin", "?") for r in rows)),
         "l2": l2,
         "validation_macro_f1": round(f1, 4),
-        "validation": [{"layers": ls, "l2": l, "macro_f1": round(v, 4)} for v, ls, l in results],
+        "validation_split": "15% of groups",
+        "ngrams": {**NGRAMS, "used": bool(use_ngrams)},
+        "validation": [{"layers": ls, "l2": l, "ngrams": u, "macro_f1": round(v, 4)} for v, ls, l, u in results],
         "hidden": hidden,
         "seed": seed,
         "encoder_model": encoder.path.name,
     }
-    head = _head_dict(params, mean, scale, labels, meta, fold, layers)
+    head = _head_dict(params, mean, scale, labels, meta, fold, layers, ngrams)
     Head(head, str(out))  # validate before writing
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(head, separators=(",", ":")) + "\n", encoding="utf-8")
+    out.write_text(json.dumps(head, separators=(",", ":"), ensure_ascii=False) + "\n", encoding="utf-8")
     log(f"wrote {out} ({out.stat().st_size / 1024:.0f} KiB)")
     return meta
