@@ -70,7 +70,7 @@ class StorageConfig:
 class SentimentConfig:
     model: str = DEFAULT_MODEL
     negative_threshold: float = 0.5
-    batch_size: int = 8
+    batch_size: int = 1
     threads: int | None = None
     max_chars: int = 4000
     labels: Mapping[str, str] = field(default_factory=dict)
@@ -523,7 +523,7 @@ def _validate(data: Mapping, c: _Checker, check_urls: bool) -> Config:
         sentiment = SentimentConfig(
             model=c.string(se, p, "model", DEFAULT_MODEL),
             negative_threshold=c.number(se, p, "negative_threshold", 0.5, float, 0.0, 1.0),
-            batch_size=c.number(se, p, "batch_size", 8, int, 1, 1024),
+            batch_size=c.number(se, p, "batch_size", 1, int, 1, 1024),
             threads=c.number(se, p, "threads", None, int, 1, 256),
             max_chars=c.number(se, p, "max_chars", 4000, int, 64, 1_000_000),
             labels=dict(labels),

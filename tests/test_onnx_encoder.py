@@ -58,6 +58,16 @@ def test_batching_and_padding_do_not_change_features(shallow):
     assert np.abs(together - alone).max() < 1e-4
 
 
+def test_int8_scores_one_text_at_a_time_by_default_so_neighbours_cannot_move_it(shallow):
+    # dynamic int8 scales activations per batch: in a batch, a text's features depend on the
+    # other texts; one text per run (the default) makes a mention's score reproducible
+    enc = OnnxEncoder(shallow[1], [1, 2])
+    assert enc.batch_size == 1
+    alone = enc.encode([TEXTS[0]])
+    crowd = enc.encode([TEXTS[0], "x" * 300, "😡" * 40, TEXTS[1]])
+    assert np.array_equal(alone[0], crowd[0])
+
+
 def test_long_text_is_windowed_not_cut(shallow):
     enc = OnnxEncoder(shallow[1], [1, 2])
     text = "服務很好 " * 800 + "但是最後收費不透明"

@@ -59,7 +59,7 @@ def clean_text(text: str, max_chars: int = 4000) -> str:
 
 
 def load_scorer(model: str = "builtin", *, threads: int | None = None, max_chars: int = 4000,
-                labels: Mapping[str, str] | None = None, batch_size: int = 8) -> Scorer:
+                labels: Mapping[str, str] | None = None, batch_size: int = 1) -> Scorer:
     """Load the scorer named by ``[sentiment].model`` and check it works."""
     if threads:
         os.environ.setdefault("OMP_NUM_THREADS", str(threads))

@@ -268,7 +268,7 @@ class OnnxEncoder:
     """Pooled e5-small features from the int8 graph, batched by similar length."""
 
     def __init__(self, path: Path, layers: Sequence[int], prefix: str = "query", fold: str | None = "t2s",
-                 batch_size: int = 8, threads: int | None = None):
+                 batch_size: int = 1, threads: int | None = None):
         try:
             import onnxruntime as ort
             import sentencepiece
