@@ -68,6 +68,27 @@ def test_int8_scores_one_text_at_a_time_by_default_so_neighbours_cannot_move_it(
     assert np.array_equal(alone[0], crowd[0])
 
 
+def test_texts_run_side_by_side_on_the_threads_and_give_the_same_features(shallow):
+    import threading
+
+    one = OnnxEncoder(shallow[1], [1, 2], threads=1)
+    two = OnnxEncoder(shallow[1], [1, 2], threads=2)
+    texts = TEXTS * 5
+    serial = one.encode(texts)
+    assert np.abs(two.encode(texts) - serial).max() < 1e-5
+    # callers scoring at the same time share the encoder's pool of two runs
+    got = {}
+    callers = [threading.Thread(target=lambda k=k: got.__setitem__(k, two.encode(texts[k:] + texts[:k])))
+               for k in range(4)]
+    for c in callers:
+        c.start()
+    for c in callers:
+        c.join()
+    for k, feats in got.items():
+        assert np.abs(feats - np.concatenate([serial[k:], serial[:k]])).max() < 1e-5
+    assert two.pool()._max_workers == 2
+
+
 def test_long_text_is_windowed_not_cut(shallow):
     enc = OnnxEncoder(shallow[1], [1, 2])
     text = "服務很好 " * 800 + "但是最後收費不透明"
