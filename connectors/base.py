@@ -10,6 +10,7 @@ like an anti-bot challenge is "blocked"); 429 rate_limited with Retry-After hono
 from __future__ import annotations
 
 import email.utils
+import functools
 import json
 import random
 import re
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, ClassVar
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -355,9 +357,14 @@ def rate_limit_reset(headers: httpx.Headers, now: datetime, force: bool = False)
     return now + timedelta(seconds=value)
 
 
-def parse_time(value: Any) -> datetime | None:
+def parse_time(value: Any, now: datetime | None = None, tz: str = "Asia/Taipei") -> datetime | None:
     """A platform timestamp as aware UTC: ISO 8601 (Z, +00:00, +0000), epoch seconds,
-    RFC 2822; None for anything else (the caller records a warning)."""
+    RFC 2822; None for anything else (the caller records a warning).
+
+    With ``now`` (the connector's clock), text in none of those forms is tried as a
+    relative date ("3 小時前", "昨天 14:03", "2 days ago": :func:`connectors.dates.parse_relative`,
+    day-based forms in ``tz``), and last, when the optional ``dateparser`` package is
+    installed, by dateparser relative to ``now``. Without ``now`` nothing changes."""
     if value is None or value == "":
         return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -375,10 +382,44 @@ def parse_time(value: Any) -> datetime | None:
         try:
             parsed = email.utils.parsedate_to_datetime(text)
         except (TypeError, ValueError):
-            return None
+            return _parse_loose(text, now, tz) if now is not None else None
     if parsed.tzinfo is None:
         return None  # a naive time is ambiguous; connectors that know the zone handle it
     return parsed.astimezone(UTC)
+
+
+def _parse_loose(text: str, now: datetime, tz: str) -> datetime | None:
+    """A relative date, then (if installed) whatever dateparser makes of ``text``; aware UTC or None."""
+    from connectors.dates import parse_relative
+
+    try:
+        when = parse_relative(text, now, tz)
+    except (ValueError, KeyError):  # an unknown zone name
+        return None
+    if when is not None:
+        return when
+    dateparser = _dateparser()
+    if dateparser is None:
+        return None
+    try:
+        base = now.astimezone(ZoneInfo(tz)).replace(tzinfo=None)
+        got = dateparser.parse(text, settings={"RELATIVE_BASE": base, "TIMEZONE": tz, "TO_TIMEZONE": "UTC",
+                                               "RETURN_AS_TIMEZONE_AWARE": True, "PREFER_DATES_FROM": "past"})
+    except Exception:  # an optional helper: any failure of its own is "not a date"
+        return None
+    if not isinstance(got, datetime) or got.tzinfo is None:
+        return None
+    return got.astimezone(UTC)
+
+
+@functools.lru_cache(maxsize=1)
+def _dateparser() -> Any:
+    """The ``dateparser`` module when installed (optional, not a dependency), else None."""
+    try:
+        import dateparser
+    except Exception:  # ImportError, or a broken install
+        return None
+    return dateparser
 
 
 def decode_json(resp: HttpResponse) -> Any | FetchResult:

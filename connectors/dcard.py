@@ -6,7 +6,22 @@ expected) is reported as **blocked**, distinct from an error, and the source bac
 off for an hour. There is no public API contract: a changed shape fails with the
 field that is missing. Post ids grow over time and are the cursor.
 
-Config: ``forum`` (alias, e.g. "medical") and/or ``query`` (search terms); at least one.
+Comments: for each new post (one with text; none is asked for when ``commentCount``
+is 0) ``/service/api/v2/posts/{id}/comments?limit=100`` gives its comments (past 100,
+the next page with ``after={last floor}``), each a
+Mention of its own linked to the post by ``parent_url``: guid ``{post id}-c{floor}``,
+URL ``https://www.dcard.tw/f/{alias}/p/{post id}/b/{floor}``, the time from
+``createdAt``. Hidden and deleted comments (``hidden``, or no content) are skipped
+silently. A failed comments request is a warning and the post is kept; a blocked
+(Cloudflare) or rate-limited one is a warning and no more comments are asked for in
+that poll. Each comments request counts against Dcard's rate limit (one request per
+two seconds by default), so a page of 30 new posts costs up to a minute more. Posts
+are read once, on the poll that finds them (post ids are the cursor): **comments
+added to a post after it was read are not fetched**.
+
+Config: ``forum`` (alias, e.g. "medical") and/or ``query`` (search terms); at least
+one. ``comments`` (default true), ``max_comments`` (comments read per post, the first
+floors, default 100).
 """
 from __future__ import annotations
 
@@ -24,17 +39,23 @@ class DcardConnector(Connector):
     options: ClassVar[dict[str, Option]] = {
         "forum": Option(str, default=None, help="forum alias, e.g. medical"),
         "query": Option(str, default=None, help="search terms (site-wide search)"),
+        "comments": Option(bool, default=True, help="each new post's comments are mentions too"),
+        "max_comments": Option(int, default=100, help="comments read per post (the first floors)"),
     }
 
     @classmethod
     def check(cls, options: dict) -> list[tuple[str, str]]:
-        return [] if options.get("forum") or options.get("query") else [("forum", "set forum or query (or both)")]
+        problems = [] if options.get("forum") or options.get("query") else [("forum", "set forum or query (or both)")]
+        if options.get("max_comments", 0) < 0:
+            problems.append(("max_comments", "must be at least 0"))
+        return problems
 
     def fetch(self, ctx: FetchContext) -> FetchResult:
         seen = int(ctx.cursor) if ctx.cursor and ctx.cursor.isdigit() else 0
         top, mentions, warnings = seen, [], []
         forum, query = self.opt("forum"), self.opt("query")
         pages, before, offset = Pages(self.source.max_pages), None, 0
+        comments, cut = self.opt("comments") and self.opt("max_comments") > 0, []
         while pages.next(before or offset or "first"):
             if query:
                 url = f"{self.base_url}/service/api/v2/search/posts"
@@ -79,14 +100,77 @@ class DcardConnector(Connector):
                 if p.get("createdAt") and when is None:
                     warnings.append(f"post {p['id']}: unknown date format {str(p.get('createdAt'))[:40]!r}")
                 alias = p.get("forumAlias") or forum or "f"
+                post_url = f"https://www.dcard.tw/f/{alias}/p/{p['id']}"
                 mentions.append(Mention(
                     source_id=self.source.id, title=title, text=excerpt, guid=str(p["id"]),
-                    url=f"https://www.dcard.tw/f/{alias}/p/{p['id']}", published_at=when,
+                    url=post_url, published_at=when,
                 ))
+                if comments and p.get("commentCount") != 0:
+                    got, comments = self._comments(p["id"], post_url, p.get("commentCount"), cut, warnings)
+                    mentions.extend(got)
             if old or len(doc) < 30:
                 break
             ids = [p["id"] for p in doc if isinstance(p, dict) and isinstance(p.get("id"), int)]
             before, offset = (min(ids) if ids else None), offset + len(doc)
         if pages.warning:
             warnings.append(pages.warning)
+        if cut:
+            limit = self.opt("max_comments")
+            warnings.append(f"{len(cut)} post(s) have more than {limit} comments ({', '.join(cut[:3])}"
+                            f"{', ...' if len(cut) > 3 else ''}); read the first {limit} of each (max_comments)")
         return self.ok(mentions, str(top) if top else ctx.cursor, warnings)
+
+    def _comments(self, post_id: int, post_url: str, total: object, cut: list[str],
+                  warnings: list[str]) -> tuple[list[Mention], bool]:
+        """A post's visible comments as Mentions linked to it, and whether to go on asking
+        for comments in this poll (False after a blocked or rate-limited answer). Failures
+        are warnings: the post itself is kept whatever happens here."""
+        limit, out, read, after = self.opt("max_comments"), [], 0, None
+        url = f"{self.base_url}/service/api/v2/posts/{post_id}/comments"
+        while read < limit:
+            asked = min(100, limit - read)
+            params = {"limit": asked} if after is None else {"limit": asked, "after": after}
+            resp = self.get(url, params=params)
+            if isinstance(resp, FetchResult):
+                if resp.status in ("blocked", "rate_limited"):
+                    warnings.append(f"post {post_id}: comments {resp.status} ({resp.error}); "
+                                    "no more comments read this poll")
+                    return out, False
+                warnings.append(f"post {post_id}: comments not read: {resp.error}")
+                break
+            doc = decode_json(resp)
+            if isinstance(doc, FetchResult):
+                warnings.append(f"post {post_id}: comments not read: {doc.error}")
+                break
+            if not isinstance(doc, list):
+                why = doc.get("message") or doc.get("error") if isinstance(doc, dict) else None
+                warnings.append(f"post {post_id}: expected a list of comments, got {type(doc).__name__}"
+                                f"{f' ({str(why)[:100]})' if why else ''} (format changed?)")
+                break
+            floors = []
+            for c in doc[: limit - read]:
+                floor = c.get("floor") if isinstance(c, dict) else None
+                if not isinstance(floor, int) or isinstance(floor, bool):
+                    warnings.append(f"post {post_id}: a comment without a floor number; skipped")
+                    continue
+                floors.append(floor)
+                content = c.get("content")
+                if c.get("hidden") or not isinstance(content, str) or not content.strip():
+                    continue  # hidden by Dcard or deleted by its author: nothing to read
+                when = parse_time(c.get("createdAt"))
+                if c.get("createdAt") and when is None:
+                    warnings.append(f"post {post_id} comment {floor}: unknown date format "
+                                    f"{str(c.get('createdAt'))[:40]!r}")
+                out.append(Mention(
+                    source_id=self.source.id, title="", text=content.strip(), guid=f"{post_id}-c{floor}",
+                    url=f"{post_url}/b/{floor}", published_at=when, parent_url=post_url,
+                ))
+            read += min(len(doc), limit - read)
+            if len(doc) < asked or not floors or (after is not None and max(floors) <= after):
+                break  # the last page (or one that does not move on)
+            if read >= limit:
+                if not isinstance(total, int) or total > limit:
+                    cut.append(str(post_id))
+                break
+            after = max(floors)
+        return out, True

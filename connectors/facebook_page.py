@@ -106,7 +106,7 @@ class FacebookPageConnector(Connector):
             if since and when and when <= since:
                 return
             top = newest(top, when)
-            if not text.strip():
+            if not text.strip() and rating is None:  # a rating without words is kept: its stars speak
                 warnings.append(f"{kind} {guid or '?'} has no text; skipped")
                 return
             mentions.append(Mention(source_id=self.source.id, title="", text=text.strip(), guid=guid, url=url,

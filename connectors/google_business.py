@@ -101,8 +101,8 @@ class GoogleBusinessConnector(Connector):
                     continue
                 top = newest(top, when)
                 text = original_comment(r.get("comment") or "")
-                if not text:
-                    warnings.append(f"review {r.get('reviewId', '?')} has stars only; skipped")
+                if not text and STARS.get(r.get("starRating")) is None:
+                    warnings.append(f"review {r.get('reviewId', '?')} has neither text nor stars; skipped")
                     continue
                 reviewer = r.get("reviewer") or {}
                 mentions.append(Mention(

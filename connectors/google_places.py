@@ -60,8 +60,8 @@ class GooglePlacesConnector(Connector):
             when = parse_time(r.get("publishTime"))
             if r.get("publishTime") and when is None:
                 warnings.append(f"review #{i + 1}: unknown date format {str(r.get('publishTime'))[:40]!r}")
-            if not text:  # a star rating without words: nothing to match or score
-                warnings.append(f"review #{i + 1} has no text (rating only); skipped")
+            if not text and r.get("rating") is None:
+                warnings.append(f"review #{i + 1} has neither text nor a rating; skipped")
                 continue
             if since and when and when <= since:
                 continue

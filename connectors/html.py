@@ -7,8 +7,10 @@ strict UTF-8 try, then Big5 (cp950) and GB18030, so Taiwanese Big5 pages decode.
 robots.txt (RFC 9309) is fetched once a day and respected unless ``respect_robots =
 false``: a disallowed page is an error, never fetched. Dates: ISO 8601, RFC 2822,
 ``date_format`` (strftime), or common forms such as 2026/11/20 and 2026年11月20日;
-dates without a zone are in ``timezone`` (default Asia/Taipei). Ratings: a number in
-the element's text or its ``content``/``data-rating``/``aria-label``, or a count of ★.
+dates without a zone are in ``timezone`` (default Asia/Taipei); relative ones (3 小時前,
+昨天 14:03, 上週三, "2 days ago") count back from the daemon's clock (connectors/dates.py).
+Ratings: a number in the element's text or its ``content``/``data-rating``/``aria-label``,
+or a count of ★.
 """
 from __future__ import annotations
 
@@ -44,7 +46,9 @@ def decode_html(body: bytes, declared: str | None = None) -> tuple[str, str]:
     return dammit.unicode_markup or body.decode("utf-8", "replace"), enc
 
 
-def parse_date(text: str | None, fmt: str | None, zone: str) -> datetime | None:
+def parse_date(text: str | None, fmt: str | None, zone: str, now: datetime | None = None) -> datetime | None:
+    """An absolute date (zone-less ones in ``zone``); then, given ``now``, a relative one
+    such as "3 小時前" or "上週三" counted back from ``now`` (see connectors/dates.py)."""
     if not text:
         return None
     text = " ".join(text.split())
@@ -57,6 +61,8 @@ def parse_date(text: str | None, fmt: str | None, zone: str) -> datetime | None:
         except ValueError:
             continue
         return naive.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
+    if now is not None:
+        return parse_time(text, now=now, tz=zone)
     return None
 
 
@@ -207,7 +213,7 @@ class HtmlConnector(Connector):
             if sel("date"):
                 d = item.select_one(sel("date"))
                 raw = (d.get("datetime") or d.get("content") or d.get_text(" ", strip=True)) if d else None
-                when = parse_date(raw, fmt, zone)
+                when = parse_date(raw, fmt, zone, now=self.clock.now())
                 if raw and when is None:
                     warnings.append(f"item #{i}: unknown date format {raw[:40]!r}")
             if since and when and when <= since:

@@ -7,15 +7,29 @@ cookie; a page that still shows the age gate, or a Cloudflare challenge, is
 **blocked** (not an error) and the source backs off. PTT publishes no rate limit:
 one request per two seconds per daemon by default.
 
+Replies: each 推/噓/→ row under an article (``div.push``) is a Mention of its own,
+linked to the article by ``parent_url``: the text is the push's content (a 噓 keeps
+the tag, "噓 " + content, so sentiment sees the boo; 推 and → give the content only),
+the author the user id, no URL of its own, and the guid ``{article URL}#push-{n}``
+(n counts the article's push rows from 1; pushes are append-only, so n is stable). A
+push's time is "MM/DD HH:MM" in Asia/Taipei without a year: the year is the article's,
+or the next one when the date falls before the article's date, so a push on 01/01
+under an article of 31 December is in the new year. Articles are read once, on the
+poll that finds them (the cursor moves past them): **replies added to an article
+after it was read are not fetched**.
+
 Config: ``board`` (required, e.g. "Doctor-Info" or "Gossiping"), ``query``
-(required), ``max_articles`` (articles read per poll, default 20).
+(required), ``max_articles`` (articles read per poll, default 20), ``replies``
+(default true), ``max_replies`` (pushes kept per article, the first ones, default 200).
 """
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 from urllib.parse import quote, urljoin
+from zoneinfo import ZoneInfo
 
 from bs4 import BeautifulSoup
 
@@ -24,6 +38,8 @@ from monitor.clock import UTC
 from monitor.mention import FetchResult, Mention
 
 _ARTICLE_RE = re.compile(r"/bbs/[^/]+/M\.(\d{9,11})\.A\.[0-9A-F]{3}\.html$")
+_PUSH_TIME_RE = re.compile(r"(\d{1,2})/(\d{1,2})(?:\s+(\d{1,2}):(\d{2}))?\s*$")
+TAIPEI = ZoneInfo("Asia/Taipei")
 
 
 def article_time(href: str) -> datetime | None:
@@ -31,9 +47,55 @@ def article_time(href: str) -> datetime | None:
     return datetime.fromtimestamp(int(m.group(1)), UTC) if m else None
 
 
-def article_text(html: str) -> str:
-    """The body of an article page: without the header lines, the signature and the pushes."""
-    soup = BeautifulSoup(html, "html.parser")
+@dataclass(frozen=True)
+class Push:
+    """One 推/噓/→ row of an article page; ``n`` counts the page's push rows from 1."""
+
+    n: int
+    tag: str  # 推, 噓 or →
+    user: str
+    content: str
+    when: str  # as printed: "12/01 14:03", or "1.2.3.4 12/01 14:03" on boards that show the IP
+
+
+def push_time(when: str, posted: datetime) -> datetime | None:
+    """A push's "MM/DD HH:MM" (Taipei, no year) as aware UTC. The year is that of the
+    article's posting time in Taipei, or the next one when the month and day fall before
+    the article's: a push only ever follows its article (the first such date on or after it)."""
+    m = _PUSH_TIME_RE.search(when or "")
+    if not m:
+        return None
+    month, day = int(m.group(1)), int(m.group(2))
+    hour, minute = (int(m.group(3)), int(m.group(4))) if m.group(3) else (0, 0)
+    ref = posted.astimezone(TAIPEI)
+    year = ref.year + (1 if (month, day) < (ref.month, ref.day) else 0)
+    try:
+        return datetime(year, month, day, hour, minute, tzinfo=TAIPEI).astimezone(UTC)
+    except ValueError:  # 02/29 in a year without one, 13/40: not a date
+        return None
+
+
+def article_pushes(soup: BeautifulSoup) -> list[Push]:
+    """The push rows of an article page, in page order. Rows without a tag (PTT's
+    "檔案過大" warning box) are not pushes and are not counted."""
+    pushes = []
+    for row in soup.select("#main-content div.push"):
+        tag = row.select_one(".push-tag")
+        if tag is None:
+            continue
+        user, content, when = (row.select_one(sel) for sel in (".push-userid", ".push-content", ".push-ipdatetime"))
+        pushes.append(Push(
+            n=len(pushes) + 1, tag=tag.get_text(strip=True), user=user.get_text(strip=True) if user else "",
+            content=re.sub(r"^\s*:\s?", "", content.get_text() if content else "").strip(),
+            when=when.get_text(" ", strip=True) if when else "",
+        ))
+    return pushes
+
+
+def article_text(html: str | BeautifulSoup) -> str:
+    """The body of an article page: without the header lines, the signature and the pushes.
+    (A parsed page is changed in place: read its pushes first.)"""
+    soup = html if isinstance(html, BeautifulSoup) else BeautifulSoup(html, "html.parser")
     main = soup.select_one("#main-content")
     if main is None:
         return ""
@@ -53,7 +115,13 @@ class PttConnector(Connector):
         "board": Option(str, required=True, help="board name, e.g. Doctor-Info"),
         "query": Option(str, required=True, help="search terms"),
         "max_articles": Option(int, default=20, help="new articles read per poll"),
+        "replies": Option(bool, default=True, help="each 推/噓/→ under a new article is a mention too"),
+        "max_replies": Option(int, default=200, help="pushes kept per article (the first ones)"),
     }
+
+    @classmethod
+    def check(cls, options: dict) -> list[tuple[str, str]]:
+        return [("max_replies", "must be at least 0")] if options.get("max_replies", 0) < 0 else []
 
     def _page(self, url: str) -> HttpResponse | FetchResult:
         resp = self.get(url, headers={"Cookie": "over18=1"})
@@ -108,17 +176,39 @@ class PttConnector(Connector):
         if len(rows) > limit:
             warnings.append(f"{len(rows)} new articles; read the oldest {limit}, the rest next poll")
             rows = rows[:limit]
-        mentions, top = [], since
+        mentions, top, cut = [], since, []
         for title, link, author, when in rows:
             resp = self._page(link)
+            replies: list[Mention] = []
             if isinstance(resp, FetchResult):
                 if resp.status in ("blocked", "rate_limited") and not mentions:
                     return resp
                 warnings.append(f"article {link.rsplit('/', 1)[-1]}: {resp.error}; kept the title only")
                 text = ""
             else:
-                text = article_text(resp.body.decode("utf-8", "replace"))
+                soup = BeautifulSoup(resp.body.decode("utf-8", "replace"), "html.parser")
+                if self.opt("replies"):
+                    replies = self._replies(article_pushes(soup), link, when, cut)
+                text = article_text(soup)
             top = max(top or 0, int(when.timestamp()))
+            # the replies come before their article, so the result still ends with the newest article
+            mentions.extend(replies)
             mentions.append(Mention(source_id=self.source.id, title=title, text=text, url=link,
                                     author=author, published_at=when))
+        if cut:
+            warnings.append(f"{len(cut)} article(s) have more than {self.opt('max_replies')} pushes "
+                            f"({', '.join(cut[:3])}{', ...' if len(cut) > 3 else ''}); kept the first "
+                            f"{self.opt('max_replies')} of each (max_replies)")
         return self.ok(mentions, str(top) if top else ctx.cursor, warnings)
+
+    def _replies(self, pushes: list[Push], link: str, posted: datetime, cut: list[str]) -> list[Mention]:
+        """The article's pushes as Mentions linked to it; ``cut`` collects the articles
+        that had more than ``max_replies``."""
+        limit = self.opt("max_replies")
+        if len(pushes) > limit:
+            cut.append(link.rsplit("/", 1)[-1])
+            pushes = pushes[:limit]
+        return [Mention(source_id=self.source.id, title="", text=f"噓 {p.content}" if p.tag == "噓" else p.content,
+                        url=None, guid=f"{link}#push-{p.n}", author=p.user or None,
+                        published_at=push_time(p.when, posted), parent_url=link)
+                for p in pushes if p.content]

@@ -80,8 +80,8 @@ class YelpConnector(Connector):
             if since and when and when <= since:
                 continue
             text = (r.get("text") or "").strip()
-            if not text:
-                warnings.append(f"review {r.get('id', i + 1)} has no text; skipped")
+            if not text and r.get("rating") is None:
+                warnings.append(f"review {r.get('id', i + 1)} has neither text nor a rating; skipped")
                 continue
             top = newest(top, when)
             mentions.append(Mention(
