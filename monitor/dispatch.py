@@ -30,10 +30,12 @@ import hashlib
 import hmac
 import json
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from monitor.causes import CAUSES
 from monitor.clock import Clock, SystemClock
 from monitor.config import Config, Route
 from monitor.errors import RepwatchError
@@ -452,13 +454,15 @@ class Dispatcher:
             if negative:
                 worst.append(mention)
         worst.sort(key=lambda m: -(m.negative_score or 0))
+        causes = Counter(c for m in worst for c in m.causes)
         incidents = [IncidentView(i.id, names.get(i.entity_id, i.entity_id), i.status, i.acked_by, i.deadline)
                      for i in self.store.incidents(open_only=True)]
         day = now.astimezone(ZoneInfo(route.timezone)).strftime("%Y-%m-%d")
         return digest_message(
             day, sorted(((names.get(k, k), v[0], v[1]) for k, v in by_entity.items()), key=lambda r: (-r[2], -r[1])),
             sorted(((k, v[0], v[1]) for k, v in by_source.items()), key=lambda r: (-r[2], -r[1])),
-            worst[:5], incidents, route.language, route.timezone)
+            worst[:5], incidents, route.language, route.timezone,
+            sorted(causes.items(), key=lambda kv: (-kv[1], CAUSES.index(kv[0]))))
 
     # ------------------------------------------------------------------ writing
 

@@ -1,7 +1,10 @@
 """Labels and matchers, in Alertmanager's vocabulary.
 
 Every alert carries labels: ``rule``, ``kind`` (burst, spike, severe, source-health),
-``severity`` (critical, warning, info), ``entity``, ``entity_kind`` and ``source``.
+``severity`` (critical, warning, info), ``entity``, ``entity_kind``, ``source``, and for
+alerts about mentions ``cause`` (the gravest cause among them: wait, attitude, billing,
+outcome, hygiene, advertising, privacy, legal, extortion) and ``causes`` (all of them,
+comma-separated).
 Routes, inhibition rules and silences select alerts with matchers written the way
 Alertmanager writes them::
 
@@ -16,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
-LABEL_NAMES = ("rule", "kind", "severity", "entity", "entity_kind", "source", "route")
+LABEL_NAMES = ("rule", "kind", "severity", "entity", "entity_kind", "source", "route", "cause", "causes")
 SEVERITIES = ("critical", "warning", "info")
 
 _MATCHER_RE = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*(?:"((?:[^"\\]|\\.)*)"|([^\s"]*))\s*$')

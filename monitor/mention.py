@@ -62,6 +62,8 @@ class Mention:
     published_at: datetime | None = None
     rating: float | None = None  # 1..5 where the platform has stars
     lang: str | None = None
+    # a reply or comment: the URL of the thread (post, article) it answers; None for a thread itself
+    parent_url: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "published_at", as_utc(self.published_at))

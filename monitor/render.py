@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import quote, urlsplit
 
+from monitor.causes import cause_names
 from monitor.config import format_duration
-from monitor.privacy import mask_phi
+from monitor.privacy import mask_phi, mask_url
 from monitor.storage import StoredMention
 
 _CTRL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
-_PLACEHOLDER = re.compile(r"［(ID|phone|email|chart no\.|date of birth)］")
+_PLACEHOLDER = re.compile(r"［(ID|phone|email|chart no\.|date of birth|LINE ID)］")
 _URL = re.compile(r"(?i)\b(?:https?|ftp)://[^\s]+|\bwww\.[^\s]+")
 _MARKUP = str.maketrans({"<": "‹", ">": "›", "&": "＆", "[": "［", "]": "］", "*": "∗", "_": "＿",
                          "`": "ˋ", "|": "｜", "~": "～", "@": "＠"})
@@ -238,6 +239,9 @@ _TEXT = {
         "ack_cli": "或執行:repwatch ack {id} --by 你的名字",
         "privacy": "提醒:回應時請勿確認對方是否為病人,也勿提及任何病歷資訊。",
         "no_link": "(無連結)",
+        "causes": "原因:{causes}",
+        "by_human": "人工判定",
+        "stars_only": "(只有星等,沒有文字)",
         "more": "…另有 {n} 則未列出",
         "acked_title": "[repwatch] 事件 #{id} 已由 {by} 認領",
         "acked": "{name} 的事件 #{id} 已由 {by} 於 {when} 認領({via})。用時 {took}{met}。",
@@ -268,6 +272,9 @@ _TEXT = {
         "ack_cli": "or run: repwatch ack {id} --by YOUR-NAME",
         "privacy": "Reminder: never confirm that anyone is a patient or mention any care details in a reply.",
         "no_link": "(no link)",
+        "causes": "cause: {causes}",
+        "by_human": "labelled by a person",
+        "stars_only": "(stars only, no text)",
         "more": "… {n} more not shown",
         "acked_title": "[repwatch] incident #{id} acknowledged by {by}",
         "acked": "Incident #{id} ({name}) was acknowledged by {by} at {when} via {via}, {took} after the first "
@@ -312,9 +319,19 @@ def mention_items(mentions: list[StoredMention], language: str, top: int = 5) ->
     for m in mentions[:top]:
         both = m.title and m.text and not m.text.startswith(m.title)
         excerpt = safe_text(f"{m.title} — {m.text}" if both else (m.text or m.title), 140)
+        if not excerpt and m.rating is not None:
+            excerpt = t["stars_only"]
         score = f"{m.negative_score:.2f}" if m.negative_score is not None else "?"
-        link = safe_link(m.url)
-        items.append(Item(f"({score}) {excerpt}", link, safe_text(m.source_id, 40) + ("" if link else " " + t["no_link"])))
+        facts = [score]
+        if m.rating is not None:
+            facts.append(f"{m.rating:.0f}★")
+        if m.causes:
+            facts.append(t["causes"].format(causes=cause_names(m.causes, language)))
+        if m.verdict_by == "human":
+            facts.append(t["by_human"])
+        link = safe_link(mask_url(m.url))
+        items.append(Item(f"({' · '.join(facts)}) {excerpt}", link,
+                          safe_text(m.source_id, 40) + ("" if link else " " + t["no_link"])))
     return items
 
 
@@ -439,13 +456,14 @@ def unrouted_notice(rule_id: str, entity_id: str, severity: str, language: str =
 
 _DIGEST = {
     "zh-TW": {"title": "[repwatch] 每日摘要 {date}", "lead": "過去 24 小時:{total} 則提及,其中 {neg} 則負面。",
-              "by_entity": "依對象:", "by_source": "依來源:", "row": "{name}:{total} 則(負面 {neg})",
+              "by_entity": "依對象:", "by_source": "依來源:", "by_cause": "負面原因:", "cause_row": "{name}:{n} 則", "row": "{name}:{total} 則(負面 {neg})",
               "worst": "最負面的提及:", "open": "未結事件:", "none_open": "沒有未結事件。",
               "inc": "#{id} {name}|{status}|期限 {deadline}", "status": {"open": "未認領", "acked": "已由 {by} 認領"},
               "quiet": "過去 24 小時沒有新的提及。請確認各來源狀態正常(repwatch sources)。",
               "more": "…另有 {n} 則未列出"},
     "en": {"title": "[repwatch] daily digest {date}", "lead": "Last 24 hours: {total} mentions, {neg} negative.",
-           "by_entity": "By doctor or clinic:", "by_source": "By source:", "row": "{name}: {total} ({neg} negative)",
+           "by_entity": "By doctor or clinic:", "by_source": "By source:", "by_cause": "Causes of negative mentions:",
+           "cause_row": "{name}: {n}", "row": "{name}: {total} ({neg} negative)",
            "worst": "Worst mentions:", "open": "Open incidents:", "none_open": "No open incidents.",
            "inc": "#{id} {name} | {status} | deadline {deadline}", "status": {"open": "unacknowledged", "acked": "acked by {by}"},
            "quiet": "No new mentions in 24 hours. Check that every source is healthy (repwatch sources).",
@@ -464,8 +482,9 @@ class IncidentView:
 
 def digest_message(day: str, by_entity: list[tuple[str, int, int]], by_source: list[tuple[str, int, int]],
                    worst: list[StoredMention], open_incidents: list[IncidentView], language: str = "zh-TW",
-                   timezone: str = "UTC") -> Message:
-    """Counts by entity and source (name, total, negative), the worst mentions, open incidents."""
+                   timezone: str = "UTC", by_cause: list[tuple[str, int]] = ()) -> Message:
+    """Counts by entity and source (name, total, negative), negative mentions by cause, the
+    worst mentions, open incidents."""
     t = _DIGEST.get(language, _DIGEST["en"])
     doc = Doc(t["title"].format(date=day))
     total, neg = sum(r[1] for r in by_entity), sum(r[2] for r in by_entity)
@@ -475,6 +494,10 @@ def digest_message(day: str, by_entity: list[tuple[str, int, int]], by_source: l
             doc.h(head)
             for name, n, k in rows:
                 doc.p("• " + t["row"].format(name=safe_text(name, 60), total=n, neg=k))
+    if by_cause:
+        doc.h(t["by_cause"])
+        for cause, n in by_cause:
+            doc.p("• " + t["cause_row"].format(name=cause_names((cause,), language), n=n))
     if worst:
         doc.h(t["worst"])
         doc.items(mention_items(worst, language, 5))

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
+from monitor.causes import CAUSES, primary_cause
 from monitor.config import Entity, Rule
 from monitor.storage import AlertRow, StoredMention
 
@@ -109,10 +110,21 @@ def evaluate_severe(rule: Rule, mention: StoredMention) -> Decision:
                                                               ("severe_score", score >= rule.min_score)))
 
 
+def rule_counts(rule: Rule, mention: StoredMention) -> bool:
+    """Whether a mention counts for a rule that names ``causes`` (every mention counts for
+    a rule that names none)."""
+    return not rule.causes or bool(set(rule.causes) & set(mention.causes))
+
+
 def alert_labels(rule: Rule, entity: Entity, mentions: tuple[StoredMention, ...]) -> dict[str, str]:
+    """An alert's labels. ``cause`` is the gravest cause among its mentions (see
+    :data:`monitor.causes.PRIORITY`), so a route can match ``cause="legal"``; ``causes``
+    lists them all, comma-separated, for ``causes=~".*billing.*"``."""
     sources = sorted({m.source_id for m in mentions})
+    causes = [c for c in CAUSES if any(c in m.causes for m in mentions)]
     labels = {"rule": rule.id, "kind": rule.kind, "severity": rule.severity, "entity": entity.id,
-              "entity_kind": entity.kind, "source": sources[0] if len(sources) == 1 else ""}
+              "entity_kind": entity.kind, "source": sources[0] if len(sources) == 1 else "",
+              "cause": primary_cause(causes), "causes": ",".join(causes)}
     if rule.route:
         labels["route"] = rule.route
     return labels

@@ -27,6 +27,7 @@ from sqlalchemy import Column, DateTime, Index, String, Text, TypeDecorator, eve
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
+from monitor.causes import parse_causes
 from monitor.clock import UTC, as_utc
 from monitor.errors import StorageError
 from monitor.matching import Match
@@ -71,11 +72,25 @@ class MentionRow(SQLModel, table=True):
     detected_at: datetime = _dt(nullable=False)
     # when it happened, for windows: published time, never later than detection
     event_at: datetime = _dt(nullable=False, index=True)
+    parent_url: str | None = Field(default=None, sa_column=Column(Text))  # a reply: the thread it answers
+    # stored but never paged: found on a source's first poll, or already older than the longest rule window
+    backfill: bool | None = Field(default=False)
+    # the verdict rules, pages and digests read: the model's, lifted by a low star rating, or a human's
     sentiment_label: str | None = Field(default=None, max_length=16)
     sentiment_score: float | None = None  # confidence of the label
-    negative_score: float | None = None  # probability mass on "negative"
+    negative_score: float | None = None  # P(negative) as the verdict has it (1.0 / 0.0 for a human verdict)
+    verdict_by: str | None = Field(default=None, max_length=16)  # model | rating | human
+    causes: str | None = None  # comma-separated, from monitor.causes.CAUSES; negative verdicts only
+    # the model's own answer, kept beside the verdict
+    model_label: str | None = Field(default=None, max_length=16)
+    model_negative: float | None = None
     scored_by: str | None = None
     scored_at: datetime | None = _dt()
+    # a human correction (repwatch label): wins over the model and the rating
+    human_label: str | None = Field(default=None, max_length=16)
+    human_causes: str | None = None
+    labelled_by: str | None = None
+    labelled_at: datetime | None = _dt()
 
 
 class MentionEntityRow(SQLModel, table=True):
@@ -100,6 +115,7 @@ class SourceStateRow(SQLModel, table=True):
     last_error_at: datetime | None = _dt()
     consecutive_failures: int = 0
     not_before: datetime | None = _dt()
+    backfilled: int | None = 0  # mentions stored without paging (first poll, or older than every rule window)
     last_new_mentions: int = 0
     total_mentions: int = 0
     config_digest: str | None = None  # the source's config when it was last polled
@@ -263,6 +279,14 @@ class StoredMention:
     label: str | None
     negative_score: float | None
     entities: tuple[str, ...] = ()
+    rating: float | None = None
+    causes: tuple[str, ...] = ()
+    verdict_by: str | None = None
+    model_label: str | None = None
+    model_negative: float | None = None
+    backfill: bool = False
+    parent_url: str | None = None
+    author: str | None = None
 
 
 def _sqlite_pragmas(dbapi_conn, _record):
@@ -332,11 +356,14 @@ class Store:
 
     # ---------------------------------------------------------------- mentions
 
-    def add_mentions(self, items: Iterable[tuple[Mention, Sequence[Match]]], detected_at: datetime) -> list[int]:
+    def add_mentions(self, items: Iterable[tuple[Mention, Sequence[Match]]], detected_at: datetime,
+                     backfill_all: bool = False, backfill_before: datetime | None = None) -> list[int]:
         """Insert mentions not seen before; return the ids of the new rows.
 
         Uses INSERT .. ON CONFLICT (fingerprint) DO NOTHING, so concurrent pollers
-        and re-fetched feeds never create a second row."""
+        and re-fetched feeds never create a second row. A mention is stored as
+        *backfill* (scored, never paged) when ``backfill_all`` (a source's first poll) or
+        when it was published before ``backfill_before``."""
         if self.dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         else:
@@ -359,6 +386,9 @@ class Store:
                         published_at=published,
                         detected_at=detected_at,
                         event_at=event_at,
+                        parent_url=mention.parent_url,
+                        backfill=bool(backfill_all or (backfill_before is not None and published is not None
+                                                       and published < backfill_before)),
                     )
                     .on_conflict_do_nothing(index_elements=["fingerprint"])
                     .returning(MentionRow.id)
@@ -378,16 +408,54 @@ class Store:
             q = select(MentionRow).where(MentionRow.sentiment_label.is_(None)).order_by(MentionRow.id).limit(limit)
             return list(s.exec(q))
 
-    def save_scores(self, scores: Iterable[tuple[int, str, float, float]], model: str, at: datetime) -> None:
+    def save_scores(self, verdicts: Iterable[tuple], model: str, at: datetime) -> None:
+        """Store each mention's verdict, ``(id, Verdict)``, beside the model's own answer; a plain
+        ``(id, label, score, P(negative))`` is a model's answer taken as the verdict. A mention
+        a human has already labelled keeps the human verdict."""
+        from monitor.verdict import Verdict
+
         with self.session() as s:
-            for mention_id, label, score, negative in scores:
+            for item in verdicts:
+                if len(item) == 4:  # (id, label, score, P(negative)): a model's answer taken as it is
+                    mention_id, label, score, negative = item
+                    v = Verdict(label, score, negative, "model", model_label=label, model_negative=negative)
+                else:
+                    mention_id, v = item
                 row = s.get(MentionRow, mention_id)
                 if row is None:
                     continue
-                row.sentiment_label, row.sentiment_score, row.negative_score = label, score, negative
+                row.model_label, row.model_negative = v.model_label, v.model_negative
                 row.scored_by, row.scored_at = model, at
+                if row.human_label is None:
+                    row.sentiment_label, row.sentiment_score, row.negative_score = v.label, v.score, v.negative
+                    row.verdict_by, row.causes = v.by, ",".join(v.causes) or None
                 s.add(row)
             s.commit()
+
+    def label_mention(self, mention_id: int, label: str, causes: Sequence[str] | None, by: str,
+                      at: datetime) -> MentionRow | None:
+        """Record a human verdict; it counts at once wherever the verdict is read (rules, pages,
+        digests). ``causes`` None keeps the detected causes of a negative verdict."""
+        with self.session() as s:
+            row = s.get(MentionRow, mention_id)
+            if row is None:
+                return None
+            row.human_label, row.labelled_by, row.labelled_at = label, by, at
+            row.human_causes = ",".join(causes) if causes is not None else None
+            row.sentiment_label, row.sentiment_score, row.verdict_by = label, 1.0, "human"
+            row.negative_score = 1.0 if label == "negative" else 0.0
+            if label != "negative":
+                row.causes = None
+            elif causes is not None:
+                row.causes = ",".join(causes) or None
+            s.add(row)
+            s.commit()
+            s.refresh(row)
+            return row
+
+    def corrections(self) -> list[MentionRow]:
+        """Every mention a human has labelled, oldest first (for ``repwatch sentiment adapt``)."""
+        return self.rows(MentionRow, MentionRow.human_label.is_not(None), order_by=MentionRow.id)
 
     def negative_mentions(
         self, entity_id: str, since: datetime, until: datetime, threshold: float
@@ -401,6 +469,7 @@ class Store:
                 .where(MentionRow.negative_score >= threshold)
                 .where(MentionRow.event_at > since)
                 .where(MentionRow.event_at <= until)
+                .where(MentionRow.backfill.is_not(True))
                 .order_by(MentionRow.negative_score.desc(), MentionRow.id)
             )
             return [self._view(r, (entity_id,)) for r in s.exec(q)]
@@ -426,6 +495,16 @@ class Store:
             rows = s.exec(select(MentionRow).where(MentionRow.id.in_(ids)))
             return [self._view(r, ()) for r in rows]
 
+    def entities_for_url(self, url: str | None) -> list[str]:
+        """The entities a stored mention with this (canonical) URL is about."""
+        if not url:
+            return []
+        with self.session() as s:
+            q = (select(MentionEntityRow.entity_id)
+                 .join(MentionRow, MentionEntityRow.mention_id == MentionRow.id)
+                 .where(MentionRow.url == url))
+            return sorted(set(s.exec(q)))
+
     def count_mentions(self) -> int:
         with self.session() as s:
             return s.exec(select(func.count()).select_from(MentionRow)).one()
@@ -435,7 +514,9 @@ class Store:
         return StoredMention(
             id=r.id, source_id=r.source_id, title=r.title, text=r.text, url=r.url,
             event_at=r.event_at, detected_at=r.detected_at, label=r.sentiment_label,
-            negative_score=r.negative_score, entities=entities,
+            negative_score=r.negative_score, entities=entities, rating=r.rating,
+            causes=parse_causes(r.causes), verdict_by=r.verdict_by, model_label=r.model_label,
+            model_negative=r.model_negative, backfill=bool(r.backfill), parent_url=r.parent_url, author=r.author,
         )
 
     # ---------------------------------------------------------------- sources
@@ -450,11 +531,12 @@ class Store:
             return {r.source_id: r for r in s.exec(select(SourceStateRow))}
 
     def record_fetch(self, source_id: str, result: FetchResult, new_mentions: int, at: datetime,
-                     digest: str | None = None) -> tuple[str, str]:
+                     digest: str | None = None, backfilled: int = 0) -> tuple[str, str]:
         """Update a source's state after a fetch; return (previous status, new status)."""
         with self.session() as s:
             row = s.get(SourceStateRow, source_id) or SourceStateRow(source_id=source_id)
             before = row.status
+            row.backfilled = (row.backfilled or 0) + backfilled
             row.last_poll_at = at
             if digest is not None:
                 row.config_digest = digest
@@ -560,6 +642,7 @@ class Store:
                 .join(MentionEntityRow, MentionEntityRow.mention_id == MentionRow.id)
                 .where(MentionEntityRow.entity_id == entity_id)
                 .where(MentionRow.sentiment_label.is_not(None))
+                .where(MentionRow.backfill.is_not(True))
                 .where(MentionRow.detected_at > detected_since, MentionRow.detected_at <= until)
                 .order_by(MentionRow.id)
             )
@@ -574,7 +657,12 @@ class Store:
                  .where(MentionRow.detected_at > since, MentionRow.detected_at <= until))
             return [(self._view(row, (entity_id,)), entity_id) for row, entity_id in s.exec(q)]
 
-    def count_negative(self, entity_id: str, since: datetime, until: datetime, threshold: float) -> int:
+    def count_negative(self, entity_id: str, since: datetime, until: datetime, threshold: float,
+                       causes: Sequence[str] = ()) -> int:
+        """Negative mentions of an entity in (since, until], backfill included (history is what
+        a baseline is made of); only those with one of ``causes`` when given."""
+        import sqlalchemy as sa
+
         with self.session() as s:
             q = (
                 select(func.count())
@@ -583,6 +671,16 @@ class Store:
                 .where(MentionEntityRow.entity_id == entity_id, MentionRow.negative_score >= threshold)
                 .where(MentionRow.event_at > since, MentionRow.event_at <= until)
             )
+            if causes:  # cause names are distinct words, none inside another
+                q = q.where(sa.or_(*(MentionRow.causes.like(f"%{c}%") for c in causes)))
+            return s.exec(q).one()
+
+    def count_backfill(self, ids: Sequence[int]) -> int:
+        if not ids:
+            return 0
+        with self.session() as s:
+            q = select(func.count()).select_from(MentionRow).where(MentionRow.id.in_(list(ids)),
+                                                                   MentionRow.backfill.is_(True))
             return s.exec(q).one()
 
     def alerts(self, limit: int = 100) -> list[AlertRow]:

@@ -108,3 +108,15 @@ def builtin_scorer():
     from monitor.sentiment import load_scorer
 
     return load_scorer("builtin")
+
+
+def connected_before(config, at: datetime) -> None:
+    """Record that every source of ``config`` was already polled once, at ``at``: its next
+    poll is not its first, so what it brings can page (a first poll is history, never paged)."""
+    from monitor.mention import FetchResult
+    from monitor.storage import Store
+
+    store = Store(config.storage.url)
+    for source in config.sources:
+        store.record_fetch(source.id, FetchResult("not_modified"), 0, at, source.digest)
+    store.close()

@@ -16,10 +16,12 @@ from tests.test_connector_suite import make_connector, mock_all
 J = {"Content-Type": "application/json"}
 
 
-def test_google_places_bad_key_is_auth_failed_and_rating_only_review_is_a_warning(router, tmp_path, clock, sleeps):
+def test_google_places_bad_key_is_auth_failed_and_rating_only_review_is_kept(router, tmp_path, clock, sleeps):
     mock_all(router, "google_places")
     res = make_connector("google_places", tmp_path, clock, sleeps).fetch(FetchContext())
-    assert any("no text (rating only)" in w for w in res.warnings)
+    star_only = [m for m in res.mentions if not m.content.strip()]
+    assert len(star_only) == 1 and star_only[0].rating is not None  # kept with its stars, for the verdict
+    assert not any("rating only" in w for w in res.warnings)
     assert router.calls.last.request.headers["X-Goog-Api-Key"] == "fixture-places-key"
     assert "key=" not in str(router.calls.last.request.url)  # the key never goes into a URL
     mock_all(router, "google_places", main=httpx.Response(400, content=fixture_bytes("google_places", "error_key.json"),
@@ -129,7 +131,9 @@ def test_html_big5_page_ratings_dates_and_robots(router, tmp_path, clock, sleeps
     assert res.mentions[0].rating == 1.0 and res.mentions[0].url == "https://replay.test/clinic/anxin/review/901"
     assert res.mentions[0].published_at == datetime(2026, 11, 22, 7, 20, tzinfo=timezone.utc)  # 15:20 Taipei
     assert res.mentions[1].published_at == datetime(2026, 11, 20, 16, 0, tzinfo=timezone.utc)  # 2026年11月21日
-    assert any("unknown date format '上週三'" in w for w in res.warnings)
+    # a relative date counts back from the injected clock (Sunday 22 Nov, 18:00 Taipei): Wednesday 11 Nov
+    assert res.mentions[2].published_at == datetime(2026, 11, 11, 10, 0, tzinfo=timezone.utc)  # 上週三
+    assert not any("unknown date format" in w for w in res.warnings)
     assert any("item #3 has no text" in w for w in res.warnings)
     assert routes["robots.txt"].called
     assert decode_html("診所".encode("cp950"))[0] == "診所"

@@ -11,6 +11,7 @@ import pytest
 
 from monitor.cli import main
 from monitor.demo import alerts_feed, run_demo
+from monitor.storage import Store
 from tests.conftest import write_config
 from tests.test_pipeline import KIND, NEGATIVE, config_text
 
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.model
 
 def test_daemon_pages_and_stops_gracefully_on_sigterm(tmp_path, feed_server, receiver):
     now = datetime.now(timezone.utc).replace(microsecond=0)
-    feed_server.set("/feed", alerts_feed(KIND + NEGATIVE, now - timedelta(minutes=2)))
+    feed_server.set("/feed", alerts_feed(KIND, now - timedelta(minutes=2)))  # history on the first poll
     secret_url = receiver.apprise_url.replace("json://", "json://crisis:s3cretpw@")
     text = config_text(tmp_path / "r.db", feed_server.url("/feed"), "${RECEIVER_URL}").replace('every = "5m"', 'every = "2s"')
     cfg = write_config(tmp_path, text + '\n[daemon]\njitter = "0s"\n')
@@ -27,6 +28,11 @@ def test_daemon_pages_and_stops_gracefully_on_sigterm(tmp_path, feed_server, rec
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1", "RECEIVER_URL": secret_url})
     try:
+        store, deadline = Store(f"sqlite:///{tmp_path / 'r.db'}"), time.monotonic() + 60
+        while store.source_state("ga-dr-lin").last_success_at is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        store.close()
+        feed_server.set("/feed", alerts_feed(KIND + NEGATIVE, now - timedelta(minutes=2)))
         assert receiver.wait_for(1, timeout=60), "no page from the daemon"
         deadline = time.monotonic() + 20
         while len(feed_server.requests) < 3 and time.monotonic() < deadline:

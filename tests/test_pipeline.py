@@ -10,7 +10,7 @@ from monitor.cli import main
 from monitor.config import load_config
 from monitor.demo import alerts_feed
 from monitor.storage import Store
-from tests.conftest import T0, write_config
+from tests.conftest import T0, connected_before, write_config
 
 NEGATIVE = [
     (0, "林志明醫師 態度很差", "預約了還是等了兩個小時,林志明醫師看診不到三分鐘,態度很差,問問題也不回答,非常失望。",
@@ -57,8 +57,10 @@ def test_poll_pages_exactly_once(tmp_path, feed_server, receiver, capsys):
     from datetime import datetime, timezone
 
     now = datetime.now(timezone.utc).replace(microsecond=0)
-    feed_server.set("/feed", alerts_feed(KIND + NEGATIVE, now - timedelta(minutes=10)))
+    feed_server.set("/feed", alerts_feed(KIND, now - timedelta(minutes=30)))
     cfg = write_config(tmp_path, config_text(tmp_path / "r.db", feed_server.url("/feed"), receiver.apprise_url))
+    assert main(["poll", "--config", str(cfg)]) == 0  # the source's first poll: history, stored, never paged
+    feed_server.set("/feed", alerts_feed(KIND + NEGATIVE, now - timedelta(minutes=10)))
 
     assert main(["poll", "--config", str(cfg)]) == 0
     assert receiver.wait_for(1, timeout=10)
@@ -104,6 +106,7 @@ max_bytes = 1000000
                                                           receiver.apprise_url, extra)))
     from connectors.base import HttpPolicy
 
+    connected_before(cfg, now - timedelta(hours=1))
     app = App(cfg, scorer=builtin_scorer, policy=HttpPolicy(attempts=2, backoff=0, sleep=lambda s: None))
     polls, processed = app.cycle()
     status = {p.source_id: (p.status, p.error) for p in polls}
@@ -125,6 +128,7 @@ def test_restart_never_repeats_a_page_and_failed_delivery_is_retried(tmp_path, f
     cfg = load_config(write_config(tmp_path, config_text(tmp_path / "r.db", feed_server.url("/feed"),
                                                           receiver.apprise_url)))
     receiver.fail_with = 503
+    connected_before(cfg, T0 - timedelta(hours=1))
     app = App(cfg, scorer=builtin_scorer, clock=clock)
     _, processed = app.cycle()
     assert len(processed.alerts) == 1 and processed.failed == 1

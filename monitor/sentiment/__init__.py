@@ -58,6 +58,21 @@ def clean_text(text: str, max_chars: int = 4000) -> str:
     return text
 
 
+def builtin_head() -> Path:
+    """The head ``builtin`` means: the clinic's adapted head (``repwatch sentiment adapt``,
+    ``adapted.json`` in :func:`heads_dir`) when there is one, else the shipped head."""
+    adapted = heads_dir() / "adapted.json"
+    return adapted if adapted.exists() else DEFAULT_HEAD
+
+
+def heads_dir() -> Path:
+    """Where adapted heads live: ``$REPWATCH_HEADS_DIR``, else ``heads/`` in the model directory."""
+    from monitor.sentiment.onnxe5 import model_dir
+
+    env = os.environ.get("REPWATCH_HEADS_DIR")
+    return Path(env).expanduser() if env else model_dir() / "heads"
+
+
 def load_scorer(model: str = "builtin", *, threads: int | None = None, max_chars: int = 4000,
                 labels: Mapping[str, str] | None = None, batch_size: int = 1) -> Scorer:
     """Load the scorer named by ``[sentiment].model`` and check it works."""
@@ -66,7 +81,7 @@ def load_scorer(model: str = "builtin", *, threads: int | None = None, max_chars
     if model in ("builtin", "default", ""):
         from monitor.sentiment.e5head import E5HeadScorer
 
-        return E5HeadScorer(DEFAULT_HEAD, max_chars=max_chars, batch_size=batch_size, threads=threads)
+        return E5HeadScorer(builtin_head(), max_chars=max_chars, batch_size=batch_size, threads=threads)
     path = Path(model).expanduser()
     looks_like_path = model.startswith((".", "/", "~")) or path.exists()
     if looks_like_path:

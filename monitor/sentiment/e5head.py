@@ -106,8 +106,15 @@ class Head:
             from monitor.sentiment.ngrams import NgramNB
 
             self.ngrams = NgramNB.from_dict(data["ngrams"], origin)
+        self.cues = list(data.get("cues") or [])
+        if self.cues:
+            from monitor.sentiment.cues import NAMES
+
+            if self.cues != list(NAMES):
+                raise ModelError(f"{origin}: head reads cues {self.cues}, this repwatch computes {list(NAMES)}; "
+                                 f"retrain it (repwatch sentiment train)")
         self.dim = int(self.mean.shape[0])
-        self.encoder_dim = self.dim - (self.ngrams.k if self.ngrams is not None else 0)
+        self.encoder_dim = self.dim - (self.ngrams.k if self.ngrams is not None else 0) - len(self.cues)
         if self.layers[0][0].shape[1] != self.dim:
             raise ModelError(f"{origin}: first layer reads {self.layers[0][0].shape[1]} features, mean has {self.dim}")
 
@@ -170,6 +177,10 @@ class E5HeadScorer:
         x = self.encoder.encode(cleaned)
         if self.head.ngrams is not None:
             x = np.concatenate([x, self.head.ngrams.features(cleaned)], axis=1)
+        if self.head.cues:
+            from monitor.sentiment.cues import cue_features
+
+            x = np.concatenate([x, cue_features(cleaned)], axis=1)
         return self.head.probabilities(x)
 
     def score(self, texts: Sequence[str]) -> list[Score]:

@@ -50,15 +50,19 @@ class NgramNB:
 
     @classmethod
     def fit(cls, texts: Sequence[str], y: np.ndarray, k: int, n_min: int = 1, n_max: int = 3,
-            max_features: int = 50_000, min_df: int = 3, fold: str | None = "t2s") -> "NgramNB":
+            max_features: int = 50_000, min_df: int = 3, fold: str | None = "t2s",
+            weights: np.ndarray | None = None) -> "NgramNB":
+        """``weights``: how much each row counts (default 1); the vocabulary is chosen by
+        plain document frequency."""
         sets = [grams(t, n_min, n_max, fold) for t in texts]
         df = Counter(g for s in sets for g in s)
         keep = sorted((g for g, c in df.items() if c >= min_df), key=lambda g: (-df[g], g))[:max_features]
         index = {g: i for i, g in enumerate(keep)}
         counts = np.ones((len(keep), k), np.float64)  # add-one smoothing
-        for s, label in zip(sets, y):
+        ws = np.ones(len(sets)) if weights is None else np.asarray(weights, np.float64)
+        for s, label, weight in zip(sets, y, ws):
             idx = [index[g] for g in s if g in index]
-            counts[idx, label] += 1
+            counts[idx, label] += weight
         p = counts / counts.sum(0, keepdims=True)
         rest = counts.sum(1, keepdims=True) - counts  # the other classes' (smoothed) counts
         q = rest / rest.sum(0, keepdims=True)
@@ -90,7 +94,7 @@ class NgramNB:
 
 
 def out_of_fold(texts: Sequence[str], y: np.ndarray, groups: np.ndarray, k: int, folds: int = 5, seed: int = 13,
-                **fit_args) -> np.ndarray:
+                weights: np.ndarray | None = None, **fit_args) -> np.ndarray:
     """Features for each training row from a table fitted on the folds that do not hold its group."""
     rng = np.random.default_rng(seed)
     uniq = np.unique(groups)
@@ -100,6 +104,7 @@ def out_of_fold(texts: Sequence[str], y: np.ndarray, groups: np.ndarray, k: int,
     for f in range(folds):
         fit = np.where(assign != f)[0]
         held = np.where(assign == f)[0]
-        nb = NgramNB.fit([texts[i] for i in fit], y[fit], k, **fit_args)
+        nb = NgramNB.fit([texts[i] for i in fit], y[fit], k, weights=None if weights is None else weights[fit],
+                         **fit_args)
         out[held] = nb.features([texts[i] for i in held])
     return out
