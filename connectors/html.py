@@ -206,7 +206,8 @@ class HtmlConnector(Connector):
             text = text_el.get_text(" ", strip=True) if text_el else ""
             title_el = item.select_one(sel("title")) if sel("title") else None
             title = title_el.get_text(" ", strip=True) if title_el else ""
-            if not text and not title:
+            rating = parse_rating(item.select_one(sel("rating"))) if sel("rating") else None
+            if not text and not title and rating is None:  # a star rating without words is kept
                 warnings.append(f"item #{i} has no text (selector {sel('text')!r}); skipped")
                 continue
             when = None
@@ -228,6 +229,6 @@ class HtmlConnector(Connector):
             mentions.append(Mention(
                 source_id=self.source.id, title=title, text=text, url=link,
                 author=author_el.get_text(strip=True) if author_el else None, published_at=when,
-                rating=parse_rating(item.select_one(sel("rating"))) if sel("rating") else None,
+                rating=rating,
             ))
         return old

@@ -132,9 +132,9 @@ def test_html_big5_page_ratings_dates_and_robots(router, tmp_path, clock, sleeps
     assert res.mentions[0].published_at == datetime(2026, 11, 22, 7, 20, tzinfo=timezone.utc)  # 15:20 Taipei
     assert res.mentions[1].published_at == datetime(2026, 11, 20, 16, 0, tzinfo=timezone.utc)  # 2026年11月21日
     # a relative date counts back from the injected clock (Sunday 22 Nov, 18:00 Taipei): Wednesday 11 Nov
-    assert res.mentions[2].published_at == datetime(2026, 11, 11, 10, 0, tzinfo=timezone.utc)  # 上週三
+    assert res.mentions[3].published_at == datetime(2026, 11, 11, 10, 0, tzinfo=timezone.utc)  # 上週三
     assert not any("unknown date format" in w for w in res.warnings)
-    assert any("item #3 has no text" in w for w in res.warnings)
+    assert res.mentions[2].content == "" and res.mentions[2].rating is not None  # item #3: stars only, kept
     assert routes["robots.txt"].called
     assert decode_html("診所".encode("cp950"))[0] == "診所"
     # a site that disallows the path: the page is never fetched
