@@ -6,6 +6,12 @@ result; 401/403 auth_failed (stop polling until the config changes; a 403 that l
 like an anti-bot challenge is "blocked"); 429 rate_limited with Retry-After honoured;
 5xx and network errors transient: retried with exponential backoff and jitter, then
 "failed"; other 4xx failed. Bodies are streamed and cut off at ``max_bytes``.
+
+Deadline: a source's ``timeout`` bounds its whole fetch (:meth:`Connector.poll`): every
+request, retry and page, waits for the host's rate limit excepted. httpx's timeouts are
+per read, so a server trickling a byte a second would never trip them; the deadline is
+checked between body chunks and before each retry, and a watchdog cuts the connection
+when it passes mid-read.
 """
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ import functools
 import json
 import random
 import re
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -45,6 +52,7 @@ class HttpPolicy:
     max_retry_after: timedelta = timedelta(hours=6)
     sleep: Callable[[float], None] = field(default=time.sleep)
     rand: Callable[[], float] = field(default=random.random)
+    monotonic: Callable[[], float] = field(default=time.monotonic)  # the fetch deadline's clock
 
 
 @dataclass(frozen=True)
@@ -175,6 +183,77 @@ class BodyTooLarge(Exception):
     pass
 
 
+class DeadlineExceeded(Exception):
+    pass
+
+
+class _Deadline:
+    """When a fetch must be over (monotonic seconds); moved later by rate-limit waits,
+    which are this process's politeness, not the server's slowness."""
+
+    def __init__(self, seconds: float, monotonic: Callable[[], float]):
+        self.seconds = seconds
+        self.monotonic = monotonic
+        self.at = monotonic() + seconds
+
+    def left(self) -> float:
+        return self.at - self.monotonic()
+
+
+class _Watchdog:
+    """Cuts one request's connection when the fetch's deadline passes mid-read.
+
+    httpx only bounds each read, so a server sending a byte a second (headers or body)
+    holds a request for as long as it likes. The socket is learnt from httpcore's trace
+    events (a new connection) or the response's ``network_stream`` (a reused one); at the
+    deadline it is shut down, the blocked read returns and the request fails."""
+
+    def __init__(self, seconds: float):
+        self._lock = threading.Lock()
+        self._stream: Any = None
+        self._done = False
+        self.fired = False
+        self._timer = threading.Timer(max(seconds, 0.0), self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def trace(self, event: str, info: dict) -> None:
+        if event in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+            self.watch(info.get("return_value"))
+
+    def watch(self, stream: Any) -> None:
+        if stream is None:
+            return
+        with self._lock:
+            self._stream = stream
+            fired = self.fired
+        if fired:
+            self._cut(stream)
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.fired = True
+            stream = self._stream
+        if stream is not None:
+            self._cut(stream)
+
+    @staticmethod
+    def _cut(stream: Any) -> None:
+        try:
+            sock = stream.get_extra_info("socket")
+            if sock is not None:
+                sock.shutdown(socket.SHUT_RDWR)
+        except (OSError, AttributeError):  # already closed, or not a socket stream
+            pass
+
+    def stop(self) -> None:
+        with self._lock:
+            self._done = True
+        self._timer.cancel()
+
+
 class Connector:
     """Base class. Subclasses set ``type``, describe their extra config keys in
     ``options`` (credentials as ``Option(env=True)``), and implement :meth:`fetch`.
@@ -197,9 +276,20 @@ class Connector:
         self.policy = policy or HttpPolicy()
         self.user_agent = user_agent
         self.limiter = limiter
+        self._local = threading.local()  # the deadline of the fetch running in this thread
 
     def fetch(self, ctx: FetchContext) -> FetchResult:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def poll(self, ctx: FetchContext) -> FetchResult:
+        """:meth:`fetch` within the source's ``timeout``: every request, retry and page of
+        it share one deadline (waits for the host's rate limit are not counted). Called
+        directly, ``fetch`` gives each request that deadline instead."""
+        self._local.deadline = _Deadline(self.source.timeout.total_seconds(), self.policy.monotonic)
+        try:
+            return self.fetch(ctx)
+        finally:
+            self._local.deadline = None
 
     # ------------------------------------------------------------------ config
 
@@ -237,22 +327,30 @@ class Connector:
             hdrs["If-Modified-Since"] = ctx.last_modified
         hdrs.update(headers or {})
         timeout = self.source.timeout.total_seconds()
+        # the fetch's deadline (poll), or this request's own one (fetch called directly)
+        deadline = getattr(self._local, "deadline", None) or _Deadline(timeout, self.policy.monotonic)
         last_error = "no attempt made"
         last_status: int | None = None
         host = urlsplit(url).hostname or ""
         for attempt in range(1, self.policy.attempts + 1):
             if self.limiter is not None:
-                self.limiter.acquire(host)
+                deadline.at += self.limiter.acquire(host)
+            left = deadline.left()
+            if left <= 0:
+                return self._past_deadline(deadline, attempt - 1, last_error, last_status)
+            watchdog = _Watchdog(left)
             try:
                 with self.client.stream(method, url, headers=hdrs, params=params, data=data, json=json_body,
-                                        auth=auth, timeout=timeout) as resp:
+                                        auth=auth, timeout=min(timeout, left),
+                                        extensions={"trace": watchdog.trace}) as resp:
+                    watchdog.watch(resp.extensions.get("network_stream"))
                     status = resp.status_code
                     if 200 <= status < 300:
-                        body = self._read_capped(resp)
+                        body = self._read_capped(resp, deadline=deadline)
                         if body.lstrip()[:1] == b"<" and is_challenge(body, strict=True):
                             return self.blocked(status, "anti-bot challenge page")
                         return HttpResponse(status, resp.headers, body, str(resp.url))
-                    head = self._read_capped(resp, limit=64_000, truncate=True)
+                    head = self._read_capped(resp, limit=64_000, truncate=True, deadline=deadline)
                     outcome = self.classify(status, resp.headers, head)
                     if outcome is not None:
                         return outcome
@@ -260,25 +358,45 @@ class Connector:
                     last_error = f"HTTP {status} {resp.reason_phrase}".strip()
             except BodyTooLarge as exc:
                 return FetchResult("failed", error=str(exc))
+            except DeadlineExceeded:
+                return self._past_deadline(deadline, attempt, "", last_status)
             except httpx.TimeoutException as exc:
+                if watchdog.fired or deadline.left() <= 0:
+                    return self._past_deadline(deadline, attempt, "", last_status)
                 last_error = f"timed out after {timeout:g}s ({type(exc).__name__})"
             except httpx.TooManyRedirects:
                 return FetchResult("failed", error="too many redirects (redirect loop?)")
             except httpx.HTTPError as exc:
+                if watchdog.fired:  # the watchdog cut the connection
+                    return self._past_deadline(deadline, attempt, "", last_status)
                 last_error = f"{type(exc).__name__}: {exc}"
+            finally:
+                watchdog.stop()
             if attempt < self.policy.attempts:
-                delay = self.policy.backoff * (2 ** (attempt - 1))
-                self.policy.sleep(delay * (0.5 + self.policy.rand() / 2))  # jitter: 50-100 %
+                delay = self.policy.backoff * (2 ** (attempt - 1)) * (0.5 + self.policy.rand() / 2)  # jitter 50-100 %
+                if delay >= deadline.left():  # the retry could not finish in time: stop now
+                    return self._past_deadline(deadline, attempt, last_error, last_status)
+                self.policy.sleep(delay)
         return FetchResult("failed", error=f"{last_error} (after {self.policy.attempts} attempts)",
                            http_status=last_status)
 
-    def _read_capped(self, resp: httpx.Response, limit: int | None = None, truncate: bool = False) -> bytes:
+    @staticmethod
+    def _past_deadline(deadline: _Deadline, attempts: int, last_error: str, status: int | None) -> FetchResult:
+        why = f"; last: {last_error}" if last_error and last_error != "no attempt made" else ""
+        return FetchResult("failed", http_status=status,
+                           error=f"timed out: the fetch took longer than its {deadline.seconds:g}s timeout, which "
+                                 f"covers every request, retry and page ({attempts} attempt(s){why})")
+
+    def _read_capped(self, resp: httpx.Response, limit: int | None = None, truncate: bool = False,
+                     deadline: _Deadline | None = None) -> bytes:
         limit = limit or self.source.max_bytes
         declared = resp.headers.get("content-length")
         if not truncate and declared and declared.isdigit() and int(declared) > limit:
             raise BodyTooLarge(f"body of {int(declared):,} bytes exceeds max_bytes={limit:,}")
         chunks, size = [], 0
         for chunk in resp.iter_bytes():
+            if deadline is not None and deadline.left() <= 0:
+                raise DeadlineExceeded()
             size += len(chunk)
             if size > limit:
                 if truncate:

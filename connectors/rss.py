@@ -4,6 +4,11 @@ Config keys: the common ones (url, every, entities, timeout, max_bytes, enabled)
 A 304 is "nothing new"; an HTML page, an empty body or unparseable XML with no
 entries is an error naming what arrived; a feed with some broken entries keeps the
 good ones and reports the rest as warnings.
+
+Charset: a feed that declares UTF-8 (or nothing) but is not valid UTF-8 is decoded as
+Big5 (cp950), then GB18030, as the html connector does (Taiwanese sites still serve
+Big5), with a warning naming the charset used; feedparser alone would read it as
+windows-1252 and the Chinese names would never match.
 """
 from __future__ import annotations
 
@@ -22,6 +27,49 @@ from monitor.mention import FetchResult, Mention
 _WS_RE = re.compile(r"\s+")
 _BLOCK_TAGS = ["br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote"]
 _CTRL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_XML_DECL_RE = re.compile(rb"^(\s*<\?xml[^>]*?encoding\s*=\s*[\"'])([A-Za-z0-9._\-]+)([\"'])", re.I)
+_CHARSET_RE = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._\-]+)[\"']?", re.I)
+_UTF8_NAMES = {"utf-8", "utf8"}
+_FALLBACKS = (("cp950", "Big5"), ("gb18030", "GB18030"))  # the order the html connector tries
+
+
+def _utf8_type(ctype: str) -> str:
+    if _CHARSET_RE.search(ctype):
+        return _CHARSET_RE.sub("charset=utf-8", ctype)
+    return f"{ctype or 'application/xml'}; charset=utf-8"
+
+
+def repair_charset(body: bytes, headers: dict[str, str]) -> tuple[bytes, dict[str, str], str | None]:
+    """A feed that says it is UTF-8 (or says nothing, so UTF-8) but is not: decoded as Big5,
+    then GB18030, and handed on as UTF-8 with its declarations changed to say so. Returns
+    the body, the headers and a warning (None when the body was already what it said)."""
+    ctype = headers.get("content-type", "")
+    m = _CHARSET_RE.search(ctype)
+    decl = _XML_DECL_RE.match(body[:512])
+    declared = (m.group(1) if m else decl.group(2).decode("ascii") if decl else "").lower()
+    if declared and declared not in _UTF8_NAMES:
+        return body, headers, None  # another charset, declared: feedparser's to honour
+    if body[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return body, headers, None  # UTF-16 with a byte-order mark
+    try:
+        body.decode("utf-8")
+        return body, headers, None
+    except UnicodeDecodeError as exc:
+        bad_at = exc.start
+    said = f"declared {declared.upper()}" if declared else "declared no charset (UTF-8 assumed)"
+    for codec, name in _FALLBACKS:
+        try:
+            text = body.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        fixed = text.encode("utf-8")
+        fixed = _XML_DECL_RE.sub(lambda d: d.group(1) + b"utf-8" + d.group(3), fixed, count=1)
+        headers = {**headers, "content-type": _utf8_type(ctype)}
+        return fixed, headers, f"feed {said} but is not valid UTF-8 (byte {bad_at:,}); decoded as {name}"
+    text = body.decode("utf-8", "replace")
+    headers = {**headers, "content-type": _utf8_type(ctype)}
+    return text.encode("utf-8"), headers, (f"feed {said} but is not valid UTF-8 (byte {bad_at:,}), nor Big5 or "
+                                           "GB18030; undecodable bytes replaced, names in it may not match")
 
 
 def html_to_text(value: str | None) -> str:
@@ -67,6 +115,7 @@ class RssConnector(Connector):
         if not body.strip():
             return FetchResult("failed", error="empty body where a feed was expected", http_status=resp.status)
         headers = {k.lower(): v for k, v in resp.headers.items()}
+        body, headers, charset_warning = repair_charset(body, headers)
         parsed = feedparser.parse(body, response_headers=headers)
         ctype = headers.get("content-type", "")
         if not parsed.entries:
@@ -80,8 +129,8 @@ class RssConnector(Connector):
                 return FetchResult("failed", error=f"expected a feed, got {what} (Content-Type: {ctype or 'none'})",
                                    http_status=resp.status)
             return FetchResult("ok", etag=headers.get("etag"), last_modified=headers.get("last-modified"),
-                               http_status=resp.status)
-        mentions, warnings = [], []
+                               http_status=resp.status, warnings=(charset_warning,) if charset_warning else ())
+        mentions, warnings = [], [charset_warning] if charset_warning else []
         newest: datetime | None = None
         for i, entry in enumerate(parsed.entries):
             title = html_to_text(entry.get("title"))

@@ -79,7 +79,8 @@ class YelpConnector(Connector):
                 warnings.append(f"review {r.get('id', i + 1)}: unknown date format {str(r.get('time_created'))[:40]!r}")
             if since and when and when <= since:
                 continue
-            text = (r.get("text") or "").strip()
+            text = r.get("text")
+            text = text.strip() if isinstance(text, str) else (text or "")  # a non-string: Mention names it
             if not text and r.get("rating") is None:
                 warnings.append(f"review {r.get('id', i + 1)} has neither text nor a rating; skipped")
                 continue

@@ -6,8 +6,9 @@
 
 Connectors never see the store, the model or the notifier; each stage gets only what
 the previous one produced. ``poll_source`` may run for several sources at once (one
-scheduler job each); ``process`` is serialised by a lock so scoring and paging happen
-once per new batch of mentions.
+scheduler job each); ``process`` is serialised by a lock within the process and by the
+``process`` lease (:class:`monitor.storage.Lease`) among processes sharing the database,
+so scoring and paging happen once per new batch of mentions.
 
 Logs carry ids, counts and statuses, never mention text (it can hold patient data)
 and never notification URLs (they hold secrets).
@@ -16,9 +17,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import httpx
@@ -36,10 +40,14 @@ from monitor.outbox import Outbox
 from monitor.render import ops_notice
 from monitor.rules import alert_labels, evaluate_burst, evaluate_severe, evaluate_spike, rule_counts
 from monitor.sentiment import Scorer
-from monitor.storage import AlertRow, Store
+from monitor.storage import AlertRow, Lease, Store, describe_error
 from monitor.verdict import decide
 
 log = logging.getLogger("repwatch")
+
+PROCESS_LEASE = "process"
+PROCESS_LEASE_TTL = timedelta(seconds=60)  # a holder killed outright blocks processing at most this long
+PROCESS_LEASE_WAIT = timedelta(seconds=90)  # how long a one-shot run waits for another process's turn
 
 
 
@@ -65,6 +73,7 @@ class ProcessReport:
     failed: int = 0
     fallbacks: int = 0
     score_error: str | None = None
+    skipped: bool = False  # another process held the process lease: it did the work
 
 
 class App:
@@ -93,6 +102,50 @@ class App:
         self.outbox = Outbox(config, self.store, self.notifier, self.clock)
         self._process_lock = threading.Lock()
         self._longest_window = max((r.window for r in config.rules), default=timedelta(hours=1))
+        self._policy = policy
+
+    def reload(self, config: Config) -> list[str]:
+        """Run a new, already validated ``config`` from now on (SIGHUP): sources, entities,
+        routes, rules, incidents and daemon settings. The swap waits for a running
+        ``process`` (scoring, paging, deliveries) to finish; a poll in flight ends with the
+        objects it started with. Settings that cannot change without a restart (the
+        database, the loaded model, the HTTP listen address, the HTTP connection pool) keep
+        their running values; their keys are returned so the caller can say so."""
+        old = self.config
+        restart: list[str] = []
+        if config.storage.url != old.storage.url:
+            restart.append("storage.url")
+            config = replace(config, storage=old.storage)
+        o, n = old.sentiment, config.sentiment
+        for key in ("model", "threads", "max_chars", "labels"):
+            if getattr(o, key) != getattr(n, key):
+                restart.append(f"sentiment.{key}")
+                config = replace(config, sentiment=replace(config.sentiment, **{key: getattr(o, key)}))
+        for key in ("listen", "max_connections"):
+            if getattr(old.daemon, key) != getattr(config.daemon, key):
+                restart.append(f"daemon.{key}")
+                config = replace(config, daemon=replace(config.daemon, **{key: getattr(old.daemon, key)}))
+        known = registry()
+        running = {s.id: s for s in old.sources}
+        connectors = {}
+        for s in config.sources:
+            prev = running.get(s.id)
+            if (prev is not None and prev == s and prev.digest == s.digest and s.id in self.connectors
+                    and old.daemon.user_agent == config.daemon.user_agent):
+                connectors[s.id] = self.connectors[s.id]  # unchanged: keeps whatever it has learned
+            else:
+                connectors[s.id] = known[s.type](s, self.client, self.clock, self._policy, config.daemon.user_agent,
+                                                 self.limiter)
+        matcher = Matcher(config.entities)
+        dispatcher = Dispatcher(config, self.store, self.clock)
+        outbox = Outbox(config, self.store, self.notifier, self.clock, workers=self.outbox.workers)
+        longest = max((r.window for r in config.rules), default=timedelta(hours=1))
+        with self._process_lock:
+            self.limiter.rates = {**HostLimiter.DEFAULTS, **dict(config.daemon.rate_limits)}
+            self.matcher, self.connectors, self._longest_window = matcher, connectors, longest
+            self.dispatcher, self.outbox = dispatcher, outbox
+            self.config = config
+        return restart
 
     def close(self) -> None:
         if self._own_client:
@@ -102,8 +155,25 @@ class App:
     # ------------------------------------------------------------------ poll
 
     def poll_source(self, source_id: str) -> PollReport:
-        source = self.config.source(source_id)
+        """Fetch one source, attribute and store what it brought, record its health. Never
+        raises: anything that goes wrong (the connector, matching, storage) is recorded
+        against this source as failing, and no other source is affected."""
         started = time.perf_counter()
+        try:
+            return self._poll(source_id, started)
+        except Exception as exc:  # storage or a stage after the fetch: this source fails, not the run
+            error = f"poll error: {describe_error(exc)}"
+            log.error("source %s: %s", source_id, error)
+            source = self.config.source(source_id)
+            try:
+                self.store.record_fetch(source_id, FetchResult("failed", error=error), 0, self.clock.now(),
+                                        source.digest)
+            except Exception as again:
+                log.error("source %s: could not record the failure: %s", source_id, describe_error(again))
+            return PollReport(source_id, "failed", error=error, seconds=time.perf_counter() - started)
+
+    def _poll(self, source_id: str, started: float) -> PollReport:
+        source = self.config.source(source_id)
         now = self.clock.now()
         state = self.store.source_state(source_id)
         if state.status == "auth_failed" and state.config_digest == source.digest:
@@ -113,10 +183,11 @@ class App:
             return PollReport(source_id, "skipped", error=f"waiting until {state.not_before.isoformat()} ({state.status})")
         ctx = FetchContext(state.etag, state.last_modified, state.cursor)
         try:
-            result = self.connectors[source_id].fetch(ctx)
+            result = self.connectors[source_id].poll(ctx)  # within the source's timeout, retries and pages included
         except Exception as exc:  # a connector bug is recorded against its source only
             log.exception("source %s: connector raised", source_id)
             result = FetchResult("failed", error=f"connector error: {type(exc).__name__}: {exc}")
+        result = self._checked(result)
         matched = self._attribute(source, result.mentions)
         # history is stored and scored but never pages: a source's first successful poll, and
         # anything published before the longest rule window
@@ -124,9 +195,17 @@ class App:
         new_ids: list[int] = []
         backfilled = 0
         if matched:
+            problems: list[str] = []
+            edited: list[int] = []
             new_ids = self.store.add_mentions(matched, detected_at=now, backfill_all=first_poll,
-                                              backfill_before=now - self._longest_window)
+                                              backfill_before=now - self._longest_window, problems=problems,
+                                              edited=edited)
             backfilled = len(new_ids) if first_poll else self.store.count_backfill(new_ids)
+            if problems:
+                result = replace(result, warnings=result.warnings + tuple(problems))
+            if edited:
+                log.info("source %s: %d mentions edited since last seen (kept as new versions, scored again)",
+                         source_id, len(edited))
         before, after = self.store.record_fetch(source_id, result, len(new_ids), now, source.digest, backfilled)
         if after != before and after == "ok" and before not in ("new", "ok"):
             log.warning("source %s recovered (was %s)", source_id, before)
@@ -139,6 +218,21 @@ class App:
         log.info("source %s: %s, %d fetched, %d matched, %d new (%.2fs)", source_id, result.status,
                  report.fetched, report.matched, report.new, report.seconds)
         return report
+
+    @staticmethod
+    def _checked(result: FetchResult) -> FetchResult:
+        """The fetch with each mention's field problems (see ``Mention.__post_init__``) as
+        warnings, and without mentions left with nothing to say once bad fields were dropped."""
+        kept, warnings = [], []
+        for i, mention in enumerate(result.mentions, 1):
+            warnings += [f"item #{i}: {p}" for p in mention.problems]
+            if not mention.title and not mention.text and mention.rating is None:
+                warnings.append(f"item #{i} has no title, text or rating left; skipped")
+                continue
+            kept.append(mention)
+        if not warnings:
+            return result
+        return replace(result, mentions=tuple(kept), warnings=result.warnings + tuple(warnings))
 
     def _attribute(self, source, mentions) -> list[tuple]:
         """Which entities each mention is about: the names in its text; on an entity's own
@@ -164,11 +258,23 @@ class App:
 
     # ------------------------------------------------------------------ process
 
-    def process(self, flush: bool = False) -> ProcessReport:
+    def process(self, flush: bool = False, wait: timedelta = timedelta(0)) -> ProcessReport:
         """Score, evaluate, dispatch and deliver. ``flush``: send grouped alerts now
-        instead of after group_wait (one-shot runs)."""
-        with self._process_lock:
+        instead of after group_wait (one-shot runs).
+
+        One process at a time does this among all sharing the database (``repwatch run``,
+        ``repwatch poll``; SQLite or PostgreSQL): it holds the ``process`` lease throughout.
+        One that cannot get it within ``wait`` skips this time (``skipped``): the holder is
+        doing the work, and what this one stored is taken by the holder or the next run."""
+        holder = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        with self._process_lock, Lease(self.store, PROCESS_LEASE, holder, self.clock, PROCESS_LEASE_TTL,
+                                       wait) as held:
             report = ProcessReport()
+            if not held:
+                report.skipped = True
+                (log.warning if wait else log.info)(
+                    "processing skipped: another repwatch process holds the %s lease", PROCESS_LEASE)
+                return report
             self._score_pending(report)
             self._evaluate_rules(report)
             self._source_health(report)
@@ -180,8 +286,13 @@ class App:
 
     def cycle(self, flush: bool = True) -> tuple[list[PollReport], ProcessReport]:
         """Poll every enabled source once, then process; a one-shot run flushes groups."""
-        polls = [self.poll_source(s.id) for s in self.config.sources if s.enabled]
-        return polls, self.process(flush)
+        ids = [s.id for s in self.config.sources if s.enabled]
+        # at once, so one slow source never delays another (each is bounded by its own
+        # timeout; the shared HostLimiter and connection pool still pace each host)
+        workers = max(1, min(len(ids), self.config.daemon.max_connections))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="poll") as pool:
+            polls = list(pool.map(self.poll_source, ids))
+        return polls, self.process(flush, wait=PROCESS_LEASE_WAIT)
 
     def _score_pending(self, report: ProcessReport) -> None:
         """Score new mentions and store each one's verdict (model, star rating; see

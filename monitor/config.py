@@ -5,7 +5,12 @@ the dotted key, so ``repwatch check-config`` can print ``FILE:LINE: key.path: wh
 All problems are collected before raising, so one run shows every mistake.
 
 Secrets never live in the file: ``${VAR}`` inside ``storage.url`` and route ``notify``
-URLs is replaced from the environment at load time; a missing variable is a problem.
+URLs is replaced from the environment at load time; a missing variable is a problem. A
+credential, token or webhook path written literally into a notify URL is refused.
+``need_secrets=False`` (commands that neither poll nor send, ``check-config --no-env``)
+validates everything else but lets connector credentials, notify-URL variables and the ack
+secret be unset: those problems are kept in :attr:`Config.unset` instead of raised.
+Durations are capped at :data:`MAX_DURATION`, so no deadline computed from one overflows.
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import unquote, urlsplit
 
 from monitor.causes import CAUSES
 from monitor.errors import ConfigError, Problem
@@ -29,6 +35,7 @@ DEFAULT_MODEL = "builtin"
 _DURATION_RE = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+MAX_DURATION = timedelta(days=3650)  # any longer is a typo; datetimes near year 9999 overflow
 
 
 def parse_duration(text: str, allow_zero: bool = False) -> timedelta:
@@ -39,7 +46,10 @@ def parse_duration(text: str, allow_zero: bool = False) -> timedelta:
     if not m or not any(m.groups()):
         raise ValueError(f"bad duration {text!r}: use a number with d, h, m or s, e.g. \"5m\", \"1h30m\"")
     d, h, mi, s = (int(g) if g else 0 for g in m.groups())
-    value = timedelta(days=d, hours=h, minutes=mi, seconds=s)
+    try:
+        value = timedelta(days=d, hours=h, minutes=mi, seconds=s)
+    except OverflowError:
+        raise ValueError(f"duration {text!r} is too large") from None
     if value <= timedelta(0) and not allow_zero:
         raise ValueError(f"duration {text!r} must be greater than zero")
     return value
@@ -214,6 +224,8 @@ class Config:
     daemon: DaemonConfig
     incidents: IncidentsConfig = IncidentsConfig()
     inhibit: tuple[Inhibit, ...] = DEFAULT_INHIBIT
+    # need_secrets=False: the variables that were not set, as the problems they would be
+    unset: tuple[Problem, ...] = ()
 
     def entity(self, entity_id: str) -> Entity:
         return next(e for e in self.entities if e.id == entity_id)
@@ -299,11 +311,13 @@ def locate_keys(text: str) -> dict[tuple, int]:
 class _Checker:
     """Collects problems with the file name and line of each key path."""
 
-    def __init__(self, file: str, locs: dict[tuple, int], env: Mapping[str, str]):
+    def __init__(self, file: str, locs: dict[tuple, int], env: Mapping[str, str], need_secrets: bool = True):
         self.file = file
         self.locs = locs
         self.env = env
+        self.need_secrets = need_secrets
         self.problems: list[Problem] = []
+        self.unset: list[Problem] = []  # secrets not set, when need_secrets is False
 
     def line_of(self, path: tuple) -> int | None:
         p = tuple(path)
@@ -313,11 +327,18 @@ class _Checker:
             p = p[:-1]
         return None
 
-    def add(self, path: tuple, message: str) -> None:
+    def problem(self, path: tuple, message: str) -> Problem:
         key = ""
         for part in path:
             key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
-        self.problems.append(Problem(self.file, self.line_of(path), key, message))
+        return Problem(self.file, self.line_of(path), key, message)
+
+    def add(self, path: tuple, message: str) -> None:
+        self.problems.append(self.problem(path, message))
+
+    def add_secret(self, path: tuple, message: str) -> None:
+        """A secret that is not set: a problem, or only noted when need_secrets is False."""
+        (self.problems if self.need_secrets else self.unset).append(self.problem(path, message))
 
     # typed getters: return the default (and record a problem) when the value is wrong
     def table(self, data: Mapping, path: tuple, allowed: set[str]) -> None:
@@ -355,14 +376,19 @@ class _Checker:
             return tuple(default)
         return tuple(v.strip() for v in value)
 
-    def duration(self, data: Mapping, path: tuple, key: str, default: timedelta, allow_zero=False) -> timedelta:
+    def duration(self, data: Mapping, path: tuple, key: str, default: timedelta, allow_zero=False,
+                 maximum: timedelta = MAX_DURATION) -> timedelta:
         if key not in data:
             return default
         try:
-            return parse_duration(data[key], allow_zero)
+            value = parse_duration(data[key], allow_zero)
         except ValueError as exc:
             self.add(path + (key,), str(exc))
             return default
+        if value > maximum:
+            self.add(path + (key,), f"must be at most {format_duration(maximum)}, got {data[key]!r}")
+            return default
+        return value
 
     def number(self, data, path, key, default, kind=float, lo=None, hi=None):
         if key not in data:
@@ -391,7 +417,7 @@ class _Checker:
     def expand(self, value: str, path: tuple) -> str | None:
         missing = [name for name in _ENV_RE.findall(value) if not self.env.get(name)]
         for name in missing:
-            self.add(path, f"environment variable {name} is not set")
+            self.add_secret(path, f"environment variable {name} is not set")
         if missing:
             return None
         return _ENV_RE.sub(lambda m: self.env[m.group(1)], value)
@@ -433,7 +459,7 @@ def _check_options(c: "_Checker", s: Mapping, p: tuple, cls) -> tuple[dict, dict
             if var and c.env.get(var):
                 secrets[key] = c.env[var]
             elif spec.required:
-                c.add(p + (key,), f"environment variable {var} is not set (credential for {cls.type})")
+                c.add_secret(p + (key,), f"environment variable {var} is not set (credential for {cls.type})")
             continue
         if key not in s:
             if spec.required:
@@ -457,27 +483,23 @@ def _check_options(c: "_Checker", s: Mapping, p: tuple, cls) -> tuple[dict, dict
 
 def _check_apprise_url(url: str) -> str | None:
     """Return why apprise cannot use ``url``, or None when it can."""
-    import logging
+    from monitor.notify import plugin_for  # quiet: apprise logs the URL it rejects
 
-    import apprise
-
-    logger = logging.getLogger("apprise")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)  # apprise logs the URL it rejects; it may hold a secret
-    try:
-        plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
-    except Exception as exc:  # pragma: no cover - apprise raises only with suppress off
-        return str(exc)
-    finally:
-        logger.setLevel(level)
+    plugin = plugin_for(url)
     if plugin is None:
         scheme = url.split("://", 1)[0] if "://" in url else "(none)"
         return f"apprise cannot parse this URL (scheme {scheme!r}); see https://github.com/caronc/apprise/wiki"
     return None
 
 
-def load_config(path: str | os.PathLike, env: Mapping[str, str] | None = None, check_urls: bool = True) -> Config:
-    """Read, validate and return the config at ``path``; raise ConfigError with every problem."""
+def load_config(path: str | os.PathLike, env: Mapping[str, str] | None = None, check_urls: bool = True,
+                need_secrets: bool = True) -> Config:
+    """Read, validate and return the config at ``path``; raise ConfigError with every problem.
+
+    ``need_secrets=False``: connector credentials, notify-URL and storage variables and the
+    ack secret may be unset (they land in ``Config.unset``); everything else is checked. A
+    route's URL whose variables are unset is kept as its template: such a config must not send.
+    """
     env = os.environ if env is None else env
     file = str(path)
     try:
@@ -493,7 +515,7 @@ def load_config(path: str | os.PathLike, env: Mapping[str, str] | None = None, c
         line = int(m.group(1)) if m else (len(text.splitlines()) or None if "end of document" in str(exc) else None)
         msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
         raise ConfigError([Problem(file, line, "", f"TOML syntax error: {msg}")]) from None
-    return _validate(data, _Checker(file, locate_keys(text), env), check_urls)
+    return _validate(data, _Checker(file, locate_keys(text), env, need_secrets), check_urls)
 
 
 def _validate(data: Mapping, c: _Checker, check_urls: bool) -> Config:
@@ -505,9 +527,12 @@ def _validate(data: Mapping, c: _Checker, check_urls: bool) -> Config:
     storage = StorageConfig()
     if isinstance(st, dict):
         c.table(st, ("storage",), {"url"})
-        url = c.string(st, ("storage",), "url", DEFAULT_STORAGE_URL)
-        url = c.expand(url, ("storage", "url")) if url else None
-        if url and not re.match(r"^(sqlite|postgresql)(\+\w+)?://", url):
+        written = c.string(st, ("storage",), "url", DEFAULT_STORAGE_URL)
+        url = c.expand(written, ("storage", "url")) if written else None
+        if written and url is None and not c.need_secrets:
+            url = written  # variables unset: kept as written, never the default; see Config.unset
+        unexpanded = url == written and _ENV_RE.match(url or "")  # "${DB_URL}" with DB_URL unset
+        if url and not unexpanded and not re.match(r"^(sqlite|postgresql)(\+\w+)?://", url):
             c.add(("storage", "url"), "must start with sqlite:/// or postgresql+psycopg://")
         storage = StorageConfig(url=url or DEFAULT_STORAGE_URL)
     else:
@@ -552,9 +577,15 @@ def _validate(data: Mapping, c: _Checker, check_urls: bool) -> Config:
 
         for host, rate in raw_limits.items():
             try:
-                limits[host.lower()] = parse_rate(rate)
+                requests, period = parse_rate(rate)
             except ValueError as exc:
                 c.add(p + ("rate_limits", host), str(exc))
+                continue
+            if not 1 <= period <= MAX_DURATION.total_seconds() or requests > 1_000_000:
+                c.add(p + ("rate_limits", host), f"out of range: at most 1000000 requests per period, and a period "
+                                                 f"from 1s to {format_duration(MAX_DURATION)}, got {rate!r}")
+                continue
+            limits[host.lower()] = requests, period
         daemon = DaemonConfig(
             user_agent=c.string(da, p, "user_agent", DaemonConfig.user_agent),
             jitter=c.duration(da, p, "jitter", DaemonConfig.jitter, allow_zero=True),
@@ -579,8 +610,9 @@ def _validate(data: Mapping, c: _Checker, check_urls: bool) -> Config:
         secret_var = c.string(inc, p, "ack_secret_env", "REPWATCH_ACK_SECRET")
         secret = c.env.get(secret_var) if secret_var else None
         if public_url and not secret:
-            c.add(p + ("ack_secret_env",), f"environment variable {secret_var} is not set: ack links are signed "
-                                           f"with it (any long random string, e.g. `openssl rand -hex 32`)")
+            c.add_secret(p + ("ack_secret_env",), f"environment variable {secret_var} is not set: ack links "
+                                                  f"are signed with it (any long random string, e.g. "
+                                                  f"`openssl rand -hex 32`)")
         elif secret and len(secret) < 16:
             c.add(p + ("ack_secret_env",), f"the secret in {secret_var} is too short (at least 16 characters)")
         incidents = IncidentsConfig(
@@ -856,24 +888,90 @@ def _validate(data: Mapping, c: _Checker, check_urls: bool) -> Config:
         daemon=daemon,
         incidents=incidents,
         inhibit=tuple(inhibit) if "inhibit" in data else DEFAULT_INHIBIT,
+        unset=tuple(c.unset),
     )
 
 
+_SECRET_PARAM_RE = re.compile(r"(?i)(token|secret|pass|password|passwd|pwd|key|authorization|signature|cookie)"
+                              r"=[^&\x00]")  # run on the text with each ${VAR} blanked to \x00
+_DELIM_RE = re.compile(r"[/?&=@:#]")
+
+
+def _looks_like_token(text: str) -> bool:
+    """A long random-looking string: what a webhook path or an API key looks like."""
+    text = unquote(text)
+    if not re.fullmatch(r"[A-Za-z0-9_\-.~+=]+", text):
+        return False
+    mixed = re.search(r"[A-Za-z]", text) and re.search(r"\d", text)
+    return bool((len(text) >= 16 and mixed) or (len(text) >= 24 and re.fullmatch(r"[A-Za-z0-9]+", text)))
+
+
+def _literal_secrets(template: str, plugin, values: list[str]) -> list[str]:
+    """What is secret in an apprise URL but written into the file rather than taken from a
+    ${VAR}: a password, a secret-named option, a token-like json/form/xml path segment or
+    ``-param``/``+header`` value, or a piece apprise hides in its privacy form (a Slack or
+    LINE token, a webhook id) that is in the file's text and in none of the variables'
+    ``values`` (``plugin``: apprise's plugin for the expanded URL, None when there is none).
+    Never the values themselves: they must not reach any output."""
+    from monitor.notify import PATH_SECRET_SCHEMES, is_option, masked_by_apprise
+
+    found = []
+    literal = _ENV_RE.sub("\x00", template)  # the text written in the file, variables blanked
+    if re.search(r"://[^/${}]*:[^@/${}]+@", template):
+        found.append("a password")
+    if _SECRET_PARAM_RE.search(literal.split("?", 1)[1] if "?" in literal else ""):
+        found.append("a secret option such as token=, key= or password=")
+    try:
+        split = urlsplit(literal)
+    except ValueError:
+        split = None
+    if split is not None:
+        if split.scheme.lower() in PATH_SECRET_SCHEMES and any(
+                _looks_like_token(seg) for seg in split.path.split("/") if "\x00" not in seg):
+            found.append("a token-like path segment")
+        if any(is_option(part) and _looks_like_token(part.partition("=")[2])
+               for part in split.query.split("&") if "\x00" not in part.partition("=")[2]):
+            found.append("a token-like -param or +header value")
+    if plugin is not None:
+        values = [unquote(v) for v in values if v]
+        written = unquote(literal)
+        for piece in masked_by_apprise(plugin):
+            subs = [t for t in _DELIM_RE.split(piece) if t]
+            if any(t in written and not any(t in v for v in values) for t in subs):
+                found.append("a token, key or webhook id")
+                break
+    return list(dict.fromkeys(found))
+
+
 def _urls(c: "_Checker", templates: tuple[str, ...], path: tuple, check_urls: bool) -> list[str]:
-    """Expand ${VAR} in apprise URL templates; refuse credentials written into the file."""
+    """Expand ${VAR} in apprise URL templates; refuse credentials written into the file.
+
+    With need_secrets off, a URL whose variables are unset is kept as its template (so the
+    indexes of a route's URLs stay right) and only what the file itself says is checked."""
+    from monitor.notify import plugin_for
+
     urls = []
     for j, t in enumerate(templates):
-        if re.search(r"://[^/${}]*:[^@/${}]+@", t) or re.search(r"(?i)(token|secret|password|key)=[^${&]+", t):
-            c.add(path, f"URL #{j + 1} has a credential written into the file; use ${{VAR}} from the environment")
         expanded = c.expand(t, path)
-        if expanded is None:
-            continue
-        if check_urls:
+        plugin, values = None, [c.env.get(name, "") for name in _ENV_RE.findall(t)]
+        if expanded is not None and check_urls:
             why = _check_apprise_url(expanded)
             if why:
-                c.add(path, f"URL #{j + 1} ({_ENV_RE.sub('***', t)}): {why}")
-                continue
-        urls.append(expanded)
+                c.add(path, f"URL #{j + 1}: {why}")
+            else:
+                plugin = plugin_for(expanded)
+        elif expanded is None and check_urls:
+            # variables unset (need_secrets off): a stand-in value for each lets the literal
+            # parts be checked all the same, when apprise accepts the stand-ins
+            stand_in = {name: c.env.get(name) or f"RWVAR{k}x{name.replace('_', '')}" for k, name in
+                        enumerate(_ENV_RE.findall(t))}
+            values = list(stand_in.values())
+            plugin = plugin_for(_ENV_RE.sub(lambda m: stand_in[m.group(1)], t))
+        literal = _literal_secrets(t, plugin, values)
+        if literal:
+            c.add(path, f"URL #{j + 1} has a credential written into the file ({'; '.join(literal)}); "
+                        f"use ${{VAR}} from the environment")
+        urls.append(expanded if expanded is not None else t)
     return urls
 
 
@@ -901,5 +999,9 @@ def _listen(c: "_Checker", da: Mapping, p: tuple) -> str | None:
         return None
     if not isinstance(value, str) or not re.match(r"^[\w.\-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$", value):
         c.add(p + ("listen",), f'must be "host:port" such as "127.0.0.1:8787" (or "" to turn it off), got {value!r}')
+        return DaemonConfig.listen
+    port = int(value.rpartition(":")[2])
+    if not 1 <= port <= 65535:
+        c.add(p + ("listen",), f"port must be between 1 and 65535, got {port} in {value!r}")
         return DaemonConfig.listen
     return value

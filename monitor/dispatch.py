@@ -21,7 +21,10 @@ Each run (``Dispatcher.run``, called after the rules with an injected clock):
 5. Daily digests go out at each route's ``digest_at``.
 
 Every notification is written with its deliveries and the state it changes in one
-transaction (:meth:`Store.create_notification`); :mod:`monitor.outbox` sends them.
+transaction (:meth:`Store.create_notification`); a page that opens an incident writes the
+incident in that same transaction, so a crash never leaves an incident nobody was paged for.
+Other state that changes together (an alert and its group, an alert and its copies for
+further routes) is written together too (:meth:`Store.write`). :mod:`monitor.outbox` sends them.
 """
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Callable
 from zoneinfo import ZoneInfo
 
 from monitor.causes import CAUSES
@@ -170,21 +174,24 @@ class Dispatcher:
             if not routes:
                 self._unrouted(alert, labels, now, report)
                 continue
-            for i, route in enumerate(routes):
-                row = alert
-                if i:
-                    row = self.store.add(AlertRow(**{**alert.model_dump(exclude={"id"}), "route_id": route.id}))
+            rows = [alert]
+            if len(routes) > 1:  # a copy per further route, written with the original's route: routed once
+                copies = [AlertRow(**{**alert.model_dump(exclude={"id"}), "route_id": r.id}) for r in routes[1:]]
+                rows += self.store.write([(AlertRow, alert.id, {"route_id": routes[0].id})], copies)
+            for row, route in zip(rows, routes):
                 self._place(row, route, labels, now, report)
 
     def _unrouted(self, alert: AlertRow, labels: dict, now: datetime, report: DispatchReport) -> None:
         report.unrouted += 1
         log.error("alert %d (rule %s, entity %s) matched no route: nobody is paged for it", alert.id, alert.rule_id,
                   alert.entity_id)
-        self.store.update(AlertRow, alert.id, status="unrouted")
         ops = self.routes.get(self.config.daemon.ops_route or "")
-        if ops is not None:
-            msg = unrouted_notice(alert.rule_id, alert.entity_id, alert.severity or "", ops.language)
-            report.notifications.append(self._notify(ops, "ops", msg, now, alert_id=alert.id).id)
+        if ops is None:
+            self.store.update(AlertRow, alert.id, status="unrouted")
+            return
+        msg = unrouted_notice(alert.rule_id, alert.entity_id, alert.severity or "", ops.language)
+        report.notifications.append(self._notify(ops, "ops", msg, now, alert_id=alert.id,
+                                                 alerts=[(alert.id, {"status": "unrouted"})]).id)
 
     def silenced_by(self, labels: dict, now: datetime) -> SilenceRow | None:
         for silence in self.store.active_silences(now):
@@ -207,18 +214,20 @@ class Dispatcher:
         if source is not None:
             report.inhibited += 1
             log.info("alert %d inhibited by alert %d", alert.id, source.id)
-            self.store.update(AlertRow, alert.id, status="inhibited", route_id=route.id, group_id=source.group_id,
-                              incident_id=source.incident_id)
+            changes = [(AlertRow, alert.id, {"status": "inhibited", "route_id": route.id, "group_id": source.group_id,
+                                             "incident_id": source.incident_id})]
             if source.incident_id is not None:
                 inc = self.store.get(IncidentRow, source.incident_id)
                 merged = sorted(set(inc.mention_id_list) | alert.mention_id_set)
-                self.store.update(IncidentRow, inc.id, mention_ids=json.dumps(merged))
+                changes.append((IncidentRow, inc.id, {"mention_ids": json.dumps(merged)}))
+            self.store.write(changes)
             return
         key = json.dumps({k: labels.get(k, "") for k in route.group_by}, sort_keys=True, ensure_ascii=False)
         group = self.store.group(route.id, key, key, now)
-        self.store.update(AlertRow, alert.id, status="grouped", route_id=route.id, group_id=group.id)
-        if group.first_pending_at is None:
-            self.store.update(GroupRow, group.id, first_pending_at=now)
+        changes = [(AlertRow, alert.id, {"status": "grouped", "route_id": route.id, "group_id": group.id})]
+        if group.first_pending_at is None:  # with the alert: a grouped alert in a group nobody flushes is a lost page
+            changes.append((GroupRow, group.id, {"first_pending_at": now}))
+        self.store.write(changes)
         report.routed += 1
 
     def _inhibitor(self, alert: AlertRow, labels: dict, now: datetime) -> AlertRow | None:
@@ -267,15 +276,15 @@ class Dispatcher:
             new_ids |= a.mention_id_set
         mentions = self.store.get_mentions(new_ids)
         severity = max((a.severity or "warning" for a in pending), key=lambda s: SEVERITY_RANK.get(s, 0))
-        if incident is None:
+        opening = incident is None
+        if opening:  # written with its page below, in one transaction
             first = min((m.detected_at for m in mentions), default=now)
             labels = json.loads(group.labels)
-            incident = self.store.add(IncidentRow(
+            incident = IncidentRow(
                 route_id=route.id, group_id=group.id, entity_id=labels.get("entity", pending[0].entity_id),
                 labels=group.labels, severity=severity, opened_at=now, first_detected_at=first,
                 deadline=first + self.config.incidents.response_window, tier_route=route.id,
-                summary=", ".join(sorted({a.rule_id for a in pending}))))
-            self.store.update(GroupRow, group.id, incident_id=incident.id)
+                summary=", ".join(sorted({a.rule_id for a in pending})))
         first_page = incident.last_notified_at is None
         kind = "page" if first_page else "update"
         all_ids = sorted(set(incident.mention_id_list) | new_ids)
@@ -286,14 +295,21 @@ class Dispatcher:
             incident_values.update(paged_routes=json.dumps([route.id]), tier_route=route.id,
                                    next_escalation_at=now + route.escalate_after if route.escalate_to else None)
         shown = sorted(mentions, key=lambda m: -(m.negative_score or 0)) or self._incident_mentions(incident)
-        msg = self._incident_message(kind, incident, pending, shown, route, now, severity)
+
+        def render(inc: IncidentRow) -> Message:
+            return self._incident_message(kind, inc, pending, shown, route, now, severity)
+
+        if opening:
+            for k, v in incident_values.items():
+                setattr(incident, k, v)
         note = self._notify(
-            route, kind, msg, now, alert_id=pending[0].id, incident_id=incident.id,
-            detected_at=min((m.detected_at for m in mentions), default=None),
+            route, kind, None if opening else render(incident), now, alert_id=pending[0].id,
+            incident_id=incident.id, detected_at=min((m.detected_at for m in mentions), default=None),
             alerts=[(a.id, {"status": "notified", "incident_id": incident.id, "notified_at": now}) for a in pending]
             + [(a.id, {"incident_id": incident.id}) for a in muted],
-            incident=(incident.id, incident_values),
+            incident=None if opening else (incident.id, incident_values),
             group=(group.id, {"first_pending_at": None, "last_notified_at": now}),
+            opening=incident if opening else None, render=render if opening else None,
         )
         report.notifications.append(note.id)
         log.warning("incident %d: %s to route %s (%d alerts, %d mentions, deadline %s)", incident.id, kind, route.id,
@@ -466,16 +482,21 @@ class Dispatcher:
 
     # ------------------------------------------------------------------ writing
 
-    def _notify(self, route: Route, kind: str, msg: Message, now: datetime, *, alert_id: int | None = None,
+    def _notify(self, route: Route, kind: str, msg: Message | None, now: datetime, *, alert_id: int | None = None,
                 incident_id: int | None = None, detected_at: datetime | None = None, alerts=(), incident=None,
-                group=None) -> NotificationRow:
+                group=None, opening: IncidentRow | None = None,
+                render: Callable[[IncidentRow], Message] | None = None) -> NotificationRow:
+        """Write one notification. ``opening``: the incident it opens, written with it; its
+        message is then ``render(incident)``, made once the incident has its id."""
         note = NotificationRow(route_id=route.id, kind=kind, alert_id=alert_id, incident_id=incident_id,
-                               created_at=now, language=route.language, title=msg.title, text=msg.text,
-                               markdown=msg.markdown, html=msg.html, detected_at=detected_at)
+                               created_at=now, language=route.language, detected_at=detected_at)
+        if msg is not None:
+            note.title, note.text, note.markdown, note.html = msg.title, msg.text, msg.markdown, msg.html
         targets = [(route.id, i, redact(url)) for i, url in enumerate(route.notify)]
         if not targets:
             log.error("route %s has no notify URLs: its %s notification goes nowhere", route.id, kind)
-        return self.store.create_notification(note, targets, alerts=alerts, incident=incident, group=group)
+        return self.store.create_notification(note, targets, alerts=alerts, incident=incident, group=group,
+                                              opening=opening, render=render)
 
     def notify(self, route: Route, kind: str, msg: Message, *, alert_id: int | None = None) -> NotificationRow:
         """Queue a message outside the incident flow (ops notices)."""

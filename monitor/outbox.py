@@ -7,7 +7,9 @@ send (:meth:`Store.create_notification`). A run here:
    not *any* of them succeeded ``fallback_after`` after it was written gets the same
    notification queued on the fallback route (the primary keeps retrying);
 2. claims the due deliveries (pending, retrying when their backoff is over, or "sending"
-   with a claim older than :data:`SEND_LEASE`, which means the sender died mid-send);
+   with a claim older than :data:`SEND_LEASE`, which means the sender died mid-send), in
+   one guarded UPDATE, so two processes (the daemon and ``repwatch ack``, say) never both
+   claim a delivery;
 3. sends them in parallel, so one slow or failing URL never holds up another, and
    records each result (attempts, apprise's reason) at once.
 

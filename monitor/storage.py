@@ -2,7 +2,10 @@
 
 Tables
   mentions           one row per thing said; ``fingerprint`` is UNIQUE, so the
-                     database, not memory, guarantees "stored once"
+                     database, not memory, guarantees "stored once"; ``url_key`` (the
+                     canonical URL) is a second key across sources; an edited item keeps
+                     its row (and id) and takes the new text
+  mention_versions   the earlier title/text/rating of an edited mention, one row per edit
   mention_entities   which entities a mention is about (many-to-many)
   source_state       per-source cursor, ETag/Last-Modified, health
   alerts             every alert a rule or the source-health check raised: labels,
@@ -13,17 +16,22 @@ Tables
   deliveries         one row per notification x URL: written *before* sending, claimed
                      while sending, updated after, so a crash never loses a page
   silences           matchers with an expiry
+  leases             named leases one process holds at a time (``process``: scoring, rules,
+                     paging and sending), taken with one conditional UPDATE on both engines
 
 All datetimes go in and come out as aware UTC (:class:`UTCDateTime`), on both engines.
 """
 from __future__ import annotations
 
 import json
+import logging
+import threading
+import time
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Callable, Iterable, Sequence
 
-from sqlalchemy import Column, DateTime, Index, String, Text, TypeDecorator, event, func, text
+from sqlalchemy import Column, DateTime, Index, String, Text, TypeDecorator, event, func, or_, text, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
@@ -31,7 +39,10 @@ from monitor.causes import parse_causes
 from monitor.clock import UTC, as_utc
 from monitor.errors import StorageError
 from monitor.matching import Match
-from monitor.mention import FetchResult, Mention, canonical_url
+from monitor.mention import FetchResult, Mention, canonical_url, clean_url
+from monitor.privacy import mask_phi
+
+log = logging.getLogger("repwatch.storage")
 
 
 class UTCDateTime(TypeDecorator):
@@ -73,6 +84,9 @@ class MentionRow(SQLModel, table=True):
     # when it happened, for windows: published time, never later than detection
     event_at: datetime = _dt(nullable=False, index=True)
     parent_url: str | None = Field(default=None, sa_column=Column(Text))  # a reply: the thread it answers
+    # the canonical URL (no www./m., https): one article from two sources is one mention
+    url_key: str | None = Field(default=None, sa_column=Column(Text, index=True))
+    edited_at: datetime | None = _dt()  # when the current text replaced an earlier one (see mention_versions)
     # stored but never paged: found on a source's first poll, or already older than the longest rule window
     backfill: bool | None = Field(default=False)
     # the verdict rules, pages and digests read: the model's, lifted by a low star rating, or a human's
@@ -91,6 +105,34 @@ class MentionRow(SQLModel, table=True):
     human_causes: str | None = None
     labelled_by: str | None = None
     labelled_at: datetime | None = _dt()
+
+
+class MentionVersionRow(SQLModel, table=True):
+    """An earlier form of an edited mention: what it said until ``seen_at`` was superseded.
+    ``version`` counts from 1 (the first text seen); the mention row holds the latest."""
+
+    __tablename__ = "mention_versions"
+
+    mention_id: int = Field(foreign_key="mentions.id", primary_key=True)
+    version: int = Field(primary_key=True)
+    title: str = Field(default="", sa_column=Column(Text, nullable=False))
+    text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    rating: float | None = None
+    seen_at: datetime = _dt(nullable=False)  # when this text was first seen
+
+
+# what a verdict is made of: cleared when a mention's text is edited, so it is scored again
+_VERDICT_COLUMNS = ("sentiment_label", "sentiment_score", "negative_score", "verdict_by", "causes", "model_label",
+                    "model_negative", "scored_by", "scored_at")
+_MENTIONS_LOCK = 0x72657077  # PostgreSQL advisory lock held while mentions are written ("repw")
+
+
+def describe_error(exc: BaseException) -> str:
+    """An exception in one line for logs and source health: the database's own message,
+    never the SQL statement or its parameters (they hold mention text), masked."""
+    orig = getattr(exc, "orig", None) or exc
+    lines = str(orig).strip().splitlines()
+    return f"{type(orig).__name__}: {mask_phi(lines[0] if lines else '')[:200]}"
 
 
 class MentionEntityRow(SQLModel, table=True):
@@ -265,6 +307,17 @@ class SilenceRow(SQLModel, table=True):
         return json.loads(self.matchers)
 
 
+class LeaseRow(SQLModel, table=True):
+    __tablename__ = "leases"
+
+    name: str = Field(primary_key=True)
+    holder: str = ""  # host:pid:object of the process that holds (or last held) it
+    expires_at: datetime = _dt(nullable=False)  # free after this; a released lease is set to RELEASED
+
+
+RELEASED = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 @dataclass(frozen=True)
 class StoredMention:
     """A mention read back for rules and display."""
@@ -301,7 +354,7 @@ def _sqlite_pragmas(dbapi_conn, _record):
 def make_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    kwargs = {}
+    kwargs: dict[str, Any] = {"hide_parameters": True}  # errors never quote mention text
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 10}
     else:
@@ -323,9 +376,11 @@ class Store:
         try:
             SQLModel.metadata.create_all(self.engine)
             self._add_missing_columns()
+            self._add_url_keys()
         except Exception as exc:
             raise StorageError(f"cannot open storage: {exc}") from exc
         self.dialect = self.engine.dialect.name
+        self._mentions_lock = threading.Lock()
 
     def _add_missing_columns(self) -> None:
         """Forward migration for databases made by an older repwatch: columns added since
@@ -348,6 +403,24 @@ class Store:
                 with self.engine.begin() as conn:
                     conn.execute(sa.text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {ctype}{default}'))
 
+    def _add_url_keys(self) -> None:
+        """Forward migration: rows stored before ``url_key`` existed get theirs (and the
+        index), so the second key also finds articles stored by an older repwatch."""
+        import sqlalchemy as sa
+
+        with self.engine.begin() as conn:
+            conn.execute(sa.text('CREATE INDEX IF NOT EXISTS "ix_mentions_url_key" ON "mentions" ("url_key")'))
+        while True:
+            with self.session() as s:
+                rows = list(s.exec(select(MentionRow.id, MentionRow.url).where(
+                    MentionRow.url_key.is_(None), MentionRow.url.is_not(None)).limit(1000)))
+                if not rows:
+                    return
+                for ident, url in rows:
+                    # a URL with no canonical form is its own key, so the loop always ends
+                    s.exec(update(MentionRow).where(MentionRow.id == ident).values(url_key=canonical_url(url) or url))
+                s.commit()
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -357,28 +430,92 @@ class Store:
     # ---------------------------------------------------------------- mentions
 
     def add_mentions(self, items: Iterable[tuple[Mention, Sequence[Match]]], detected_at: datetime,
-                     backfill_all: bool = False, backfill_before: datetime | None = None) -> list[int]:
+                     backfill_all: bool = False, backfill_before: datetime | None = None, *,
+                     problems: list[str] | None = None, edited: list[int] | None = None) -> list[int]:
         """Insert mentions not seen before; return the ids of the new rows.
 
-        Uses INSERT .. ON CONFLICT (fingerprint) DO NOTHING, so concurrent pollers
-        and re-fetched feeds never create a second row. A mention is stored as
-        *backfill* (scored, never paged) when ``backfill_all`` (a source's first poll) or
-        when it was published before ``backfill_before``."""
+        Identity, in order:
+
+        * the ``fingerprint`` (guid, else canonical URL, else content; UNIQUE, with INSERT ..
+          ON CONFLICT DO NOTHING as the last guard). A known fingerprint whose title, text or
+          rating changed is an *edit* (a guid-identified item only): the row keeps its id, so
+          its alerts and incidents stay valid, takes the new content, the previous content is
+          kept in ``mention_versions``, and its verdict is cleared so it is scored again (a
+          human label stays and wins). Its id goes to ``edited``, not to the result.
+        * the canonical URL (``url_key``): a mention whose URL another *source* has already
+          stored is the same article (a feed item with a GUID and the Google Alerts hit for
+          it; m. and www. links) and is not stored again. Within one source its own identity
+          decides: two reviews that share a page URL are two reviews.
+
+        The lookups and inserts are serialised (a lock in this process, and on PostgreSQL a
+        transaction-level advisory lock across processes). The batch is one transaction;
+        when it fails, the items are stored one at a time, and an item that still fails is
+        left out and described in ``problems`` (logged when None). When nothing can be
+        stored the error is raised: storage itself is failing, not one item.
+
+        A mention is stored as *backfill* (scored, never paged) when ``backfill_all`` (a
+        source's first poll) or when it was published before ``backfill_before``."""
+        items = list(items)
+        if not items:
+            return []
+        args = (detected_at, backfill_all, backfill_before, edited)
+        with self._mentions_lock:
+            try:
+                return self._store_mentions(items, *args)
+            except Exception as exc:
+                if len(items) == 1:
+                    raise
+                log.warning("storing %d mentions at once failed (%s); storing them one by one", len(items),
+                            describe_error(exc))
+            new_ids: list[int] = []
+            stored = failed = 0
+            for i, item in enumerate(items, 1):
+                try:
+                    new_ids += self._store_mentions([item], *args)
+                    stored += 1
+                except Exception as exc:
+                    failed += 1
+                    if not stored and failed >= min(3, len(items)):
+                        raise  # the first items all failed: the database, not the data
+                    what = f"mention {i} of {len(items)} not stored: {describe_error(exc)}"
+                    if problems is not None:
+                        problems.append(what)
+                    else:
+                        log.warning("%s", what)
+            return new_ids
+
+    def _store_mentions(self, items: list[tuple[Mention, Sequence[Match]]], detected_at: datetime,
+                        backfill_all: bool, backfill_before: datetime | None, edited: list[int] | None) -> list[int]:
         if self.dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert
         new_ids: list[int] = []
+        changed: list[int] = []
         with self.session() as s:
+            if self.dialect == "postgresql":
+                s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MENTIONS_LOCK})
             for mention, matches in items:
+                fingerprint = mention.fingerprint
+                known = s.exec(select(MentionRow).where(MentionRow.fingerprint == fingerprint)).first()
+                if known is not None:
+                    if mention.guid and self._edit(s, known, mention, detected_at):
+                        changed.append(known.id)
+                    continue
+                key = canonical_url(mention.url)
+                if key and s.exec(select(MentionRow.id).where(MentionRow.url_key == key,
+                                                              MentionRow.source_id != mention.source_id)
+                                  .limit(1)).first() is not None:
+                    continue  # the same article, already stored from another source
                 published = mention.published_at
                 event_at = min(published, detected_at) if published else detected_at
                 stmt = (
                     insert(MentionRow)
                     .values(
-                        fingerprint=mention.fingerprint,
+                        fingerprint=fingerprint,
                         source_id=mention.source_id,
-                        url=canonical_url(mention.url) if mention.url else None,
+                        url=clean_url(mention.url),
+                        url_key=key,
                         title=mention.title,
                         text=mention.text,
                         author=mention.author,
@@ -401,7 +538,32 @@ class Store:
                 for m in matches:
                     s.add(MentionEntityRow(mention_id=mention_id, entity_id=m.entity_id, alias=m.alias))
             s.commit()
+        if edited is not None:
+            edited.extend(changed)
         return new_ids
+
+    @staticmethod
+    def _edit(s: Session, row: MentionRow, mention: Mention, at: datetime) -> bool:
+        """Make ``row`` the new version of an edited mention; False when nothing changed."""
+        def same(a: str | None, b: str | None) -> bool:
+            return " ".join((a or "").split()) == " ".join((b or "").split())
+
+        if same(row.title, mention.title) and same(row.text, mention.text) and row.rating == mention.rating:
+            return False
+        last = s.exec(select(func.max(MentionVersionRow.version))
+                      .where(MentionVersionRow.mention_id == row.id)).one()
+        s.add(MentionVersionRow(mention_id=row.id, version=(last or 0) + 1, title=row.title, text=row.text,
+                                rating=row.rating, seen_at=row.edited_at or row.detected_at))
+        row.title, row.text, row.rating, row.edited_at = mention.title, mention.text, mention.rating, at
+        for column in _VERDICT_COLUMNS:  # the verdict was about the old words; human_label stays
+            setattr(row, column, None)
+        s.add(row)
+        return True
+
+    def mention_versions(self, mention_id: int) -> list[MentionVersionRow]:
+        """The earlier forms of an edited mention, oldest first."""
+        return self.rows(MentionVersionRow, MentionVersionRow.mention_id == mention_id,
+                         order_by=MentionVersionRow.version)
 
     def unscored(self, limit: int) -> list[MentionRow]:
         with self.session() as s:
@@ -429,6 +591,16 @@ class Store:
                 if row.human_label is None:
                     row.sentiment_label, row.sentiment_score, row.negative_score = v.label, v.score, v.negative
                     row.verdict_by, row.causes = v.by, ",".join(v.causes) or None
+                else:  # the human verdict stands (set again: an edit of the text cleared it)
+                    human = row.human_label
+                    row.sentiment_label, row.sentiment_score, row.verdict_by = human, 1.0, "human"
+                    row.negative_score = 1.0 if human == "negative" else 0.0
+                    if human != "negative":
+                        row.causes = None
+                    elif row.human_causes is not None:
+                        row.causes = row.human_causes or None
+                    elif row.causes is None:
+                        row.causes = ",".join(v.causes) or None
                 s.add(row)
             s.commit()
 
@@ -502,7 +674,7 @@ class Store:
         with self.session() as s:
             q = (select(MentionEntityRow.entity_id)
                  .join(MentionRow, MentionEntityRow.mention_id == MentionRow.id)
-                 .where(MentionRow.url == url))
+                 .where(MentionRow.url_key == canonical_url(url)))
             return sorted(set(s.exec(q)))
 
     def count_mentions(self) -> int:
@@ -603,6 +775,20 @@ class Store:
             s.commit()
             s.refresh(row)
             return row
+
+    def write(self, updates: Sequence[tuple[Any, int, dict]] = (), adds: Sequence = ()) -> list:
+        """Set fields on rows (``(model, id, values)``) and insert ``adds``, in one transaction:
+        state that changes together (an alert and its group) is never half-changed by a crash.
+        Returns ``adds`` with their ids."""
+        with self.session() as s:
+            for model, ident, values in updates:
+                self._apply(s, model, ident, values)
+            for row in adds:
+                s.add(row)
+            s.commit()
+            for row in adds:
+                s.refresh(row)
+            return list(adds)
 
     def rows(self, model, *where, order_by=None, limit: int | None = None) -> list:
         with self.session() as s:
@@ -708,11 +894,29 @@ class Store:
 
     def create_notification(self, note: NotificationRow, targets: Sequence[tuple[str, int, str]],
                             alerts: Sequence[tuple[int, dict]] = (), incident: tuple[int, dict] | None = None,
-                            group: tuple[int, dict] | None = None, fallback_for: int | None = None) -> NotificationRow:
+                            group: tuple[int, dict] | None = None, fallback_for: int | None = None,
+                            opening: IncidentRow | None = None,
+                            render: Callable[[IncidentRow], Any] | None = None) -> NotificationRow:
         """Write a notification, one pending delivery per (route, index, redacted target), and the
         state changes it stands for (alerts notified, incident and group updated), in one
-        transaction: after a crash either all of it is there or none of it."""
+        transaction: after a crash either all of it is there or none of it.
+
+        ``opening``: the new incident this notification opens, inserted in the same transaction,
+        so no incident exists that nobody was paged for. The notification, ``alerts`` and
+        ``group`` are linked to it (``incident_id``), and ``render(incident)`` gives the message
+        (``title``, ``text``, ``markdown``, ``html``), which names the incident's id and so can
+        only be made once it has one. ``render`` must not write to the database."""
         with self.session() as s:
+            if opening is not None:
+                s.add(opening)
+                s.flush()
+                note.incident_id = opening.id
+                if render is not None:
+                    msg = render(opening)
+                    note.title, note.text, note.markdown, note.html = msg.title, msg.text, msg.markdown, msg.html
+                alerts = [(ident, {**values, "incident_id": opening.id}) for ident, values in alerts]
+                if group is not None:
+                    group = (group[0], {**group[1], "incident_id": opening.id})
             s.add(note)
             s.flush()
             for route_id, index, target in targets:
@@ -739,24 +943,30 @@ class Store:
     def claim_deliveries(self, now: datetime, max_attempts: int, stale_before: datetime) -> list[DeliveryRow]:
         """Mark due deliveries as being sent and return them. Due: pending or retrying whose
         time has come, or "sending" with a claim older than ``stale_before`` (the process that
-        claimed it died mid-send; sending again may repeat a page, never lose one)."""
+        claimed it died mid-send; sending again may repeat a page, never lose one).
+
+        Two processes never claim one delivery: the claim is one UPDATE guarded by the same
+        "due" condition, and only the rows it changed are returned (on SQLite the write lock
+        orders the two UPDATEs; on PostgreSQL the second re-checks the condition on the rows
+        the first changed, and ``SKIP LOCKED`` keeps it from waiting on them)."""
+        due = (DeliveryRow.attempts < max_attempts) & (
+            (DeliveryRow.status.in_(("pending", "retrying"))
+             & (DeliveryRow.next_attempt_at.is_(None) | (DeliveryRow.next_attempt_at <= now)))
+            | ((DeliveryRow.status == "sending") & (DeliveryRow.claimed_at <= stale_before))
+        )
         with self.session() as s:
-            q = (
-                select(DeliveryRow)
-                .where(DeliveryRow.attempts < max_attempts)
-                .where(
-                    (DeliveryRow.status.in_(("pending", "retrying"))
-                     & (DeliveryRow.next_attempt_at.is_(None) | (DeliveryRow.next_attempt_at <= now)))
-                    | ((DeliveryRow.status == "sending") & (DeliveryRow.claimed_at <= stale_before))
-                )
-                .order_by(DeliveryRow.id)
-            )
+            q = select(DeliveryRow.id).where(due).order_by(DeliveryRow.id)
             if self.dialect == "postgresql":
                 q = q.with_for_update(skip_locked=True)
-            rows = list(s.exec(q))
-            for row in rows:
-                row.status, row.claimed_at = "sending", now
-                s.add(row)
+            ids = list(s.exec(q))
+            if not ids:
+                s.commit()
+                return []
+            claim = (update(DeliveryRow).where(DeliveryRow.id.in_(ids), due)
+                     .values(status="sending", claimed_at=now).returning(DeliveryRow.id)
+                     .execution_options(synchronize_session=False))
+            claimed = list(s.exec(claim).scalars())
+            rows = list(s.exec(select(DeliveryRow).where(DeliveryRow.id.in_(claimed)).order_by(DeliveryRow.id)))
             s.commit()
             return rows
 
@@ -816,3 +1026,86 @@ class Store:
     def ping(self) -> None:
         with self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
+
+    # ---------------------------------------------------------------- leases
+
+    def take_lease(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
+        """Take, or renew, the lease ``name`` for ``holder`` until ``now + ttl``; False while
+        another holder has it unexpired. One conditional UPDATE decides, so of two processes
+        asking at once (SQLite or PostgreSQL) exactly one gets it."""
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        with self.engine.begin() as conn:
+            conn.execute(insert(LeaseRow).values(name=name, holder="", expires_at=RELEASED)
+                         .on_conflict_do_nothing(index_elements=["name"]))
+            free = or_(LeaseRow.expires_at < now, LeaseRow.holder == holder)
+            taken = conn.execute(update(LeaseRow).where(LeaseRow.name == name, free)
+                                 .values(holder=holder, expires_at=now + ttl))
+            return taken.rowcount == 1
+
+    def release_lease(self, name: str, holder: str) -> None:
+        """Give the lease back (only when ``holder`` still has it): the next asker gets it at once."""
+        with self.engine.begin() as conn:
+            conn.execute(update(LeaseRow).where(LeaseRow.name == name, LeaseRow.holder == holder)
+                         .values(expires_at=RELEASED))
+
+
+class Lease:
+    """Hold the lease ``name`` while a ``with`` block runs, so that one process at a time does
+    what it guards, among all processes and machines sharing the database::
+
+        with Lease(store, "process", holder, clock, ttl=timedelta(seconds=60)) as held:
+            if held: ...
+
+    ``held`` is False when another holder kept it for all of ``wait`` (real time: this waits
+    for another process, not for a window). While held, a thread renews it every ``ttl / 3``;
+    a holder killed outright stops renewing, and its lease is free ``ttl`` after its last
+    renewal, so nobody waits on a dead process for longer than that."""
+
+    def __init__(self, store: Store, name: str, holder: str, clock, ttl: timedelta,
+                 wait: timedelta = timedelta(0), sleep: Callable[[float], None] = time.sleep):
+        self.store, self.name, self.holder, self.clock, self.ttl = store, name, holder, clock, ttl
+        self.wait, self.sleep = wait, sleep
+        self.held = False
+        self.lost = False  # renewal found it taken by another holder (this one stalled past ttl)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> bool:
+        deadline = time.monotonic() + self.wait.total_seconds()
+        while not self.store.take_lease(self.name, self.holder, self.clock.now(), self.ttl):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self.sleep(min(0.2, left))
+        self.held = True
+        self._thread = threading.Thread(target=self._renew, name=f"lease-{self.name}", daemon=True)
+        self._thread.start()
+        return True
+
+    def _renew(self) -> None:
+        while not self._stop.wait(self.ttl.total_seconds() / 3):
+            try:
+                if not self.store.take_lease(self.name, self.holder, self.clock.now(), self.ttl):
+                    self.lost = True
+                    log.error("lease %s expired while %s held it (stalled for over %s); another process has it now",
+                              self.name, self.holder, self.ttl)
+                    return
+            except Exception as exc:  # the database away for a moment: try again at the next renewal
+                log.warning("lease %s: renewal failed: %s: %s", self.name, type(exc).__name__, exc)
+
+    def __exit__(self, *exc) -> bool:
+        if not self.held:
+            return False
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.held = False
+        try:
+            self.store.release_lease(self.name, self.holder)
+        except Exception as err:  # it expires by itself
+            log.warning("lease %s: release failed (%s: %s); it frees itself after %s", self.name,
+                        type(err).__name__, err, self.ttl)
+        return False
