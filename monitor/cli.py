@@ -552,7 +552,7 @@ def cmd_sentiment_adapt(args) -> int:
     started = time.perf_counter()
     current = load_scorer("builtin")
     print(f"adapting {current.name} to {len(rows)} corrections ...", flush=True)
-    report = adapt(rows, current, cache=model_dir() / "cache" / "adapt-features.npz",
+    report = adapt(rows, current, cache=model_dir() / "cache" / "adapt-features-b1.npz",
                    log=lambda m: print(m, flush=True))
     if "before_macro_f1" in report:
         print(f"held-out corrections ({report['held_out']}): accuracy {report['before_accuracy']:.3f} -> "

@@ -34,8 +34,10 @@ import numpy as np
 from monitor.sentiment import LABELS, clean_text
 
 LAYERS = (6, 7, 8, 9)
-DOMAIN_WEIGHT = 6.0
-CORRECTION_WEIGHT = 10.0
+DOMAIN_WEIGHT = 15.0
+CORRECTION_WEIGHT = 20.0  # at least this per correction ...
+CORRECTION_SHARE = 0.25  # ... and all of them together at least this share of the other rows' weight
+REGISTRY_ROWS = 12_000  # a random sample of the registry rows: more drowned the domain on validation
 NGRAMS = {"n_min": 1, "n_max": 3, "max_features": 20_000, "min_df": 3}
 HEAD_VERSION = "repwatch-head/1"
 
@@ -157,7 +159,7 @@ def _macro_f1(truth: np.ndarray, pred: np.ndarray, k: int) -> float:
 
 
 def fit(rows: list[dict], weights: np.ndarray, encoder, *, cache: Path | None = None, domain_mask=None,
-        l2_grid: Sequence[float] = (1e-3, 1e-2), hidden_grid: Sequence[int] = (0, 64), seed: int = 13,
+        l2_grid: Sequence[float] = (1e-2, 3e-2), hidden_grid: Sequence[int] = (0, 64), seed: int = 13,
         meta: dict | None = None, log: Callable = print) -> dict:
     """Train a head on ``rows`` (``text``, ``label``) with per-row ``weights``; choose L2 and the
     hidden width on 20 % of the groups of the rows flagged by ``domain_mask`` (all rows when
@@ -249,9 +251,9 @@ def domain_rows(origin: str = "domain") -> list[dict]:
     return rows
 
 
-def train_default(registry: Path, out: Path, cache: Path, registry_limit: int | None = None,
+def train_default(registry: Path, out: Path, cache: Path, registry_limit: int | None = REGISTRY_ROWS,
                   log: Callable = print) -> dict:
-    """The shipped head: all registry training rows plus the domain training split."""
+    """The shipped head: a sample of the registry training rows plus the domain training split."""
     reg = read_rows(registry)
     if registry_limit:
         rng = np.random.default_rng(13)
@@ -324,13 +326,19 @@ def adapt(corrections: list[dict], current, *, out: Path | None = None, hold_sha
     dom = domain_rows()
     fixes = [{"text": c["text"], "label": c["label"], "origin": "correction", "group": f"m{c['id']}"} for c in used]
     rows = reg + dom + fixes
-    weights = np.array([1.0] * len(reg) + [DOMAIN_WEIGHT] * len(dom) + [CORRECTION_WEIGHT] * len(fixes), np.float32)
+    rest = len(reg) + DOMAIN_WEIGHT * len(dom)
+    # the clinic's own verdicts must hold: together they weigh at least a quarter of everything else
+    per_fix = max(CORRECTION_WEIGHT, CORRECTION_SHARE * rest / max(1, len(fixes)))
+    weights = np.array([1.0] * len(reg) + [DOMAIN_WEIGHT] * len(dom) + [per_fix] * len(fixes), np.float32)
     mask = np.array([False] * len(reg) + [True] * (len(dom) + len(fixes)))
     meta_now = getattr(getattr(current, "head", None), "meta", {}) or {}
     l2 = meta_now.get("l2", 1e-2)
     hidden = meta_now.get("hidden", 0)
     log(f"corrections: {len(corrections)} ({len(used)} to learn from, {len(held)} held out to measure)")
-    head = fit(rows, weights, encoder(), cache=cache, domain_mask=mask, l2_grid=(l2,), hidden_grid=(hidden,), log=log,
+    # one text per encoder run, as the daemon scores: the int8 encoder's features move a little with
+    # their batch neighbours, and a correction must be learned from the features it will be scored with
+    head = fit(rows, weights, encoder(batch_size=1), cache=cache, domain_mask=mask, l2_grid=(l2,),
+               hidden_grid=(hidden,), log=log,
                meta={"recipe": "adapt", "registry_rows": len(reg), "domain_rows": len(dom), "corrections": len(used),
                      "held_out_corrections": len(held)})
     report = {"corrections": len(corrections), "learned": len(used), "held_out": len(held)}
