@@ -23,7 +23,7 @@ def google_reasons(head: bytes) -> tuple[set[str], str]:
     """The lower-cased reason codes and the message in a Google error body."""
     try:
         doc = json.loads(head.decode("utf-8", "replace"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
         return set(), ""
     if not isinstance(doc, dict):
         return set(), ""
@@ -33,10 +33,10 @@ def google_reasons(head: bytes) -> tuple[set[str], str]:
     if not isinstance(err, dict):
         return set(), ""
     reasons = {str(err.get("status", "")).lower()}
-    for e in err.get("errors") or []:
+    for e in err.get("errors") if isinstance(err.get("errors"), list) else []:
         if isinstance(e, dict) and e.get("reason"):
             reasons.add(str(e["reason"]).lower())
-    for d in err.get("details") or []:
+    for d in err.get("details") if isinstance(err.get("details"), list) else []:
         if isinstance(d, dict) and d.get("reason"):
             reasons.add(str(d["reason"]).lower())
     reasons.discard("")

@@ -168,8 +168,11 @@ def parse_retry_after(value: str | None, now: datetime) -> datetime | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return now + timedelta(seconds=int(value))
+    if value.isascii() and value.isdigit():  # a header is Latin-1: "²" is a digit to isdigit, not to int
+        try:
+            return now + timedelta(seconds=int(value))
+        except OverflowError:  # past the year 9999: the platform's limit (max_retry_after) applies
+            return None
     try:
         parsed = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -321,9 +324,10 @@ class Connector:
         Returns an HttpResponse for 200-299, or a finished FetchResult for anything
         else (304, errors), so the caller's happy path stays short."""
         hdrs = {"User-Agent": self.user_agent, "Accept": self.accept}
-        if ctx and ctx.etag:
+        # validators are echoed as the server sent them; one httpx cannot send (not ASCII) is left out
+        if ctx and ctx.etag and ctx.etag.isascii():
             hdrs["If-None-Match"] = ctx.etag
-        if ctx and ctx.last_modified:
+        if ctx and ctx.last_modified and ctx.last_modified.isascii():
             hdrs["If-Modified-Since"] = ctx.last_modified
         hdrs.update(headers or {})
         timeout = self.source.timeout.total_seconds()
@@ -366,6 +370,8 @@ class Connector:
                 last_error = f"timed out after {timeout:g}s ({type(exc).__name__})"
             except httpx.TooManyRedirects:
                 return FetchResult("failed", error="too many redirects (redirect loop?)")
+            except httpx.InvalidURL as exc:  # e.g. a pagination token too long for a URL
+                return FetchResult("failed", error=f"invalid request URL: {str(exc)[:120]}")
             except httpx.HTTPError as exc:
                 if watchdog.fired:  # the watchdog cut the connection
                     return self._past_deadline(deadline, attempt, "", last_status)
@@ -470,9 +476,12 @@ def rate_limit_reset(headers: httpx.Headers, now: datetime, force: bool = False)
     except ValueError:
         when = parse_time(raw)
         return when
-    if value > 1_000_000_000:  # epoch seconds
-        return datetime.fromtimestamp(value, UTC)
-    return now + timedelta(seconds=value)
+    try:
+        if value > 1_000_000_000:  # epoch seconds
+            return datetime.fromtimestamp(value, UTC)
+        return now + timedelta(seconds=value)
+    except (OverflowError, OSError, ValueError):  # NaN, infinity, a time past the year 9999
+        return None
 
 
 def parse_time(value: Any, now: datetime | None = None, tz: str = "Asia/Taipei") -> datetime | None:
@@ -488,7 +497,10 @@ def parse_time(value: Any, now: datetime | None = None, tz: str = "Asia/Taipei")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if value > 10_000_000_000:  # epoch milliseconds
             value = value / 1000
-        return datetime.fromtimestamp(value, UTC)
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (OverflowError, OSError, ValueError):  # NaN, infinity, a year past 9999
+            return None
     if not isinstance(value, str):
         return None
     text = value.strip()
@@ -550,12 +562,19 @@ def decode_json(resp: HttpResponse) -> Any | FetchResult:
         ctype = resp.headers.get("content-type", "none")
         return FetchResult("failed", error=f"expected JSON, got HTML/XML (Content-Type: {ctype})",
                            http_status=resp.status)
-    text = body.decode(resp_charset(resp) or "utf-8", "replace")
+    charset = resp_charset(resp) or "utf-8"
+    try:
+        text = body.decode(charset, "replace")
+    except LookupError:  # a charset no codec knows ("utf8mb4"): JSON is UTF-8 (RFC 8259)
+        text = body.decode("utf-8", "replace")
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         what = "truncated JSON (cut off mid-document)" if _unclosed(text) else "malformed JSON"
         return FetchResult("failed", error=f"{what}: {exc.msg} at char {exc.pos} of {len(body):,} bytes",
+                           http_status=resp.status)
+    except RecursionError:
+        return FetchResult("failed", error=f"malformed JSON: nested too deep to read ({len(body):,} bytes)",
                            http_status=resp.status)
 
 
@@ -606,6 +625,15 @@ def dig(data: Any, *path: str | int, kind: type | tuple[type, ...] | None = None
         raise SchemaError(f"response field {where!r} is {type(cur).__name__}, expected "
                           f"{kind.__name__ if isinstance(kind, type) else '/'.join(k.__name__ for k in kind)}")
     return cur
+
+
+def stripped(value: Any) -> Any:
+    """A platform's text field: stripped when it is a string, "" when missing; any other
+    value as sent, for :class:`monitor.mention.Mention` to name in its problems (a number is
+    kept as its digits, anything else dropped), never ``.strip()``-ed into an exception."""
+    if isinstance(value, str):
+        return value.strip()
+    return "" if value is None else value
 
 
 class Pages:

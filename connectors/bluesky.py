@@ -16,18 +16,18 @@ from typing import ClassVar
 
 from connectors._oauth import Token, TokenCache
 from connectors.base import (Connector, FetchContext, Option, Pages, SchemaError, cursor_time, decode_json, dig,
-                             newest, parse_time)
+                             newest, parse_time, stripped)
 from monitor.mention import FetchResult, Mention
 
 
 def post_url(uri: str | None, handle: str | None) -> str | None:
     """at://did:plc:x/app.bsky.feed.post/3kabc -> https://bsky.app/profile/handle/post/3kabc"""
-    if not uri or not uri.startswith("at://"):
+    if not isinstance(uri, str) or not uri.startswith("at://"):
         return None
     parts = uri[5:].split("/")
     if len(parts) != 3 or parts[1] != "app.bsky.feed.post":
         return None
-    return f"https://bsky.app/profile/{handle or parts[0]}/post/{parts[2]}"
+    return f"https://bsky.app/profile/{handle if isinstance(handle, str) and handle else parts[0]}/post/{parts[2]}"
 
 
 class BlueskyConnector(Connector):
@@ -92,21 +92,21 @@ class BlueskyConnector(Connector):
             for p in posts:
                 if not isinstance(p, dict):
                     continue
-                record = p.get("record") or {}
+                record = p.get("record") if isinstance(p.get("record"), dict) else {}
                 when = parse_time(record.get("createdAt")) or parse_time(p.get("indexedAt"))
                 if since and when and when <= since:
                     continue
                 top = newest(top, when)
-                text = (record.get("text") or "").strip()
+                text = stripped(record.get("text"))
                 if not text:
-                    warnings.append(f"post {p.get('uri', '?')} has no text; skipped")
+                    warnings.append(f"post {str(p.get('uri', '?'))[:80]} has no text; skipped")
                     continue
-                author = p.get("author") or {}
-                langs = record.get("langs") or []
+                handle = dig(p, "author", "handle", default=None)
+                langs = record.get("langs")
                 mentions.append(Mention(
                     source_id=self.source.id, title="", text=text, guid=p.get("uri"),
-                    url=post_url(p.get("uri"), author.get("handle")), author=author.get("handle"),
-                    published_at=when, lang=langs[0] if langs else None,
+                    url=post_url(p.get("uri"), handle), author=handle,
+                    published_at=when, lang=langs[0] if isinstance(langs, list) and langs else None,
                 ))
             cursor = doc.get("cursor")
             if not posts:

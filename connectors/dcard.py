@@ -28,7 +28,7 @@ from __future__ import annotations
 from typing import ClassVar
 from urllib.parse import quote
 
-from connectors.base import Connector, FetchContext, Option, Pages, decode_json, parse_time
+from connectors.base import Connector, FetchContext, Option, Pages, decode_json, parse_time, stripped
 from monitor.mention import FetchResult, Mention
 
 
@@ -85,21 +85,22 @@ class DcardConnector(Connector):
                                    http_status=resp.status)
             old = False
             for p in doc:
-                if not isinstance(p, dict) or not isinstance(p.get("id"), int):
+                if not isinstance(p, dict) or not isinstance(p.get("id"), int) or isinstance(p["id"], bool):
                     warnings.append("a post without a numeric id; skipped")
                     continue
                 if p["id"] <= seen:
                     old = True
                     continue
                 top = max(top, p["id"])
-                title, excerpt = (p.get("title") or "").strip(), (p.get("excerpt") or "").strip()
+                title, excerpt = stripped(p.get("title")), stripped(p.get("excerpt"))
                 if not title and not excerpt:
                     warnings.append(f"post {p['id']} has no text; skipped")
                     continue
                 when = parse_time(p.get("createdAt"))
                 if p.get("createdAt") and when is None:
                     warnings.append(f"post {p['id']}: unknown date format {str(p.get('createdAt'))[:40]!r}")
-                alias = p.get("forumAlias") or forum or "f"
+                alias = p.get("forumAlias") if isinstance(p.get("forumAlias"), str) else None
+                alias = quote(alias or forum or "f", safe="")
                 post_url = f"https://www.dcard.tw/f/{alias}/p/{p['id']}"
                 mentions.append(Mention(
                     source_id=self.source.id, title=title, text=excerpt, guid=str(p["id"]),
@@ -110,7 +111,7 @@ class DcardConnector(Connector):
                     mentions.extend(got)
             if old or len(doc) < 30:
                 break
-            ids = [p["id"] for p in doc if isinstance(p, dict) and isinstance(p.get("id"), int)]
+            ids = [p["id"] for p in doc if isinstance(p, dict) and type(p.get("id")) is int]
             before, offset = (min(ids) if ids else None), offset + len(doc)
         if pages.warning:
             warnings.append(pages.warning)

@@ -17,11 +17,12 @@ import json
 from dataclasses import replace
 from datetime import timedelta
 from typing import ClassVar
+from urllib.parse import urlsplit
 
 import httpx
 
-from connectors.base import (Connector, FetchContext, Option, Pages, cursor_time, decode_json, newest,
-                             parse_time)
+from connectors.base import (Connector, FetchContext, Option, Pages, cursor_time, decode_json, dig, newest,
+                             parse_time, stripped)
 from monitor.mention import FetchResult, Mention
 
 _RATE_CODES = {4, 17, 32, 613, 80001, 80004}
@@ -31,17 +32,27 @@ _AUTH_CODES = {102, 190, 10, 200, 299}
 def graph_error(status: int, head: bytes, now) -> FetchResult | None:
     try:
         err = json.loads(head.decode("utf-8", "replace")).get("error")
-    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, RecursionError):
         return None
     if not isinstance(err, dict):
         return None
-    code = err.get("code")
-    msg = f"Graph error {code}/{err.get('error_subcode', '-')} {err.get('type', '')}: {str(err.get('message', ''))[:200]}"
+    code = err.get("code") if isinstance(err.get("code"), int) else None  # a list is not a code (nor hashable)
+    msg = (f"Graph error {str(err.get('code'))[:20]}/{str(err.get('error_subcode', '-'))[:20]} "
+           f"{str(err.get('type', ''))[:40]}: {str(err.get('message', ''))[:200]}")
     if code in _RATE_CODES:
         return FetchResult("rate_limited", error=msg, http_status=status, retry_after=now + timedelta(hours=1))
     if code in _AUTH_CODES or err.get("type") == "OAuthException":
         return FetchResult("auth_failed", error=msg, http_status=status)
     return FetchResult("failed", error=msg, http_status=status) if status < 500 else None
+
+
+def _origin(url: str) -> str | None:
+    """scheme://host[:port] of a link, None for one that does not parse."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "http://[::1": an unclosed IPv6 bracket
+        return None
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}" if parts.netloc else None
 
 
 class FacebookPageConnector(Connector):
@@ -86,8 +97,12 @@ class FacebookPageConnector(Connector):
                 if since and when and when <= since:
                     old = True
                 yield item
-            nxt = (doc.get("paging") or {}).get("next")
+            nxt = dig(doc, "paging", "next", default=None)
             if old or not nxt:
+                break
+            if not isinstance(nxt, str) or _origin(nxt) is None or _origin(nxt) != _origin(url):
+                # the page token goes with every request: never to a link that leaves the Graph host
+                warnings.append(f"paging.next is not a link on {_origin(url)}; older items not fetched")
                 break
             next_url, next_params = nxt, None
         if pages.warning:
@@ -98,18 +113,19 @@ class FacebookPageConnector(Connector):
         since = cursor_time(ctx)
         top, mentions, warnings, errors = since, [], [], []
 
-        def add(item: dict, text: str, guid: str | None, url: str | None, rating: float | None, kind: str):
+        def add(item: dict, text, guid: str | None, url: str | None, rating: float | None, kind: str):
             nonlocal top
+            text = stripped(text)
             when = parse_time(item.get("created_time"))
             if item.get("created_time") and when is None:
                 warnings.append(f"{kind}: unknown date format {str(item.get('created_time'))[:40]!r}")
             if since and when and when <= since:
                 return
             top = newest(top, when)
-            if not text.strip() and rating is None:  # a rating without words is kept: its stars speak
+            if not text and rating is None:  # a rating without words is kept: its stars speak
                 warnings.append(f"{kind} {guid or '?'} has no text; skipped")
                 return
-            mentions.append(Mention(source_id=self.source.id, title="", text=text.strip(), guid=guid, url=url,
+            mentions.append(Mention(source_id=self.source.id, title="", text=text, guid=guid, url=url,
                                     published_at=when, rating=rating))
 
         if self.opt("ratings"):
@@ -120,11 +136,12 @@ class FacebookPageConnector(Connector):
                     break
                 if not isinstance(item, dict):
                     continue
-                story = (item.get("open_graph_story") or {}).get("id")
+                story = dig(item, "open_graph_story", "id", default=None)
                 rec = item.get("recommendation_type")
-                rating = item.get("rating") or {"negative": 1.0, "positive": 5.0}.get(rec)
+                rating = item.get("rating") or ({"negative": 1.0, "positive": 5.0}.get(rec) if isinstance(rec, str)
+                                                else None)
                 guid = f"rating:{story}" if story else f"rating:{item.get('created_time')}"
-                add(item, item.get("review_text") or "", guid, None, rating, "rating")
+                add(item, item.get("review_text"), guid, None, rating, "rating")
         if self.opt("posts") > 0:
             fields = ("id,permalink_url,created_time,"
                       "comments.limit(50).order(reverse_chronological){id,message,created_time,permalink_url}")
@@ -133,9 +150,9 @@ class FacebookPageConnector(Connector):
                 errors.append(resp_doc)
             else:
                 for post in resp_doc["data"]:
-                    for c in ((post.get("comments") or {}).get("data") or []) if isinstance(post, dict) else []:
+                    for c in dig(post, "comments", "data", kind=list, default=[]):
                         if isinstance(c, dict):
-                            add(c, c.get("message") or "", f"comment:{c.get('id')}", c.get("permalink_url") or
+                            add(c, c.get("message"), f"comment:{c.get('id')}", c.get("permalink_url") or
                                 post.get("permalink_url"), None, "comment")
         if errors:
             # the worst error decides (an auth failure outranks a transient one); what the

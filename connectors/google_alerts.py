@@ -16,9 +16,12 @@ from connectors.rss import RssConnector
 
 
 def unwrap_google_url(url: str | None) -> str | None:
-    if not url:
+    if not url or not isinstance(url, str):
         return url
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "http://[::1": an unclosed IPv6 bracket; Mention keeps it as text
+        return url
     host = parts.netloc.lower()
     if (host == "google.com" or host.startswith("www.google.")) and parts.path == "/url":
         qs = parse_qs(parts.query)

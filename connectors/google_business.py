@@ -21,7 +21,7 @@ import httpx
 from connectors._google import classify_google
 from connectors._oauth import Token, TokenCache
 from connectors.base import (Connector, FetchContext, Option, Pages, SchemaError, cursor_time, decode_json, dig,
-                             newest, parse_time)
+                             newest, parse_time, stripped)
 from monitor.mention import FetchResult, Mention
 
 STARS = {"ONE": 1, "TWO": 2, "THREE": 3, "FOUR": 4, "FIVE": 5}
@@ -100,15 +100,18 @@ class GoogleBusinessConnector(Connector):
                     reached_old = True
                     continue
                 top = newest(top, when)
-                text = original_comment(r.get("comment") or "")
-                if not text and STARS.get(r.get("starRating")) is None:
-                    warnings.append(f"review {r.get('reviewId', '?')} has neither text nor stars; skipped")
+                text = stripped(r.get("comment"))
+                text = original_comment(text) if isinstance(text, str) else text  # else Mention names it
+                star = r.get("starRating")
+                stars = STARS.get(star) if isinstance(star, str) else None
+                if not text and stars is None:
+                    warnings.append(f"review {str(r.get('reviewId', '?'))[:80]} has neither text nor stars; skipped")
                     continue
-                reviewer = r.get("reviewer") or {}
+                reviewer = r.get("reviewer") if isinstance(r.get("reviewer"), dict) else {}
                 mentions.append(Mention(
                     source_id=self.source.id, title="", text=text, guid=r.get("name") or r.get("reviewId"),
                     author=None if reviewer.get("isAnonymous") else reviewer.get("displayName"),
-                    published_at=parse_time(r.get("createTime")) or when, rating=STARS.get(r.get("starRating")),
+                    published_at=parse_time(r.get("createTime")) or when, rating=stars,
                 ))
             page_token = None if reached_old else doc.get("nextPageToken")
         if pages.warning:

@@ -16,7 +16,8 @@ from urllib.parse import quote
 import httpx
 
 from connectors._google import classify_google
-from connectors.base import (Connector, FetchContext, Option, SchemaError, cursor_time, decode_json, dig, newest, parse_time)
+from connectors.base import (Connector, FetchContext, Option, SchemaError, cursor_time, decode_json, dig, newest,
+                             parse_time, stripped)
 from monitor.mention import FetchResult, Mention
 
 
@@ -56,7 +57,7 @@ class GooglePlacesConnector(Connector):
             if not isinstance(r, dict):
                 warnings.append(f"review #{i + 1} is not an object; skipped")
                 continue
-            text = (dig(r, "originalText", "text", default="") or dig(r, "text", "text", default="") or "").strip()
+            text = stripped(dig(r, "originalText", "text", default="") or dig(r, "text", "text", default=""))
             when = parse_time(r.get("publishTime"))
             if r.get("publishTime") and when is None:
                 warnings.append(f"review #{i + 1}: unknown date format {str(r.get('publishTime'))[:40]!r}")

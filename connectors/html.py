@@ -66,6 +66,14 @@ def parse_date(text: str | None, fmt: str | None, zone: str, now: datetime | Non
     return None
 
 
+def _join(base: str, href: str) -> str | None:
+    """``href`` resolved against ``base``; None for one that is not a URL ("http://[::1")."""
+    try:
+        return urljoin(base, href)
+    except ValueError:
+        return None
+
+
 def parse_rating(el) -> float | None:
     if el is None:
         return None
@@ -185,7 +193,10 @@ class HtmlConnector(Connector):
             for m in mentions:
                 top = newest(top, m.published_at)
             nxt = soup.select_one(self.opt("next")) if self.opt("next") else None
-            url = urljoin(resp.url, nxt["href"]) if nxt is not None and nxt.get("href") and not old else None
+            href = nxt.get("href") if nxt is not None and not old else None
+            url = _join(resp.url, href) if href else None
+            if href and url is None:
+                warnings.append(f"next-page link {href[:60]!r} is not a URL; older pages not fetched")
             first = False
             if url is None:
                 break
@@ -224,7 +235,7 @@ class HtmlConnector(Connector):
             if sel("link"):
                 a = item.select_one(sel("link"))
                 if a is not None and a.get("href"):
-                    link = urljoin(page_url, a["href"])
+                    link = _join(page_url, a["href"])
             author_el = item.select_one(sel("author")) if sel("author") else None
             mentions.append(Mention(
                 source_id=self.source.id, title=title, text=text, url=link,

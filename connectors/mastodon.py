@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from connectors.base import (Connector, FetchContext, Option, Pages, SchemaError, decode_json, dig,
-                             parse_time)
+                             parse_time, stripped)
 from connectors.rss import html_to_text
 from monitor.mention import FetchResult, Mention
 
@@ -23,7 +23,7 @@ from monitor.mention import FetchResult, Mention
 def _id(value) -> int:
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an id of Infinity
         return -1
 
 
@@ -69,19 +69,20 @@ class MastodonConnector(Connector):
                 if sid <= seen_max:
                     continue
                 top = max(top, sid)
-                text = html_to_text(st.get("content"))
-                cw = (st.get("spoiler_text") or "").strip()
+                content = st.get("content")
+                text = html_to_text(content) if isinstance(content, str) else stripped(content)  # else Mention names it
+                cw = stripped(st.get("spoiler_text"))
                 if not text and not cw:
-                    warnings.append(f"status {st.get('id')} has no text; skipped")
+                    warnings.append(f"status {str(st.get('id'))[:40]} has no text; skipped")
                     continue
                 when = parse_time(st.get("created_at"))
                 if st.get("created_at") and when is None:
-                    warnings.append(f"status {st.get('id')}: unknown date format {str(st.get('created_at'))[:40]!r}")
-                account = st.get("account") or {}
+                    warnings.append(f"status {str(st.get('id'))[:40]}: unknown date format "
+                                    f"{str(st.get('created_at'))[:40]!r}")
                 mentions.append(Mention(
                     source_id=self.source.id, title=cw, text=text, guid=st.get("uri") or st.get("id"),
-                    url=st.get("url") or st.get("uri"), author=account.get("acct"), published_at=when,
-                    lang=st.get("language"),
+                    url=st.get("url") or st.get("uri"), author=dig(st, "account", "acct", default=None),
+                    published_at=when, lang=st.get("language"),
                 ))
             ids = [_id(st.get("id")) for st in statuses if isinstance(st, dict)]
             if len(statuses) < 40 or not ids or min(ids) <= seen_max:

@@ -42,6 +42,14 @@ _PUSH_TIME_RE = re.compile(r"(\d{1,2})/(\d{1,2})(?:\s+(\d{1,2}):(\d{2}))?\s*$")
 TAIPEI = ZoneInfo("Asia/Taipei")
 
 
+def _join(base: str, href: str) -> str | None:
+    """``href`` resolved against ``base``; None for one that is not a URL ("http://[::1")."""
+    try:
+        return urljoin(base, href)
+    except ValueError:
+        return None
+
+
 def article_time(href: str) -> datetime | None:
     m = _ARTICLE_RE.search(href or "")
     return datetime.fromtimestamp(int(m.group(1)), UTC) if m else None
@@ -157,15 +165,15 @@ class PttConnector(Connector):
                 if a is None:  # (本文已被刪除) deleted posts keep a row without a link
                     continue
                 when = article_time(a.get("href", ""))
-                if when is None:
+                link = _join(self.base_url + "/", a.get("href", "")) if when else None
+                if link is None:
                     warnings.append(f"unrecognised article link {a.get('href', '')[:60]!r}; skipped")
                     continue
                 if since and when.timestamp() <= since:
                     old = True
                     continue
                 author = ent.select_one(".meta .author")
-                rows.append((a.get_text(strip=True), urljoin(self.base_url + "/", a["href"]),
-                             author.get_text(strip=True) if author else None, when))
+                rows.append((a.get_text(strip=True), link, author.get_text(strip=True) if author else None, when))
             if old or not entries:
                 break
             page += 1

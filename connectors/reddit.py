@@ -17,7 +17,7 @@ from typing import ClassVar
 
 from connectors._oauth import Token, TokenCache
 from connectors.base import (Connector, FetchContext, Option, Pages, SchemaError, cursor_time, decode_json, dig,
-                             newest, parse_time, rate_limit_reset)
+                             newest, parse_time, rate_limit_reset, stripped)
 from monitor.mention import FetchResult, Mention
 
 
@@ -90,14 +90,15 @@ class RedditConnector(Connector):
                     old = True
                     continue
                 top = newest(top, when)
-                title, body = (d.get("title") or "").strip(), (d.get("selftext") or "").strip()
+                title, body = stripped(d.get("title")), stripped(d.get("selftext"))
                 if not title and not body:
                     warnings.append(f"post {d.get('name', '?')} has no text; skipped")
                     continue
                 permalink = d.get("permalink")
                 mentions.append(Mention(
                     source_id=self.source.id, title=title, text=body, guid=d.get("name"),
-                    url=f"https://www.reddit.com{permalink}" if permalink else d.get("url"),
+                    url=(f"https://www.reddit.com{permalink}" if isinstance(permalink, str) and permalink
+                         else d.get("url")),
                     author=d.get("author"), published_at=when,
                 ))
             after = None if old else dig(doc, "data", "after", default=None)

@@ -72,6 +72,35 @@ def repair_charset(body: bytes, headers: dict[str, str]) -> tuple[bytes, dict[st
                                            "GB18030; undecodable bytes replaced, names in it may not match")
 
 
+_NCR_RE = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));")
+
+
+def join_surrogate_refs(body: bytes) -> bytes:
+    """Character references to UTF-16 halves (``&#55357;&#56832;``, as old encoders write an
+    emoji) joined into the character they make; an unpaired half becomes U+FFFD.
+    feedparser turns each half into a lone surrogate and then fails to encode it."""
+    if b"&#" not in body:
+        return body
+    refs = [(m.start(), m.end(), int(m.group(1), 16) if m.group(1) else int(m.group(2)))
+            for m in _NCR_RE.finditer(body)]
+    out, last, i = [], 0, 0
+    while i < len(refs):
+        start, end, code = refs[i]
+        if not 0xD800 <= code <= 0xDFFF:
+            i += 1
+            continue
+        out.append(body[last:start])
+        pair = refs[i + 1] if i + 1 < len(refs) else None
+        if code <= 0xDBFF and pair and pair[0] == end and 0xDC00 <= pair[2] <= 0xDFFF:
+            out.append(b"&#x%X;" % (0x10000 + ((code - 0xD800) << 10) + (pair[2] - 0xDC00)))
+            last, i = pair[1], i + 2
+        else:
+            out.append(b"&#xFFFD;")
+            last, i = end, i + 1
+    out.append(body[last:])
+    return b"".join(out)
+
+
 def html_to_text(value: str | None) -> str:
     """Markup to plain text: tags (Google's <b> highlights included) removed, entities decoded."""
     if not value:
@@ -116,7 +145,11 @@ class RssConnector(Connector):
             return FetchResult("failed", error="empty body where a feed was expected", http_status=resp.status)
         headers = {k.lower(): v for k, v in resp.headers.items()}
         body, headers, charset_warning = repair_charset(body, headers)
-        parsed = feedparser.parse(body, response_headers=headers)
+        try:
+            parsed = feedparser.parse(join_surrogate_refs(body), response_headers=headers)
+        except (UnicodeError, ValueError, RecursionError) as exc:  # feedparser's own failures on odd bytes
+            return FetchResult("failed", error=f"unparseable feed ({type(exc).__name__}: {str(exc)[:120]})",
+                               http_status=resp.status)
         ctype = headers.get("content-type", "")
         if not parsed.entries:
             version = parsed.get("version") or ""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from connectors.base import (Connector, FetchContext, Option, Pages, decode_json, parse_time)
+from connectors.base import (Connector, FetchContext, Option, Pages, decode_json, dig, parse_time, stripped)
 from monitor.mention import FetchResult, Mention
 
 
@@ -52,31 +52,35 @@ class XConnector(Connector):
             if not isinstance(doc, dict) or "meta" not in doc or not isinstance(doc.get("data", []), list):
                 return FetchResult("failed", error="response has no 'meta' (the API's format may have changed)",
                                    http_status=resp.status)
-            for e in doc.get("errors") or []:
-                warnings.append(f"partial error: {str(e.get('title') or e.get('detail') or e)[:120]}")
-            users = {u.get("id"): u for u in (doc.get("includes") or {}).get("users", []) if isinstance(u, dict)}
+            for e in dig(doc, "errors", kind=list, default=[]):
+                what = (e.get("title") or e.get("detail") or e) if isinstance(e, dict) else e
+                warnings.append(f"partial error: {str(what)[:120]}")
+            users = {u["id"]: u for u in dig(doc, "includes", "users", kind=list, default=[])
+                     if isinstance(u, dict) and isinstance(u.get("id"), str)}
             for t in doc.get("data", []):
-                if not isinstance(t, dict) or not str(t.get("id", "")).isdigit():
+                tid = str(t.get("id", "")) if isinstance(t, dict) else ""
+                if not (tid.isascii() and tid.isdigit()):  # "²" is a digit to isdigit, not to int
                     continue
-                if since_id and int(t["id"]) <= int(since_id):
+                if since_id and int(tid) <= int(since_id):
                     continue  # the API honours since_id; this guards a replayed or cached page
-                if newest_id is None or int(t["id"]) > int(newest_id):
-                    newest_id = t["id"]
-                text = (t.get("text") or "").strip()
+                if newest_id is None or int(tid) > int(newest_id):
+                    newest_id = tid
+                text = stripped(t.get("text"))
                 if not text:
-                    warnings.append(f"post {t['id']} has no text; skipped")
+                    warnings.append(f"post {tid} has no text; skipped")
                     continue
-                user = users.get(t.get("author_id"), {})
-                handle = user.get("username")
+                author_id = t.get("author_id")
+                handle = (dig(users, author_id, "username", kind=str, default=None) if isinstance(author_id, str)
+                          else None)
                 when = parse_time(t.get("created_at"))
                 if t.get("created_at") and when is None:
-                    warnings.append(f"post {t['id']}: unknown date format {str(t.get('created_at'))[:40]!r}")
+                    warnings.append(f"post {tid}: unknown date format {str(t.get('created_at'))[:40]!r}")
                 mentions.append(Mention(
-                    source_id=self.source.id, title="", text=text, guid=t["id"],
-                    url=f"https://x.com/{handle or 'i/web'}/status/{t['id']}", author=handle,
+                    source_id=self.source.id, title="", text=text, guid=tid,
+                    url=f"https://x.com/{handle or 'i/web'}/status/{tid}", author=handle,
                     published_at=when, lang=t.get("lang"),
                 ))
-            token = (doc.get("meta") or {}).get("next_token")
+            token = dig(doc, "meta", "next_token", default=None)
             if not token:
                 break
         if pages.warning:

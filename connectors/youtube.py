@@ -17,7 +17,7 @@ import httpx
 
 from connectors._google import classify_google
 from connectors.base import (Connector, FetchContext, Option, Pages, SchemaError, cursor_time, decode_json, dig,
-                             newest, parse_time)
+                             newest, parse_time, stripped)
 from monitor.mention import FetchResult, Mention
 
 
@@ -100,7 +100,7 @@ class YoutubeConnector(Connector):
                     old = True
                     continue
                 top = newest(top, when)
-                text = (sn.get("textOriginal") or sn.get("textDisplay") or "").strip()
+                text = stripped(sn.get("textOriginal") or sn.get("textDisplay"))
                 if not text:
                     continue
                 cid = dig(item, "snippet", "topLevelComment", "id", default=item.get("id"))

@@ -57,7 +57,10 @@ def canonical_url(url: str | None) -> str | None:
     cleaned = clean_url(url)
     if not cleaned:
         return None
-    parts = urlsplit(cleaned)
+    try:
+        parts = urlsplit(cleaned)
+    except ValueError:  # "http://[::1": clean_url kept it as text, and so does the key
+        return cleaned
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return cleaned
     host = parts.netloc
