@@ -147,17 +147,6 @@ def _forward(params, x):
     return h
 
 
-def _macro_f1(truth: np.ndarray, pred: np.ndarray, k: int) -> float:
-    f1s = []
-    for c in range(k):
-        tp = int(((pred == c) & (truth == c)).sum())
-        fp = int(((pred == c) & (truth != c)).sum())
-        fn = int(((pred != c) & (truth == c)).sum())
-        if tp + fn:
-            f1s.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
-    return float(np.mean(f1s)) if f1s else 0.0
-
-
 def fit(rows: list[dict], weights: np.ndarray, encoder, *, cache: Path | None = None, domain_mask=None,
         l2_grid: Sequence[float] = (1e-2, 3e-2), hidden_grid: Sequence[int] = (0, 64), seed: int = 13,
         meta: dict | None = None, log: Callable = print) -> dict:
@@ -167,6 +156,7 @@ def fit(rows: list[dict], weights: np.ndarray, encoder, *, cache: Path | None = 
     from monitor.sentiment.cues import NAMES as CUE_NAMES, cue_features
     from monitor.sentiment.e5head import Head, ONNX_ENCODER
     from monitor.sentiment.ngrams import NgramNB, out_of_fold
+    from monitor.sentiment.train import metrics
 
     t0 = time.perf_counter()
     texts = [clean_text(r["text"]) for r in rows]
@@ -202,7 +192,8 @@ def fit(rows: list[dict], weights: np.ndarray, encoder, *, cache: Path | None = 
     for hidden in hidden_grid:
         for l2 in l2_grid:
             params = _train(xs[tr], y[tr], w[tr], len(labels), l2, hidden, seed)
-            f1 = _macro_f1(y[va], _forward(params, xs[va]).argmax(1), len(labels))
+            pred = _forward(params, xs[va]).argmax(1)
+            f1 = metrics([labels[i] for i in y[va]], [labels[i] for i in pred], binary=False).macro_f1
             log(f"  hidden={hidden} l2={l2:g}: validation macro-F1 {f1:.4f} ({len(va)} domain rows)")
             results.append((f1, hidden, l2))
     f1, hidden, l2 = max(results, key=lambda r: (round(r[0], 3), -r[1], r[2]))
