@@ -32,7 +32,8 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from monitor.clock import UTC, Clock, SystemClock
-from monitor.config import Source
+from connectors.spec import Source
+from monitor.units import parse_rate  # noqa: F401 (re-exported)
 from monitor.mention import FetchResult
 
 
@@ -135,18 +136,6 @@ class HostLimiter:
         if wait > 0:
             self.sleep(wait)
         return wait
-
-
-_RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smhd])\s*$")
-
-
-def parse_rate(text: str) -> tuple[int, float]:
-    """"100/1m" -> (100, 60.0). Raise ValueError otherwise."""
-    m = _RATE_RE.match(text) if isinstance(text, str) else None
-    if not m or int(m.group(1)) < 1:
-        raise ValueError(f"bad rate {text!r}: use requests/period such as \"100/1m\" or \"1/2s\"")
-    unit = {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(3)]
-    return int(m.group(1)), float(int(m.group(2) or 1) * unit)
 
 
 _CHALLENGE_MARKERS = (b"cf-challenge", b"challenge-platform", b"cf-chl-", b"Just a moment...", b"captcha",

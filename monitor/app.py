@@ -7,7 +7,7 @@
 Connectors never see the store, the model or the notifier; each stage gets only what
 the previous one produced. ``poll_source`` may run for several sources at once (one
 scheduler job each); ``process`` is serialised by a lock within the process and by the
-``process`` lease (:class:`monitor.storage.Lease`) among processes sharing the database,
+``process`` lease (:class:`monitor.store.Lease`) among processes sharing the database,
 so scoring and paging happen once per new batch of mentions.
 
 Logs carry ids, counts and statuses, never mention text (it can hold patient data)
@@ -40,7 +40,7 @@ from monitor.outbox import Outbox
 from monitor.render import ops_notice
 from monitor.rules import alert_labels, evaluate_burst, evaluate_severe, evaluate_spike, rule_counts
 from monitor.sentiment import Scorer
-from monitor.storage import AlertRow, Lease, Store, describe_error
+from monitor.store import AlertRow, Lease, Store, describe_error
 from monitor.verdict import decide
 
 log = logging.getLogger("repwatch")

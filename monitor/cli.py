@@ -120,7 +120,7 @@ def cmd_mentions(args) -> int:
     from monitor.config import parse_duration
     from monitor.privacy import mask_phi, mask_url
     from monitor.render import safe_text
-    from monitor.storage import Store
+    from monitor.store import Store
 
     config = _load(args.config, need_secrets=False)
     store = Store(config.storage.url)
@@ -157,7 +157,7 @@ def cmd_label(args) -> int:
     and ``repwatch sentiment adapt`` learns from it."""
     from monitor.causes import CAUSES
     from monitor.clock import SystemClock
-    from monitor.storage import Store
+    from monitor.store import Store
 
     causes = None
     if args.cause is not None:
@@ -190,7 +190,7 @@ def cmd_sources(args) -> int:
     from monitor.clock import SystemClock
     from monitor.health import source_health
     from monitor.render import safe_text
-    from monitor.storage import Store
+    from monitor.store import Store
 
     config = _load(args.config, need_secrets=False)
     store = Store(config.storage.url)
@@ -232,7 +232,7 @@ def _workflow(config):
     from monitor.dispatch import Dispatcher
     from monitor.notify import Notifier
     from monitor.outbox import Outbox
-    from monitor.storage import Store
+    from monitor.store import Store
 
     store = Store(config.storage.url)
     clock = SystemClock()
@@ -316,7 +316,7 @@ def cmd_silence(args) -> int:
 
     from monitor.clock import UTC, SystemClock
     from monitor.config import parse_duration
-    from monitor.storage import SilenceRow
+    from monitor.store import SilenceRow
 
     config = _load(args.config, need_secrets=False)
     store, dispatcher, _ = _workflow(config)
@@ -535,7 +535,7 @@ def cmd_sentiment_adapt(args) -> int:
     from monitor.sentiment import load_scorer
     from monitor.sentiment.onnxe5 import model_dir
     from monitor.sentiment.recipe import adapt
-    from monitor.storage import Store
+    from monitor.store import Store
 
     config = _load(args.config, need_secrets=False)
     store = Store(config.storage.url)

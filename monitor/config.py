@@ -27,42 +27,15 @@ from urllib.parse import unquote, urlsplit
 
 from monitor.causes import CAUSES
 from monitor.errors import ConfigError, Problem
+from connectors.spec import Source
 from monitor.labels import SEVERITIES, Matcher, parse_matcher
+from monitor.units import MAX_DURATION, format_duration, parse_duration, parse_rate  # noqa: F401 (re-exported)
 
 DEFAULT_STORAGE_URL = "sqlite:///repwatch.db"
 DEFAULT_MODEL = "builtin"
 
-_DURATION_RE = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
-MAX_DURATION = timedelta(days=3650)  # any longer is a typo; datetimes near year 9999 overflow
-
-
-def parse_duration(text: str, allow_zero: bool = False) -> timedelta:
-    """Parse "90s", "5m", "1h30m", "2d" into a timedelta; raise ValueError otherwise."""
-    if not isinstance(text, str) or not text.strip():
-        raise ValueError(f"expected a duration such as \"5m\" or \"1h\", got {text!r}")
-    m = _DURATION_RE.match(text)
-    if not m or not any(m.groups()):
-        raise ValueError(f"bad duration {text!r}: use a number with d, h, m or s, e.g. \"5m\", \"1h30m\"")
-    d, h, mi, s = (int(g) if g else 0 for g in m.groups())
-    try:
-        value = timedelta(days=d, hours=h, minutes=mi, seconds=s)
-    except OverflowError:
-        raise ValueError(f"duration {text!r} is too large") from None
-    if value <= timedelta(0) and not allow_zero:
-        raise ValueError(f"duration {text!r} must be greater than zero")
-    return value
-
-
-def format_duration(value: timedelta) -> str:
-    total = int(value.total_seconds())
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if total >= size:
-            parts.append(f"{total // size}{unit}")
-            total %= size
-    return "".join(parts) or "0s"
 
 
 # --------------------------------------------------------------------------- typed config
@@ -102,26 +75,6 @@ class Entity:
             if t and t.strip():
                 seen.setdefault(t.strip(), None)
         return tuple(seen)
-
-
-@dataclass(frozen=True)
-class Source:
-    id: str
-    type: str
-    url: str  # the feed or page; for API connectors the API base (their default when not set)
-    every: timedelta = timedelta(minutes=15)
-    entities: tuple[str, ...] | None = None
-    # the entity whose own listing this is (Google Places, Yelp, a Facebook Page...): every item
-    # fetched is about it, whether or not its text names it
-    about: str | None = None
-    timeout: timedelta = timedelta(seconds=20)
-    max_bytes: int = 5_000_000
-    enabled: bool = True
-    options: Mapping[str, Any] = field(default_factory=dict)
-    max_pages: int = 5
-    silent_after: timedelta | None = None  # None: learned from the source's own history
-    secrets: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
-    digest: str = ""  # changes when the source's table or its credentials change
 
 
 @dataclass(frozen=True)
@@ -573,7 +526,6 @@ def _validate(data: Mapping, c: _Checker, check_urls: bool) -> Config:
         if not isinstance(raw_limits, dict):
             c.add(p + ("rate_limits",), 'must be a table of host = "requests/period", e.g. "oauth.reddit.com" = "100/1m"')
             raw_limits = {}
-        from connectors.base import parse_rate
 
         for host, rate in raw_limits.items():
             try:

@@ -219,7 +219,7 @@ def _ack_by_link(t0: float, message: str, app) -> None:
     """Do what the on-call person does: open the page's link and acknowledge."""
     import urllib.request
 
-    from monitor.storage import IncidentRow
+    from monitor.store import IncidentRow
 
     link = next((w for w in message.split() if "/ack/" in w), None)
     if link is None:

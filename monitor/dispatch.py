@@ -47,7 +47,7 @@ from monitor.labels import matches_all, parse_matcher
 from monitor.notify import redact
 from monitor.render import (AlertView, IncidentView, Message, ack_message, digest_message, incident_message,
                             unrouted_notice)
-from monitor.storage import AlertRow, GroupRow, IncidentRow, NotificationRow, SilenceRow, StoredMention, Store
+from monitor.store import AlertRow, GroupRow, IncidentRow, NotificationRow, SilenceRow, StoredMention, Store
 
 log = logging.getLogger("repwatch.dispatch")
 

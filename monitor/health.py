@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from monitor.config import Source, format_duration
-from monitor.storage import SourceStateRow
+from monitor.store import SourceStateRow
 
 LEARN_AFTER = 10
 MIN_EXPECTED = timedelta(hours=6)

@@ -44,7 +44,7 @@ from sqlmodel import func, select
 
 from monitor.dispatch import IncidentError, verify_ack
 from monitor.render import local_time
-from monitor.storage import AlertRow, DeliveryRow, IncidentRow, MentionRow, NotificationRow
+from monitor.store import AlertRow, DeliveryRow, IncidentRow, MentionRow, NotificationRow
 
 log = logging.getLogger("repwatch.http")
 

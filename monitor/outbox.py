@@ -29,7 +29,7 @@ from monitor.clock import Clock
 from monitor.config import Config
 from monitor.notify import Notifier, SendResult, redact
 from monitor.render import Message, channel_of
-from monitor.storage import AlertRow, DeliveryRow, NotificationRow, Store
+from monitor.store import AlertRow, DeliveryRow, NotificationRow, Store
 
 log = logging.getLogger("repwatch.outbox")
 

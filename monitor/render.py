@@ -24,7 +24,7 @@ from urllib.parse import quote, urlsplit
 from monitor.causes import cause_names
 from monitor.config import format_duration
 from monitor.privacy import mask_phi, mask_url
-from monitor.storage import StoredMention
+from monitor.store import StoredMention
 
 _CTRL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _PLACEHOLDER = re.compile(r"［(ID|phone|email|chart no\.|date of birth|LINE ID)］")

@@ -27,7 +27,7 @@ from functools import lru_cache
 
 from monitor.causes import CAUSES, primary_cause
 from monitor.config import Entity, Rule
-from monitor.storage import AlertRow, StoredMention
+from monitor.store import AlertRow, StoredMention
 
 
 @dataclass(frozen=True)

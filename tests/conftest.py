@@ -57,7 +57,7 @@ def db_url(request, tmp_path):
 
 @pytest.fixture
 def store(db_url):
-    from monitor.storage import Store
+    from monitor.store import Store
 
     s = Store(db_url)
     yield s
@@ -114,7 +114,7 @@ def connected_before(config, at: datetime) -> None:
     """Record that every source of ``config`` was already polled once, at ``at``: its next
     poll is not its first, so what it brings can page (a first poll is history, never paged)."""
     from monitor.mention import FetchResult
-    from monitor.storage import Store
+    from monitor.store import Store
 
     store = Store(config.storage.url)
     for source in config.sources:

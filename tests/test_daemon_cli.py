@@ -11,7 +11,7 @@ import pytest
 
 from monitor.cli import main
 from monitor.demo import alerts_feed, run_demo
-from monitor.storage import Store
+from monitor.store import Store
 from tests.conftest import write_config
 from tests.test_pipeline import KIND, NEGATIVE, config_text
 

@@ -3,7 +3,7 @@
 Two `repwatch poll` runs started together on one database (SQLite file, or PostgreSQL)
 used to both score, both evaluate the rules and both page: 30, 19 and 22 of 30 entities
 were paged twice in 3 trials. Scoring, rules, dispatch and sending now run under one
-``process`` lease (:class:`monitor.storage.Lease`), and claiming a delivery is one guarded
+``process`` lease (:class:`monitor.store.Lease`), and claiming a delivery is one guarded
 UPDATE, so each incident is paged exactly once.
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ from monitor.clock import ManualClock
 from monitor.config import load_config
 from monitor.demo import alerts_feed
 from monitor.sentiment import Score
-from monitor.storage import DeliveryRow, IncidentRow, Lease, NotificationRow, Store
+from monitor.store import DeliveryRow, IncidentRow, Lease, NotificationRow, Store
 from tests.conftest import T0, connected_before, write_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -196,7 +196,7 @@ def test_process_skips_while_another_process_holds_the_lease(db_url, tmp_path, r
 
 
 def test_deliveries_claimed_by_racing_senders_are_each_claimed_once(db_url):
-    from monitor.storage import NotificationRow as Note
+    from monitor.store import NotificationRow as Note
 
     stores = [Store(db_url) for _ in range(4)]
     try:

@@ -20,7 +20,7 @@ from monitor.errors import ConfigError
 from monitor.notify import Notifier, redact, secret_parts
 from monitor.outbox import Outbox
 from monitor.render import Message
-from monitor.storage import DeliveryRow, IncidentRow, Store
+from monitor.store import DeliveryRow, IncidentRow, Store
 from tests.conftest import write_config
 from tests.test_workflow import add, step
 
@@ -106,7 +106,7 @@ def test_secrets_in_json_path_and_options_never_leave_the_process(tmp_path, rece
 def test_deliveries_masks_targets_stored_by_an_older_version(tmp_path, capsys, monkeypatch):
     cfg = write_config(tmp_path, SECRET_CFG.format(db=tmp_path / "o.db", port=9))
     store = Store(f"sqlite:///{tmp_path / 'o.db'}")
-    from monitor.storage import NotificationRow
+    from monitor.store import NotificationRow
 
     now = SystemClock().now()
     note = NotificationRow(route_id="crisis", kind="ops", created_at=now, language="en", title="t", text="b")

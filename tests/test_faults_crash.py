@@ -26,7 +26,7 @@ import pytest
 
 from monitor.config import load_config
 from monitor.demo import alerts_feed
-from monitor.storage import DeliveryRow, IncidentRow, MentionEntityRow, MentionRow, NotificationRow, Store
+from monitor.store import DeliveryRow, IncidentRow, MentionEntityRow, MentionRow, NotificationRow, Store
 from tests.conftest import T0, connected_before, write_config
 
 ROOT = Path(__file__).resolve().parent.parent

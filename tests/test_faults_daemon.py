@@ -31,7 +31,7 @@ from monitor.app import App
 from monitor.config import load_config
 from monitor.demo import alerts_feed
 from monitor.httpd import Endpoint
-from monitor.storage import Store
+from monitor.store import Store
 from tests.conftest import write_config
 from tests.test_pipeline import KIND, config_text
 

@@ -53,7 +53,7 @@ from monitor.app import App
 from monitor.clock import ManualClock
 from monitor.config import load_config
 from monitor.replay import FIXTURES, REPLAY_ENTITIES, _toml_value, fixture_bytes, manifest
-from monitor.storage import MentionRow, Store
+from monitor.store import MentionRow, Store
 from tests.conftest import T0, Sleeps
 from tests.test_connector_suite import TYPES, base_of, mock_all
 from tests.test_judgment import FixedScorer

@@ -23,7 +23,7 @@ from monitor.demo import alerts_feed
 from monitor.matching import Match
 from monitor.mention import Mention, canonical_url
 from monitor.sentiment import Score
-from monitor.storage import MentionRow, Store
+from monitor.store import MentionRow, Store
 from tests.conftest import T0, write_config
 
 YELP_URL = "https://api.yelp.com/v3/businesses/renxin-clinic-taipei/reviews"

@@ -17,7 +17,7 @@ from monitor.cli import main
 from monitor.config import load_config
 from monitor.errors import ConfigError
 from monitor.sentiment import Score
-from monitor.storage import Store
+from monitor.store import Store
 from monitor.verdict import decide
 from tests.conftest import T0, write_config
 

@@ -9,7 +9,7 @@ from monitor.app import App
 from monitor.cli import main
 from monitor.config import load_config
 from monitor.demo import alerts_feed
-from monitor.storage import Store
+from monitor.store import Store
 from tests.conftest import T0, connected_before, write_config
 
 NEGATIVE = [

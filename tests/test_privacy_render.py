@@ -4,7 +4,7 @@ import pytest
 
 from monitor.privacy import mask_phi
 from monitor.render import AlertView, channel_of, incident_message, safe_link, safe_text
-from monitor.storage import StoredMention
+from monitor.store import StoredMention
 
 T = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
 

@@ -12,7 +12,7 @@ from monitor.app import App
 from monitor.config import load_config
 from monitor.errors import ConfigError
 from monitor.replay import REPLAY_ENTITIES, ReplayServer, _toml_value, fixture_types, manifest
-from monitor.storage import Store
+from monitor.store import Store
 from tests.conftest import write_config
 
 CHALLENGE = b"<html><head><title>Just a moment...</title></head><body>cf-chl-widget</body></html>"
@@ -160,7 +160,7 @@ def test_silent_source_is_noticed(tmp_path, clock, receiver, builtin_scorer):
 def test_learned_silence_needs_history(tmp_path, clock):
     from monitor.config import Source
     from monitor.health import expected_period
-    from monitor.storage import SourceStateRow
+    from monitor.store import SourceStateRow
 
     src = Source(id="s", type="rss", url="https://x", every=timedelta(minutes=15))
     young = SourceStateRow(source_id="s", total_mentions=3, first_new_at=clock.now(), last_new_at=clock.now())

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from monitor.matching import Match
 from monitor.mention import FetchResult, Mention, canonical_url
-from monitor.storage import AlertRow, NotificationRow, Store
+from monitor.store import AlertRow, NotificationRow, Store
 from tests.conftest import T0
 
 M = [Match("dr-lin", "林志明")]

@@ -19,7 +19,7 @@ from monitor.matching import Match
 from monitor.mention import Mention
 from monitor.notify import Notifier
 from monitor.outbox import SEND_LEASE
-from monitor.storage import AlertRow, DeliveryRow, IncidentRow, NotificationRow, Store
+from monitor.store import AlertRow, DeliveryRow, IncidentRow, NotificationRow, Store
 from tests.conftest import T0, write_config
 
 SECRET = "test-secret-0123456789abcdef"
