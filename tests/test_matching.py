@@ -1,5 +1,6 @@
 from monitor.config import Entity
-from monitor.matching import Matcher, fold
+from monitor.matching import Matcher
+from monitor.text import fold
 
 LIN = Entity("dr-lin", "林志明醫師", ("林志明", "Dr. Lin Chih-Ming", "Dr. Lin"), ("林志明里長",))
 CLINIC = Entity("renxin", "仁心診所", ("Renxin Clinic",), (), "clinic")

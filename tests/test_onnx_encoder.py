@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 from monitor.errors import ModelError
-from monitor.sentiment import clean_text
-from monitor.sentiment.e5head import fold_script
+from monitor.text import clean_text, fold_script
 from monitor.sentiment.onnxe5 import WINDOW, OnnxEncoder, build_model, check_model, ensure_model, model_name
 
 pytest.importorskip("onnxruntime")

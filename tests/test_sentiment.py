@@ -5,7 +5,8 @@ import json
 import pytest
 
 from monitor.errors import ModelError
-from monitor.sentiment import clean_text, load_scorer
+from monitor.sentiment import load_scorer
+from monitor.text import clean_text
 from monitor.sentiment.labels import map_labels
 from monitor.sentiment.train import metrics
 

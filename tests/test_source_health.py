@@ -7,7 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from connectors.base import HostLimiter, parse_rate
+from connectors.base import HostLimiter
+from monitor.units import parse_rate
 from monitor.app import App
 from monitor.config import load_config
 from monitor.errors import ConfigError

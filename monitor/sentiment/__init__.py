@@ -17,8 +17,6 @@ and what is missing, never at the first mention.
 from __future__ import annotations
 
 import os
-import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Protocol, Sequence
@@ -28,7 +26,6 @@ from monitor.errors import ModelError
 LABELS = ("negative", "neutral", "positive")
 DEFAULT_HEAD = Path(__file__).with_name("heads") / "default.json"
 
-_CTRL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 
 
 @dataclass(frozen=True)
@@ -43,19 +40,6 @@ class Scorer(Protocol):
     name: str
 
     def score(self, texts: Sequence[str]) -> list[Score]: ...
-
-
-def clean_text(text: str, max_chars: int = 4000) -> str:
-    """What a model sees: NFKC, no control or bidi characters, collapsed whitespace,
-    and at most ``max_chars`` characters (head and tail kept: complaints often end
-    with the verdict)."""
-    text = unicodedata.normalize("NFKC", text or "")
-    text = _CTRL_RE.sub(" ", text)
-    text = " ".join(text.split())
-    if len(text) > max_chars:
-        half = max_chars // 2
-        text = text[:half] + " … " + text[-half:]
-    return text
 
 
 def builtin_head() -> Path:

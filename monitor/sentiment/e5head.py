@@ -21,18 +21,10 @@ from typing import Sequence
 import numpy as np
 
 from monitor.errors import ModelError
-from monitor.sentiment import LABELS, Score, clean_text
+from monitor.sentiment import LABELS, Score
+from monitor.text import clean_text, fold_script
 
 HEAD_FORMAT = "repwatch-head/1"
-
-
-def fold_script(text: str, fold: str | None) -> str:
-    """Apply a head's script folding ("t2s": Traditional to Simplified characters)."""
-    if fold == "t2s":
-        from monitor.matching import _t2s_table
-
-        return text.translate(_t2s_table())
-    return text
 
 
 class E5Encoder:

@@ -10,7 +10,8 @@ import os
 from typing import Mapping, Sequence
 
 from monitor.errors import ModelError
-from monitor.sentiment import Score, clean_text
+from monitor.sentiment import Score
+from monitor.text import clean_text
 from monitor.sentiment.labels import map_labels
 
 

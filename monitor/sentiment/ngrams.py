@@ -23,7 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from monitor.errors import ModelError
-from monitor.sentiment.e5head import fold_script
+from monitor.text import fold_script
 
 
 def grams(text: str, n_min: int = 1, n_max: int = 3, fold: str | None = "t2s") -> set[str]:

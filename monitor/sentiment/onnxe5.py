@@ -25,7 +25,7 @@ from typing import Sequence
 import numpy as np
 
 from monitor.errors import ModelError
-from monitor.sentiment.e5head import fold_script
+from monitor.text import fold_script
 
 GRAPH_VERSION = 2  # 2: the tokenizer is built beside the graph
 WINDOW = 510  # tokens per window, plus <s> and </s>

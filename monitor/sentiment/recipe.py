@@ -31,7 +31,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from monitor.sentiment import LABELS, clean_text
+from monitor.sentiment import LABELS
+from monitor.text import clean_text
 
 LAYERS = (6, 7, 8, 9)
 DOMAIN_WEIGHT = 15.0
