@@ -51,6 +51,36 @@ PROCESS_LEASE_WAIT = timedelta(seconds=90)  # how long a one-shot run waits for 
 
 
 
+@dataclass(frozen=True)
+class _Stages:
+    """What :meth:`App._stages` builds from one config."""
+
+    connectors: dict
+    matcher: Matcher
+    dispatcher: Dispatcher
+    outbox: Outbox
+    longest_window: timedelta
+
+
+def _keep_running(old: Config, config: Config) -> tuple[Config, list[str]]:
+    """``config`` with the running values of the settings that take a restart (the
+    database, the loaded model, the listen address, the connection pool), and their keys
+    where ``config`` changed them."""
+    restart: list[str] = []
+    if config.storage.url != old.storage.url:
+        restart.append("storage.url")
+        config = replace(config, storage=old.storage)
+    for key in ("model", "threads", "max_chars", "labels"):
+        if getattr(old.sentiment, key) != getattr(config.sentiment, key):
+            restart.append(f"sentiment.{key}")
+            config = replace(config, sentiment=replace(config.sentiment, **{key: getattr(old.sentiment, key)}))
+    for key in ("listen", "max_connections"):
+        if getattr(old.daemon, key) != getattr(config.daemon, key):
+            restart.append(f"daemon.{key}")
+            config = replace(config, daemon=replace(config.daemon, **{key: getattr(old.daemon, key)}))
+    return config, restart
+
+
 @dataclass
 class PollReport:
     source_id: str
@@ -77,32 +107,66 @@ class ProcessReport:
 
 
 class App:
-    def __init__(self, config: Config, *, scorer: Scorer, store: Store | None = None,
+    """Every object a config defines, built here once for the daemon and every command
+    (:meth:`from_config`); tests pass their own store, notifier, clock, client or policy."""
+
+    def __init__(self, config: Config, *, scorer: Scorer | None, store: Store | None = None,
                  notifier: Notifier | None = None, clock: Clock | None = None,
                  client: httpx.Client | None = None, policy: HttpPolicy | None = None):
-        self.config = config
         self.clock = clock or SystemClock()
         self.store = store or Store(config.storage.url)
         self.scorer = scorer
         self.notifier = notifier or Notifier()
-        self.matcher = Matcher(config.entities)
         self._own_client = client is None
         self.client = client or httpx.Client(
             follow_redirects=True,
             max_redirects=5,
             limits=httpx.Limits(max_connections=config.daemon.max_connections),
         )
-        known = registry()
-        self.limiter = HostLimiter(dict(config.daemon.rate_limits))
-        self.connectors = {
-            s.id: known[s.type](s, self.client, self.clock, policy, config.daemon.user_agent, self.limiter)
-            for s in config.sources
-        }
-        self.dispatcher = Dispatcher(config, self.store, self.clock)
-        self.outbox = Outbox(config, self.store, self.notifier, self.clock)
-        self._process_lock = threading.Lock()
-        self._longest_window = max((r.window for r in config.rules), default=timedelta(hours=1))
+        self.limiter = HostLimiter()
         self._policy = policy
+        self._process_lock = threading.Lock()
+        self.connectors: dict = {}
+        self._run_config(config, self._stages(config))
+
+    @classmethod
+    def from_config(cls, config: Config, *, model: bool = True, scorer: Scorer | None = None, **parts) -> App:
+        """The app for ``config``: with ``scorer``, else the configured sentiment model
+        (loaded here, which takes seconds), or with none when ``model`` is False (commands
+        that only read, acknowledge, silence or send never score)."""
+        if scorer is None and model:
+            from monitor.sentiment import load_scorer
+
+            s = config.sentiment
+            scorer = load_scorer(s.model, threads=s.threads, max_chars=s.max_chars, labels=s.labels,
+                                 batch_size=s.batch_size)
+        return cls(config, scorer=scorer, **parts)
+
+    def _stages(self, config: Config, previous: Config | None = None) -> _Stages:
+        """The objects that depend on ``config``. A source unchanged since ``previous``
+        keeps its connector, and whatever that has learned."""
+        known = registry()
+        running = {s.id: s for s in previous.sources} if previous else {}
+        same_agent = previous is not None and previous.daemon.user_agent == config.daemon.user_agent
+        connectors = {}
+        for s in config.sources:
+            prev = running.get(s.id)
+            if same_agent and prev == s and prev.digest == s.digest and s.id in self.connectors:
+                connectors[s.id] = self.connectors[s.id]
+            else:
+                connectors[s.id] = known[s.type](s, self.client, self.clock, self._policy, config.daemon.user_agent,
+                                                 self.limiter)
+        workers = {"workers": self.outbox.workers} if previous else {}
+        return _Stages(connectors, Matcher(config.entities), Dispatcher(config, self.store, self.clock),
+                       Outbox(config, self.store, self.notifier, self.clock, **workers),
+                       max((r.window for r in config.rules), default=timedelta(hours=1)))
+
+    def _run_config(self, config: Config, stages: _Stages) -> None:
+        self.limiter.rates = {**HostLimiter.DEFAULTS, **dict(config.daemon.rate_limits)}
+        self.connectors, self.matcher, self.dispatcher, self.outbox = (stages.connectors, stages.matcher,
+                                                                        stages.dispatcher, stages.outbox)
+        self._longest_window = stages.longest_window
+        self.config = config
 
     def reload(self, config: Config) -> list[str]:
         """Run a new, already validated ``config`` from now on (SIGHUP): sources, entities,
@@ -111,40 +175,10 @@ class App:
         objects it started with. Settings that cannot change without a restart (the
         database, the loaded model, the HTTP listen address, the HTTP connection pool) keep
         their running values; their keys are returned so the caller can say so."""
-        old = self.config
-        restart: list[str] = []
-        if config.storage.url != old.storage.url:
-            restart.append("storage.url")
-            config = replace(config, storage=old.storage)
-        o, n = old.sentiment, config.sentiment
-        for key in ("model", "threads", "max_chars", "labels"):
-            if getattr(o, key) != getattr(n, key):
-                restart.append(f"sentiment.{key}")
-                config = replace(config, sentiment=replace(config.sentiment, **{key: getattr(o, key)}))
-        for key in ("listen", "max_connections"):
-            if getattr(old.daemon, key) != getattr(config.daemon, key):
-                restart.append(f"daemon.{key}")
-                config = replace(config, daemon=replace(config.daemon, **{key: getattr(old.daemon, key)}))
-        known = registry()
-        running = {s.id: s for s in old.sources}
-        connectors = {}
-        for s in config.sources:
-            prev = running.get(s.id)
-            if (prev is not None and prev == s and prev.digest == s.digest and s.id in self.connectors
-                    and old.daemon.user_agent == config.daemon.user_agent):
-                connectors[s.id] = self.connectors[s.id]  # unchanged: keeps whatever it has learned
-            else:
-                connectors[s.id] = known[s.type](s, self.client, self.clock, self._policy, config.daemon.user_agent,
-                                                 self.limiter)
-        matcher = Matcher(config.entities)
-        dispatcher = Dispatcher(config, self.store, self.clock)
-        outbox = Outbox(config, self.store, self.notifier, self.clock, workers=self.outbox.workers)
-        longest = max((r.window for r in config.rules), default=timedelta(hours=1))
+        config, restart = _keep_running(self.config, config)
+        stages = self._stages(config, self.config)
         with self._process_lock:
-            self.limiter.rates = {**HostLimiter.DEFAULTS, **dict(config.daemon.rate_limits)}
-            self.matcher, self.connectors, self._longest_window = matcher, connectors, longest
-            self.dispatcher, self.outbox = dispatcher, outbox
-            self.config = config
+            self._run_config(config, stages)
         return restart
 
     def close(self) -> None:

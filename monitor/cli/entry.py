@@ -1,0 +1,44 @@
+"""The ``repwatch`` entry point: parse, set up logging, run the command, map errors to
+exit codes: 0 success, 1 runtime failure (storage, model, delivery), 2 invalid config or
+usage."""
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+from monitor.cli.parser import build_parser
+from monitor.errors import ConfigError, RepwatchError
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%Y-%m-%dT%H:%M:%SZ",
+    )
+    logging.Formatter.converter = time.gmtime
+    from monitor.privacy import MaskingFilter
+
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, MaskingFilter) for f in handler.filters):
+            handler.addFilter(MaskingFilter())
+    # urllib3 (under apprise) logs each request's path at debug level: a webhook's path is its secret
+    for noisy in ("httpx", "httpcore", "urllib3", "apscheduler.executors.default", "apscheduler.scheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.log_level)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    except RepwatchError as exc:  # storage, model, delivery
+        print(f"repwatch: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
