@@ -15,7 +15,6 @@ and never notification URLs (they hold secrets).
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -23,24 +22,25 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import httpx
 
 from connectors import registry
-from connectors.base import FetchContext, HostLimiter, HttpPolicy
+from connectors.base import FetchContext
+from connectors.http import HostLimiter, HttpPolicy
 from monitor.clock import Clock, SystemClock
 from monitor.config import Config
-from monitor.health import Health, source_health
+from monitor.health import Health, record_fetch, source_health
 from monitor.matching import Match, Matcher
 from monitor.mention import FetchResult, canonical_url, join_title_text
-from monitor.dispatch import Dispatcher
+from monitor.alerting.dispatch import Dispatcher
+from monitor.alerting.notices import raise_notices
+from monitor.alerting.rules import raise_rule_alerts
 from monitor.notify import Notifier
 from monitor.outbox import Outbox
-from monitor.render import ops_notice
-from monitor.rules import alert_labels, evaluate_burst, evaluate_severe, evaluate_spike, rule_counts
 from monitor.sentiment import Scorer
-from monitor.store import AlertRow, Lease, Store, describe_error
+from monitor.store import Lease, Store, describe_error
 from monitor.verdict import decide
 
 log = logging.getLogger("repwatch")
@@ -200,8 +200,8 @@ class App:
             log.error("source %s: %s", source_id, error)
             source = self.config.source(source_id)
             try:
-                self.store.record_fetch(source_id, FetchResult("failed", error=error), 0, self.clock.now(),
-                                        source.digest)
+                record_fetch(self.store, source_id, FetchResult("failed", error=error), 0, self.clock.now(),
+                             source.digest)
             except Exception as again:
                 log.error("source %s: could not record the failure: %s", source_id, describe_error(again))
             return PollReport(source_id, "failed", error=error, seconds=time.perf_counter() - started)
@@ -240,7 +240,7 @@ class App:
             if edited:
                 log.info("source %s: %d mentions edited since last seen (kept as new versions, scored again)",
                          source_id, len(edited))
-        before, after = self.store.record_fetch(source_id, result, len(new_ids), now, source.digest, backfilled)
+        before, after = record_fetch(self.store, source_id, result, len(new_ids), now, source.digest, backfilled)
         if after != before and after == "ok" and before not in ("new", "ok"):
             log.warning("source %s recovered (was %s)", source_id, before)
         elif after != "ok" and after != before:
@@ -313,7 +313,7 @@ class App:
             self._evaluate_rules(report)
             self._source_health(report)
             dispatched = self.dispatcher.run(flush)
-            report.notifications = dispatched.notifications
+            report.notifications, report.notices = dispatched.notifications, dispatched.notices
             sent = self.outbox.run()
             report.sent, report.failed, report.fallbacks = sent.sent, sent.failed, sent.fallbacks
             return report
@@ -351,48 +351,8 @@ class App:
             report.scored += len(rows)
 
     def _evaluate_rules(self, report: ProcessReport) -> None:
-        """Each rule, for each entity it covers: burst and spike first, then severe, so an
-        inhibiting burst is already known when the single mentions it covers are seen."""
-        now = self.clock.now()
-        threshold = self.config.sentiment.negative_threshold
-        order = {"burst": 0, "spike": 1, "severe": 2}
-        for rule in sorted(self.config.rules, key=lambda r: order[r.kind]):
-            for entity in self.config.entities:
-                if not rule.applies_to(entity.id):
-                    continue
-                if rule.kind == "severe":
-                    seen = self.store.alerted_mentions(rule.id, entity.id, now - 2 * rule.window)
-                    for mention in self.store.entity_mentions(entity.id, now - rule.window, now):
-                        if mention.id not in seen and rule_counts(rule, mention):
-                            decision = evaluate_severe(rule, mention)
-                            if decision.page:
-                                self._raise(rule, entity, decision, now, report)
-                    continue
-                negatives = [m for m in self.store.negative_mentions(entity.id, now - rule.window, now, threshold)
-                             if rule_counts(rule, m)]
-                last = self.store.last_alert(rule.id, entity.id)
-                if rule.kind == "spike":
-                    start = now - rule.window
-                    baseline = self.store.count_negative(entity.id, start - rule.baseline, start, threshold,
-                                                         rule.causes)
-                    decision = evaluate_spike(rule, negatives, baseline, last, now)
-                else:
-                    decision = evaluate_burst(rule, negatives, last, now)
-                if decision.page:
-                    self._raise(rule, entity, decision, now, report)
-
-    def _raise(self, rule, entity, decision, now: datetime, report: ProcessReport) -> None:
-        labels = alert_labels(rule, entity, decision.mentions)
-        alert = self.store.add(AlertRow(
-            rule_id=rule.id, entity_id=entity.id, fired_at=now, window_start=now - rule.window,
-            count=len(decision.mentions), mention_ids=json.dumps(sorted(m.id for m in decision.mentions)),
-            title=f"{rule.kind} {entity.id}: {decision.reason}"[:300], labels=json.dumps(labels, ensure_ascii=False),
-            severity=rule.severity, status="new", active_until=now + rule.window,
-            detail=json.dumps(dict(decision.facts), ensure_ascii=False),
-        ))
-        report.alerts.append(alert.id)
-        log.warning("alert %d: rule %s (%s, %s), entity %s, %d mentions (%s)", alert.id, rule.id, rule.kind,
-                    rule.severity, entity.id, alert.count, decision.reason)
+        """Alerts from the rules (:func:`monitor.alerting.rules.raise_rule_alerts`)."""
+        report.alerts += raise_rule_alerts(self.config, self.store, self.clock.now())
 
     def health(self) -> dict[str, Health]:
         now = self.clock.now()
@@ -400,49 +360,6 @@ class App:
         return {s.id: source_health(s, states.get(s.id), now) for s in self.config.sources}
 
     def _source_health(self, report: ProcessReport) -> None:
-        """Ops notices: a blocked, auth-failed or silent source at once, a failing one after
-        ``failures_before_notice`` polls; repeated every ``notice_repeat`` until it recovers,
-        then one "recovered" notice. They go to ``daemon.ops_route``, never to a crisis route."""
-        now = self.clock.now()
-        daemon = self.config.daemon
-        states = self.store.source_states()
-        for source in self.config.sources:
-            row = states.get(source.id)
-            if row is None:
-                continue
-            health = source_health(source, row, now)
-            due_state: str | None = None
-            if health.problem and (health.state != "failing"
-                                   or row.consecutive_failures >= daemon.failures_before_notice):
-                repeat = row.notice_at is None or now - row.notice_at >= daemon.notice_repeat
-                if row.notice_state != health.state or repeat:
-                    due_state = health.state
-            elif health.state == "ok" and row.notice_state:
-                due_state = "recovered"
-            if due_state is None:
-                continue
-            self._ops_notice(source, row, health, due_state, now, report)
-            self.store.record_notice(source.id, None if due_state == "recovered" else due_state, now)
-
-    def _ops_notice(self, source, row, health: Health, state: str, now: datetime, report: ProcessReport) -> None:
-        route_id = self.config.daemon.ops_route
-        log.warning("source %s: ops notice (%s): %s", source.id, state, health.reason)
-        if not route_id:
-            log.error("source %s is %s but [daemon] ops_route is not set: nobody is told", source.id, state)
-            return
-        route = self.config.route(route_id)
-        msg = ops_notice(source.id, source.type, state, health.reason, row.consecutive_failures,
-                         row.last_success_at, row.last_error, route.language, route.timezone)
-        labels = {"rule": "source-health", "kind": "source-health", "severity": "warning", "source": source.id,
-                  "state": state, "route": route.id}
-        silence = self.dispatcher.silenced_by(labels, now)
-        alert = self.store.add(AlertRow(
-            rule_id="source-health", entity_id=f"source:{source.id}", fired_at=now, window_start=now,
-            count=row.consecutive_failures, mention_ids="[]", title=msg.title, labels=json.dumps(labels),
-            severity="warning", status="silenced" if silence else "notified", route_id=route.id,
-            notified_at=None if silence else now, silence_id=silence.id if silence else None))
-        if silence is not None:
-            log.info("source %s: ops notice silenced by silence %d", source.id, silence.id)
-            return
-        note = self.dispatcher.notify(route, "ops", msg, alert_id=alert.id)
-        report.notices.append(note.id)
+        """Source-health alerts for the ops route (:func:`monitor.alerting.notices.raise_notices`);
+        the dispatcher routes, silences, inhibits and sends them like any other alert."""
+        raise_notices(self.config, self.store, self.clock.now())

@@ -10,6 +10,8 @@ The expected period is ``silent_after`` from the config, or learned from the sou
 own history once it has brought 10 mentions: five times its average gap between new
 mentions, at least four polling intervals and at least six hours. A source with no
 history and no ``silent_after`` is never called silent (it may simply be quiet).
+
+:func:`record_fetch` is how a fetch changes a source's state (the store only stores it).
 """
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from monitor.config import Source, format_duration
-from monitor.store import SourceStateRow
+from monitor.mention import FetchResult
+from monitor.store import SourceStateRow, Store
 
 LEARN_AFTER = 10
 MIN_EXPECTED = timedelta(hours=6)
@@ -67,3 +70,42 @@ def source_health(source: Source, row: SourceStateRow | None, now: datetime) -> 
             return Health("silent", f"no new mention for {format_duration(now - since)} "
                                     f"(expected within {format_duration(expected)})", expected)
     return Health("ok", "ok", expected)
+
+
+# a failed fetch's status as the source's state keeps it; anything else is "failing"
+_FAILED_STATUS = {"rate_limited": "rate_limited", "blocked": "blocked", "auth_failed": "auth_failed"}
+
+
+def record_fetch(store: Store, source_id: str, result: FetchResult, new_mentions: int, at: datetime,
+                 digest: str | None = None, backfilled: int = 0) -> tuple[str, str]:
+    """Update a source's state after a fetch, in one transaction; return (previous status, new status)."""
+    return store.change_source_state(
+        source_id, lambda row: apply_fetch(row, result, new_mentions, at, digest, backfilled))
+
+
+def apply_fetch(row: SourceStateRow, result: FetchResult, new_mentions: int, at: datetime,
+                digest: str | None = None, backfilled: int = 0) -> None:
+    """What a fetch does to a source's state: counters, health, and (after a full success)
+    the conditional-GET validators and cursor; a failure keeps the last good ones."""
+    row.backfilled = (row.backfilled or 0) + backfilled
+    row.last_poll_at = at
+    if digest is not None:
+        row.config_digest = digest
+    if result.status == "ok":
+        row.last_warnings = "\n".join(result.warnings)[:4000] or None
+    if new_mentions:
+        row.first_new_at = row.first_new_at or at
+        row.last_new_at = at
+    row.not_before = result.retry_after  # a spent rate budget, reported with good data or with an error
+    if not result.ok:
+        row.status = _FAILED_STATUS.get(result.status, "failing")
+        row.consecutive_failures += 1
+        row.last_error, row.last_error_at = result.error, at
+        return
+    row.status, row.last_success_at, row.consecutive_failures = "ok", at, 0
+    if result.status == "ok":
+        row.etag, row.last_modified = result.etag, result.last_modified
+        if result.cursor is not None:
+            row.cursor = result.cursor
+    row.last_new_mentions = new_mentions
+    row.total_mentions += new_mentions

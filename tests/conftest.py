@@ -113,10 +113,11 @@ def builtin_scorer():
 def connected_before(config, at: datetime) -> None:
     """Record that every source of ``config`` was already polled once, at ``at``: its next
     poll is not its first, so what it brings can page (a first poll is history, never paged)."""
+    from monitor.health import record_fetch
     from monitor.mention import FetchResult
     from monitor.store import Store
 
     store = Store(config.storage.url)
     for source in config.sources:
-        store.record_fetch(source.id, FetchResult("not_modified"), 0, at, source.digest)
+        record_fetch(store, source.id, FetchResult("not_modified"), 0, at, source.digest)
     store.close()

@@ -4,6 +4,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
+from monitor.health import record_fetch
 from monitor.matching import Match
 from monitor.mention import FetchResult, Mention, canonical_url
 from monitor.store import AlertRow, NotificationRow, Store
@@ -72,14 +73,14 @@ def test_scores_and_negative_query(store):
 
 
 def test_source_state_records_health(store):
-    store.record_fetch("ga", FetchResult("ok", etag='"e1"', last_modified="lm", cursor="c1"), 2, T0)
-    before, after = store.record_fetch("ga", FetchResult("failed", error="HTTP 500"), 0, T0 + timedelta(minutes=5))
+    record_fetch(store, "ga", FetchResult("ok", etag='"e1"', last_modified="lm", cursor="c1"), 2, T0)
+    before, after = record_fetch(store, "ga", FetchResult("failed", error="HTTP 500"), 0, T0 + timedelta(minutes=5))
     assert (before, after) == ("ok", "failing")
-    store.record_fetch("ga", FetchResult("failed", error="timeout"), 0, T0 + timedelta(minutes=10))
+    record_fetch(store, "ga", FetchResult("failed", error="timeout"), 0, T0 + timedelta(minutes=10))
     st = store.source_state("ga")
     assert st.consecutive_failures == 2 and st.last_error == "timeout" and st.etag == '"e1"'
     assert st.last_success_at == T0 and st.total_mentions == 2
-    store.record_fetch("ga", FetchResult("not_modified"), 0, T0 + timedelta(minutes=15))
+    record_fetch(store, "ga", FetchResult("not_modified"), 0, T0 + timedelta(minutes=15))
     st = store.source_state("ga")
     assert st.status == "ok" and st.consecutive_failures == 0 and st.etag == '"e1"'
 

@@ -1,0 +1,240 @@
+"""Mentions: stored once, edited in place (earlier forms kept), scored, labelled by a human;
+:class:`StoredMention` is how they are read back (:mod:`monitor.store.mention_reads`)."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+from sqlalchemy import func, text
+from sqlmodel import Session, select
+
+from monitor.mention import Mention, canonical_url, clean_url
+from monitor.store.core import StoreBase
+from monitor.store.engine import describe_error
+from monitor.store.tables import MentionEntityRow, MentionRow, MentionVersionRow
+
+if TYPE_CHECKING:
+    from monitor.matching import Match
+
+log = logging.getLogger("repwatch.storage")
+
+# what a verdict is made of: cleared when a mention's text is edited, so it is scored again
+_VERDICT_COLUMNS = ("sentiment_label", "sentiment_score", "negative_score", "verdict_by", "causes", "model_label",
+                    "model_negative", "scored_by", "scored_at")
+_MENTIONS_LOCK = 0x72657077  # PostgreSQL advisory lock held while mentions are written ("repw")
+
+
+@dataclass(frozen=True)
+class StoredMention:
+    """A mention read back for rules and display."""
+
+    id: int
+    source_id: str
+    title: str
+    text: str
+    url: str | None
+    event_at: datetime
+    detected_at: datetime
+    label: str | None
+    negative_score: float | None
+    entities: tuple[str, ...] = ()
+    rating: float | None = None
+    causes: tuple[str, ...] = ()
+    verdict_by: str | None = None
+    model_label: str | None = None
+    model_negative: float | None = None
+    backfill: bool = False
+    parent_url: str | None = None
+    author: str | None = None
+
+
+class MentionsRepo(StoreBase):
+    """Writing mentions: insert once, edits, verdicts and human labels."""
+
+    def add_mentions(self, items: Iterable[tuple[Mention, Sequence[Match]]], detected_at: datetime,
+                     backfill_all: bool = False, backfill_before: datetime | None = None, *,
+                     problems: list[str] | None = None, edited: list[int] | None = None) -> list[int]:
+        """Insert mentions not seen before; return the ids of the new rows.
+
+        Identity, in order:
+
+        * the ``fingerprint`` (guid, else canonical URL, else content; UNIQUE, with INSERT ..
+          ON CONFLICT DO NOTHING as the last guard). A known fingerprint whose title, text or
+          rating changed is an *edit* (a guid-identified item only): the row keeps its id, so
+          its alerts and incidents stay valid, takes the new content, the previous content is
+          kept in ``mention_versions``, and its verdict is cleared so it is scored again (a
+          human label stays and wins). Its id goes to ``edited``, not to the result.
+        * the canonical URL (``url_key``): a mention whose URL another *source* has already
+          stored is the same article (a feed item with a GUID and the Google Alerts hit for
+          it; m. and www. links) and is not stored again. Within one source its own identity
+          decides: two reviews that share a page URL are two reviews.
+
+        The lookups and inserts are serialised (a lock in this process, and on PostgreSQL a
+        transaction-level advisory lock across processes). The batch is one transaction;
+        when it fails, the items are stored one at a time, and an item that still fails is
+        left out and described in ``problems`` (logged when None). When nothing can be
+        stored the error is raised: storage itself is failing, not one item.
+
+        A mention is stored as *backfill* (scored, never paged) when ``backfill_all`` (a
+        source's first poll) or when it was published before ``backfill_before``."""
+        items = list(items)
+        if not items:
+            return []
+        args = (detected_at, backfill_all, backfill_before, edited)
+        with self._mentions_lock:
+            try:
+                return self._store_mentions(items, *args)
+            except Exception as exc:
+                if len(items) == 1:
+                    raise
+                log.warning("storing %d mentions at once failed (%s); storing them one by one", len(items),
+                            describe_error(exc))
+            new_ids: list[int] = []
+            stored = failed = 0
+            for i, item in enumerate(items, 1):
+                try:
+                    new_ids += self._store_mentions([item], *args)
+                    stored += 1
+                except Exception as exc:
+                    failed += 1
+                    if not stored and failed >= min(3, len(items)):
+                        raise  # the first items all failed: the database, not the data
+                    what = f"mention {i} of {len(items)} not stored: {describe_error(exc)}"
+                    if problems is not None:
+                        problems.append(what)
+                    else:
+                        log.warning("%s", what)
+            return new_ids
+
+    def _store_mentions(self, items: list[tuple[Mention, Sequence[Match]]], detected_at: datetime,
+                        backfill_all: bool, backfill_before: datetime | None, edited: list[int] | None) -> list[int]:
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        new_ids: list[int] = []
+        changed: list[int] = []
+        with self.session() as s:
+            if self.dialect == "postgresql":
+                s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MENTIONS_LOCK})
+            for mention, matches in items:
+                fingerprint = mention.fingerprint
+                known = s.exec(select(MentionRow).where(MentionRow.fingerprint == fingerprint)).first()
+                if known is not None:
+                    if mention.guid and self._edit(s, known, mention, detected_at):
+                        changed.append(known.id)
+                    continue
+                key = canonical_url(mention.url)
+                if key and s.exec(select(MentionRow.id).where(MentionRow.url_key == key,
+                                                              MentionRow.source_id != mention.source_id)
+                                  .limit(1)).first() is not None:
+                    continue  # the same article, already stored from another source
+                published = mention.published_at
+                event_at = min(published, detected_at) if published else detected_at
+                stmt = (
+                    insert(MentionRow)
+                    .values(
+                        fingerprint=fingerprint,
+                        source_id=mention.source_id,
+                        url=clean_url(mention.url),
+                        url_key=key,
+                        title=mention.title,
+                        text=mention.text,
+                        author=mention.author,
+                        rating=mention.rating,
+                        published_at=published,
+                        detected_at=detected_at,
+                        event_at=event_at,
+                        parent_url=mention.parent_url,
+                        backfill=bool(backfill_all or (backfill_before is not None and published is not None
+                                                       and published < backfill_before)),
+                    )
+                    .on_conflict_do_nothing(index_elements=["fingerprint"])
+                    .returning(MentionRow.id)
+                )
+                row = s.exec(stmt).first()
+                if row is None:
+                    continue
+                mention_id = row[0]
+                new_ids.append(mention_id)
+                for m in matches:
+                    s.add(MentionEntityRow(mention_id=mention_id, entity_id=m.entity_id, alias=m.alias))
+            s.commit()
+        if edited is not None:
+            edited.extend(changed)
+        return new_ids
+
+    @staticmethod
+    def _edit(s: Session, row: MentionRow, mention: Mention, at: datetime) -> bool:
+        """Make ``row`` the new version of an edited mention; False when nothing changed."""
+        def same(a: str | None, b: str | None) -> bool:
+            return " ".join((a or "").split()) == " ".join((b or "").split())
+
+        if same(row.title, mention.title) and same(row.text, mention.text) and row.rating == mention.rating:
+            return False
+        last = s.exec(select(func.max(MentionVersionRow.version))
+                      .where(MentionVersionRow.mention_id == row.id)).one()
+        s.add(MentionVersionRow(mention_id=row.id, version=(last or 0) + 1, title=row.title, text=row.text,
+                                rating=row.rating, seen_at=row.edited_at or row.detected_at))
+        row.title, row.text, row.rating, row.edited_at = mention.title, mention.text, mention.rating, at
+        for column in _VERDICT_COLUMNS:  # the verdict was about the old words; human_label stays
+            setattr(row, column, None)
+        s.add(row)
+        return True
+
+    def save_scores(self, verdicts: Iterable[tuple], model: str, at: datetime) -> None:
+        """Store each mention's verdict, ``(id, Verdict)``, beside the model's own answer; a plain
+        ``(id, label, score, P(negative))`` is a model's answer taken as the verdict. A mention
+        a human has already labelled keeps the human verdict."""
+        from monitor.verdict import Verdict
+
+        with self.session() as s:
+            for item in verdicts:
+                if len(item) == 4:  # (id, label, score, P(negative)): a model's answer taken as it is
+                    mention_id, label, score, negative = item
+                    v = Verdict(label, score, negative, "model", model_label=label, model_negative=negative)
+                else:
+                    mention_id, v = item
+                row = s.get(MentionRow, mention_id)
+                if row is None:
+                    continue
+                row.model_label, row.model_negative = v.model_label, v.model_negative
+                row.scored_by, row.scored_at = model, at
+                if row.human_label is None:
+                    row.sentiment_label, row.sentiment_score, row.negative_score = v.label, v.score, v.negative
+                    row.verdict_by, row.causes = v.by, ",".join(v.causes) or None
+                else:  # the human verdict stands (set again: an edit of the text cleared it)
+                    human = row.human_label
+                    row.sentiment_label, row.sentiment_score, row.verdict_by = human, 1.0, "human"
+                    row.negative_score = 1.0 if human == "negative" else 0.0
+                    if human != "negative":
+                        row.causes = None
+                    elif row.human_causes is not None:
+                        row.causes = row.human_causes or None
+                    elif row.causes is None:
+                        row.causes = ",".join(v.causes) or None
+                s.add(row)
+            s.commit()
+
+    def label_mention(self, mention_id: int, label: str, causes: Sequence[str] | None, by: str,
+                      at: datetime) -> MentionRow | None:
+        """Record a human verdict; it counts at once wherever the verdict is read (rules, pages,
+        digests). ``causes`` None keeps the detected causes of a negative verdict."""
+        with self.session() as s:
+            row = s.get(MentionRow, mention_id)
+            if row is None:
+                return None
+            row.human_label, row.labelled_by, row.labelled_at = label, by, at
+            row.human_causes = ",".join(causes) if causes is not None else None
+            row.sentiment_label, row.sentiment_score, row.verdict_by = label, 1.0, "human"
+            row.negative_score = 1.0 if label == "negative" else 0.0
+            if label != "negative":
+                row.causes = None
+            elif causes is not None:
+                row.causes = ",".join(causes) or None
+            s.add(row)
+            s.commit()
+            s.refresh(row)
+            return row

@@ -1,0 +1,43 @@
+"""Sources: per-source fetch state (cursor, ETag/Last-Modified, health counters) and the
+state of ops notices. The rules for how a fetch changes the state live in
+:mod:`monitor.health`; this module only stores."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Callable
+
+from sqlmodel import select
+
+from monitor.store.core import StoreBase
+from monitor.store.tables import SourceStateRow
+
+
+class SourcesRepo(StoreBase):
+    def source_state(self, source_id: str) -> SourceStateRow:
+        """The source's state; a new (unsaved) row for a source never polled."""
+        with self.session() as s:
+            row = s.get(SourceStateRow, source_id)
+            return row if row is not None else SourceStateRow(source_id=source_id)
+
+    def source_states(self) -> dict[str, SourceStateRow]:
+        with self.session() as s:
+            return {r.source_id: r for r in s.exec(select(SourceStateRow))}
+
+    def change_source_state(self, source_id: str, change: Callable[[SourceStateRow], None]) -> tuple[str, str]:
+        """Read the source's state, let ``change`` modify it, and save it, in one transaction;
+        return (status before, status after). ``change`` must not touch the database."""
+        with self.session() as s:
+            row = s.get(SourceStateRow, source_id) or SourceStateRow(source_id=source_id)
+            before = row.status
+            change(row)
+            s.add(row)
+            s.commit()
+            return before, row.status
+
+    def record_notice(self, source_id: str, state: str | None, at: datetime) -> None:
+        with self.session() as s:
+            row = s.get(SourceStateRow, source_id) or SourceStateRow(source_id=source_id)
+            row.notice_state = state
+            row.notice_at = at
+            s.add(row)
+            s.commit()
