@@ -2,6 +2,7 @@
 
 RepwatchError
  +-- ConfigError      the TOML file is invalid; carries one Problem per defect
+ +-- NotInConfigError no entity, route or source with that id (also a KeyError)
  +-- ModelError       a sentiment model is missing, broken or cannot be loaded
  +-- StorageError     the database cannot be opened or written
 
@@ -35,6 +36,17 @@ class ConfigError(RepwatchError):
     def __init__(self, problems: list[Problem]):
         self.problems = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class NotInConfigError(RepwatchError, KeyError):
+    """``Config.entity/route/source(id)`` found no such id in the config."""
+
+    def __init__(self, what: str, ident: str, path: str = ""):
+        self.what, self.ident, self.path = what, ident, path
+        super().__init__(f"no {what} {ident!r} in {path or 'the config'}")
+
+    def __str__(self) -> str:  # a KeyError would repr() its message
+        return self.args[0]
 
 
 class ModelError(RepwatchError):

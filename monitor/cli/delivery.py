@@ -5,6 +5,7 @@ import json
 import sys
 
 from monitor.cli.common import load, make_app
+from monitor.errors import NotInConfigError
 
 
 def cmd_test_notify(args) -> int:
@@ -13,7 +14,7 @@ def cmd_test_notify(args) -> int:
     config = load(args.config)
     try:
         route = config.route(args.route)
-    except StopIteration:
+    except NotInConfigError:
         print(f"no route {args.route!r} in {args.config} (routes: {', '.join(r.id for r in config.routes)})",
               file=sys.stderr)
         return 2
@@ -68,7 +69,7 @@ def cmd_digest(args) -> int:
     try:
         try:
             route = config.route(args.route)
-        except StopIteration:
+        except NotInConfigError:
             print(f"no route {args.route!r} in {args.config}", file=sys.stderr)
             return 2
         msg = dispatcher.digest(route, dispatcher.clock.now())

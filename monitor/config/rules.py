@@ -1,0 +1,115 @@
+"""``[[rules]]`` (one model per kind) and ``[[inhibit]]``: when an alert fires and what it mutes."""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Mapping
+
+from pydantic import field_validator, model_validator
+
+from monitor.causes import CAUSES
+from monitor.config.fields import Duration, Ident, Matchers, Strings, Text, choice, number
+from monitor.config.models import DEFAULT_CRISIS_TERMS, Table, known
+from monitor.config.problems import checker, fail
+from monitor.labels import SEVERITIES
+
+RULE_KINDS = ("burst", "spike", "severe")
+Severity = choice(SEVERITIES, f"must be one of {', '.join(SEVERITIES)}, got {{value!r}}")
+
+
+def _kind(name: str):
+    return choice((name,), f"must be one of {', '.join(RULE_KINDS)}, got {{value!r}}")
+
+
+class RuleModel(Table):
+    """What every kind of rule has: the entities it watches and the route it pages."""
+
+    id: Ident
+    entities: Strings = ("*",)
+    """entity ids, or "*" for every entity"""
+    route: Text = None
+    """the route paged (required unless some route selects alerts by matchers)"""
+    severity: Severity = "critical"
+    causes: Strings = ()
+    """only mentions with one of these causes count (empty: any)"""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _route_required(cls, data: Any, info) -> Any:
+        if isinstance(data, Mapping) and "route" not in data and not checker(info).matching_routes:
+            checker(info).add(("route",), "is required")
+        return data
+
+    @field_validator("entities")
+    @classmethod
+    def _entities(cls, names: tuple[str, ...], info) -> tuple[str, ...]:
+        return known(info, "entities", names, checker(info).entity_ids, "entity")
+
+    @field_validator("route")
+    @classmethod
+    def _route(cls, route: str | None, info) -> str | None:
+        c = checker(info)
+        if route and route not in c.route_ids:
+            fail(f"undefined route {route!r}")
+        if route and route == c.ops_route:
+            fail(f"{route!r} is the ops route (source health); crisis alerts need their own route")
+        return route
+
+    @field_validator("causes")
+    @classmethod
+    def _causes(cls, names: tuple[str, ...], info) -> tuple[str, ...]:
+        for name in names:
+            if name not in CAUSES:
+                checker(info).add(("causes",), f"unknown cause {name!r} (known: {', '.join(CAUSES)})")
+        return tuple(n for n in names if n in CAUSES)
+
+
+class BurstRule(RuleModel):
+    """A burst: at least min_negative negative mentions of an entity within window."""
+
+    kind: _kind("burst") = "burst"
+    min_negative: number(1, 100_000, integer=True) = 3
+    window: Duration = timedelta(hours=1)
+
+
+class SpikeRule(RuleModel):
+    """A spike: the negative rate in window is factor times the entity's own rate over the
+    trailing baseline, and at least min_negative."""
+
+    kind: _kind("spike")
+    severity: Severity = "warning"
+    min_negative: number(1, 100_000, integer=True) = 3
+    window: Duration = timedelta(hours=6)
+    baseline: Duration = timedelta(days=14)
+    factor: number(1.0, 1000.0) = 3.0
+
+
+class SevereRule(RuleModel):
+    """One severe mention: P(negative) >= min_score, or it contains one of terms."""
+
+    kind: _kind("severe")
+    min_score: number(0.0, 1.0) = 0.95
+    terms: Strings = DEFAULT_CRISIS_TERMS
+    window: Duration = timedelta(hours=1)
+
+
+RULE_MODELS: dict[str, type[RuleModel]] = {"burst": BurstRule, "spike": SpikeRule, "severe": SevereRule}
+
+
+def rule_model(raw: Mapping) -> type[RuleModel]:
+    """The model of a raw rule by its kind; an unknown kind is checked as a burst (whose
+    ``kind`` then says what is wrong)."""
+    kind = raw.get("kind", "burst")
+    return RULE_MODELS.get(kind, BurstRule) if isinstance(kind, str) else BurstRule
+
+
+class InhibitModel(Table):
+    """[[inhibit]]: while an alert matching source_matchers is active, alerts matching
+    target_matchers with the same values of the equal labels are muted."""
+
+    source_matchers: Matchers
+    target_matchers: Matchers
+    equal: Strings = ("entity",)
+
+
+DEFAULT_INHIBIT_TABLES = ({"source_matchers": ['kind=~"burst|spike"'], "target_matchers": ['kind="severe"'],
+                    "equal": ["entity"]},)  # the inhibit rules of a file with no [[inhibit]]
