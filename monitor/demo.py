@@ -68,7 +68,8 @@ def alerts_feed(entries: list[tuple], started: datetime) -> str:
     )
 
 
-def demo_config(feed_url: str, receiver_url: str, db: Path, every: str, port: int = 0) -> str:
+def demo_config(feed_url: str, receiver_url: str, db: Path, every: str, port: int = 0,
+                group_wait: str = "5s") -> str:
     endpoint = f'listen = "127.0.0.1:{port}"' if port else 'listen = ""'
     incidents = f'public_url = "http://127.0.0.1:{port}"' if port else ""
     return textwrap.dedent(f"""\
@@ -108,7 +109,7 @@ def demo_config(feed_url: str, receiver_url: str, db: Path, every: str, port: in
         [[routes]]
         id = "crisis-team"
         notify = ["{receiver_url}"]
-        group_wait = "5s"
+        group_wait = "{group_wait}"
 
         [[rules]]
         id = "negative-burst"
@@ -123,90 +124,117 @@ def _say(start: float, text: str) -> None:
     print(f"[{time.monotonic() - start:5.1f}s] {text}", flush=True)
 
 
-def run_demo(fast: bool = False, keep: bool = False) -> int:
-    from monitor.app import App
-    from monitor.config import load_config
-    from monitor.daemon import Daemon
-    from monitor.render import safe_text
-    from monitor.sentiment import load_scorer
+FEED_PATH = "/alerts/feeds/0000/1"
+SOURCE_ID = "ga-dr-lin"
 
-    scale = 0.1 if fast else 1.0
+
+def run_demo(fast: bool = False, keep: bool = False) -> int:
+    """The live part (the daemon pages on the third negative review, the page's link is
+    acknowledged), then the fixture replay. ``fast``: a tenth of the timeline and shorter
+    waits (for tests). Exit 0 when the page arrived."""
     tmp = Path(tempfile.mkdtemp(prefix="repwatch-demo-"))
     t0 = time.monotonic()
     print("repwatch demo: a local Google Alerts feed, the real daemon, the built-in sentiment model and a local")
     print("page receiver. Nothing leaves this machine. Press Ctrl-C to stop.\n")
     logging.getLogger("repwatch").setLevel(logging.WARNING)
-    with FeedServer() as feed, Receiver() as receiver:
-        started = datetime.now(UTC).replace(microsecond=0)
-        path = "/alerts/feeds/0000/1"
-        shown = [e for e in TIMELINE if e[0] == 0]
-        feed.set(path, alerts_feed(shown, started))
-        cfg_path = tmp / "repwatch.toml"
-        port = _free_port()
-        os.environ.setdefault("REPWATCH_ACK_SECRET", secrets.token_hex(24))  # signs the page's ack link
-        cfg_path.write_text(demo_config(feed.url(path), receiver.apprise_url, tmp / "demo.db", "1s" if fast else "5s",
-                                        port), encoding="utf-8")
-        _say(t0, f"feed:     {feed.url(path)}")
-        _say(t0, f"receiver: {receiver.apprise_url}")
-        _say(t0, f"config:   {cfg_path}  (SQLite at {tmp / 'demo.db'})")
-        _say(t0, "loading the built-in sentiment model (multilingual-e5-small + trained head) ...")
-        config = load_config(cfg_path)
-        app = App(config, scorer=load_scorer("builtin"))
-        daemon = Daemon(app, outbox_every=timedelta(seconds=1 if fast else 5))
-        stop = threading.Event()
-        runner = threading.Thread(target=daemon.run, kwargs={"install_signals": False, "until": stop}, daemon=True)
-        runner.start()
-        _say(t0, f"daemon started; the feed holds {len(shown)} entries:")
-        for e in shown:
-            _say(t0, f"  + {e[1]}")
-        pending = [e for e in TIMELINE if e[0] > 0]
-        ok = False
-        try:
-            deadline = time.monotonic() + 120 * scale + 30
-            while time.monotonic() < deadline:
-                elapsed = (time.monotonic() - t0) / scale
-                while pending and pending[0][0] <= elapsed - 3:
-                    e = pending.pop(0)
-                    shown.append(e)
-                    feed.set(path, alerts_feed(shown, started))
-                    _say(t0, f"feed gains a new entry: {e[1]}")
-                if receiver.wait_for(1, 0.2):
-                    ok = True
-                    break
-            if ok:
-                page = receiver.received[0].payload
-                _say(t0, "PAGE RECEIVED by the crisis team's receiver:\n")
-                print("    " + "=" * 76)
-                print("    " + str(page.get("title", "")))
-                print("    " + "-" * 76)
-                for line in str(page.get("message", "")).splitlines():
-                    print("    " + line)
-                print("    " + "=" * 76 + "\n")
-                _ack_by_link(t0, str(page.get("message", "")), app)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            stop.set()
-            runner.join(timeout=30)
-        if not ok:
-            _say(t0, "no page arrived in time - see the log lines above")
-        print("What repwatch stored and how the model scored it (`repwatch mentions`):")
+    try:
+        with FeedServer() as feed, Receiver() as receiver:
+            ok, scorer = _live(feed, receiver, tmp, fast, t0)
+            replay_tour(tmp, scorer, t0)
+            print("\nNext: copy config/example.toml, point it at your feeds and accounts (README, Connectors).")
+    finally:
+        if keep:
+            print(f"demo files kept in {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return 0 if ok else 1
+
+
+def _live(feed: FeedServer, receiver: Receiver, tmp: Path, fast: bool, t0: float) -> tuple[bool, object]:
+    """The daemon on the growing feed until the page arrives; returns whether it did, and
+    the loaded model (the replay reuses it)."""
+    from monitor.app import App
+    from monitor.config import load_config
+    from monitor.daemon import Daemon
+
+    started = datetime.now(UTC).replace(microsecond=0)
+    shown = [e for e in TIMELINE if e[0] == 0]
+    feed.set(FEED_PATH, alerts_feed(shown, started))
+    cfg_path = tmp / "repwatch.toml"
+    port = _free_port()
+    os.environ.setdefault("REPWATCH_ACK_SECRET", secrets.token_hex(24))  # signs the page's ack link
+    cfg_path.write_text(demo_config(feed.url(FEED_PATH), receiver.apprise_url, tmp / "demo.db", "1s" if fast else "5s",
+                                    port, group_wait="1s" if fast else "5s"), encoding="utf-8")
+    _say(t0, f"feed:     {feed.url(FEED_PATH)}")
+    _say(t0, f"receiver: {receiver.apprise_url}")
+    _say(t0, f"config:   {cfg_path}  (SQLite at {tmp / 'demo.db'})")
+    _say(t0, "loading the built-in sentiment model (multilingual-e5-small + trained head) ...")
+    app = App.from_config(load_config(cfg_path))
+    daemon = Daemon(app, outbox_every=timedelta(seconds=1 if fast else 5))
+    stop = threading.Event()
+    runner = threading.Thread(target=daemon.run, kwargs={"install_signals": False, "until": stop}, daemon=True)
+    runner.start()
+    _say(t0, f"daemon started; the feed holds {len(shown)} entries:")
+    for e in shown:
+        _say(t0, f"  + {e[1]}")
+    try:
+        ok = _play_timeline(feed, receiver, app, shown, started, 0.1 if fast else 1.0, t0)
+    finally:
+        stop.set()
+        runner.join(timeout=30)
+    if not ok:
+        _say(t0, "no page arrived in time - see the log lines above")
+    _summary(app, len(feed.requests))
+    return ok, app.scorer
+
+
+def _play_timeline(feed: FeedServer, receiver: Receiver, app, shown: list, started: datetime, scale: float,
+                   t0: float) -> bool:
+    """Once the daemon has read the feed's history (a first poll never pages), add each
+    later entry at its time; print the page when it arrives and acknowledge it."""
+    deadline = time.monotonic() + 30
+    while app.store.source_state(SOURCE_ID).last_success_at is None and time.monotonic() < deadline:
+        time.sleep(0.1 * scale)
+    pending = [e for e in TIMELINE if e[0] > 0]
+    begin = time.monotonic()
+    try:
+        while time.monotonic() < begin + 120 * scale + 30:
+            while pending and pending[0][0] <= (time.monotonic() - begin) / scale:
+                e = pending.pop(0)
+                shown.append(e)
+                feed.set(FEED_PATH, alerts_feed(shown, started))
+                _say(t0, f"feed gains a new entry: {e[1]}")
+            if receiver.wait_for(1, 0.2):
+                break
+        else:
+            return False
+    except KeyboardInterrupt:
+        return False
+    page = receiver.received[0].payload
+    _say(t0, "PAGE RECEIVED by the crisis team's receiver:\n")
+    print("    " + "=" * 76)
+    print("    " + str(page.get("title", "")))
+    print("    " + "-" * 76)
+    for line in str(page.get("message", "")).splitlines():
+        print("    " + line)
+    print("    " + "=" * 76 + "\n")
+    _ack_by_link(t0, str(page.get("message", "")), app)
+    return True
+
+
+def _summary(app, polls: int) -> None:
+    from monitor.render import safe_text
+
+    print("What repwatch stored and how the model scored it (`repwatch mentions`):")
+    try:
         for m in app.store.mentions(limit=20):
             neg = f"{m.negative_score:.2f}" if m.negative_score is not None else " -  "
             print(f"  {(m.label or 'unscored'):<9} P(neg)={neg}  {','.join(m.entities):<22} {safe_text(m.title, 40)}")
-        polls = len(feed.requests)
-        scorer = app.scorer
+    finally:
         app.close()
-        print(f"\nThe daemon polled the feed {polls} times (conditional GET: unchanged polls were 304s).")
-        print("Note the borough chief 林志明里長 was excluded, patient data in the page is masked, and the")
-        print("review's links were defanged.\n")
-        replay_tour(Path(tmp), scorer, t0)
-        print("\nNext: copy config/example.toml, point it at your feeds and accounts (README, Connectors).")
-    if keep:
-        print(f"demo files kept in {tmp}")
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return 0 if ok else 1
+    print(f"\nThe daemon polled the feed {polls} times (conditional GET: unchanged polls were 304s).")
+    print("Note the borough chief 林志明里長 was excluded, patient data in the page is masked, and the")
+    print("review's links were defanged.\n")
 
 
 def _free_port() -> int:
@@ -219,8 +247,6 @@ def _ack_by_link(t0: float, message: str, app) -> None:
     """Do what the on-call person does: open the page's link and acknowledge."""
     import urllib.request
 
-    from monitor.store import IncidentRow
-
     link = next((w for w in message.split() if "/ack/" in w), None)
     if link is None:
         _say(t0, "the page carries no ack link")
@@ -228,7 +254,7 @@ def _ack_by_link(t0: float, message: str, app) -> None:
     _say(t0, f"the on-call doctor opens the ack link and acknowledges: POST {link.split('/ack/')[0]}/ack/…")
     with urllib.request.urlopen(urllib.request.Request(link, data="by=值班醫師".encode())) as resp:
         resp.read()
-    inc = app.store.rows(IncidentRow)[0]
+    inc = app.store.incidents()[0]
     took = (inc.acked_at - inc.first_detected_at).total_seconds()
     met = "inside" if inc.acked_at <= inc.deadline else "after"
     _say(t0, f"incident #{inc.id}: {inc.status} by {inc.acked_by} via {inc.ack_via}, {took:.0f} s after the first "
@@ -248,7 +274,7 @@ def replay_tour(tmp: Path, scorer, t0: float) -> None:
         cfg = tmp / "replay.toml"
         cfg.write_text(fleet_config(fleet, f"sqlite:///{tmp / 'replay.db'}", f"json://127.0.0.1:{ops.port}/crisis",
                                     f"json://127.0.0.1:{ops.port}/ops"), encoding="utf-8")
-        app = App(load_config(cfg, env=fleet.env), scorer=scorer)
+        app = App.from_config(load_config(cfg, env=fleet.env), scorer=scorer)
         try:
             fleet.servers["dcard"].override(403, b"<title>Just a moment...</title> cf-chl", "text/html")
             for source in app.config.sources:

@@ -37,7 +37,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Callable
 from urllib.parse import parse_qs
 
-from monitor.dispatch import IncidentError, verify_ack
+from monitor.alerting.incidents import IncidentError, verify_ack
 from monitor.metrics import collect_metrics
 from monitor.render import local_time
 from monitor.store import IncidentRow
@@ -205,9 +205,11 @@ class Endpoint:
                                          backlog=128)
         self.sock.setblocking(False)
         self.port = self.sock.getsockname()[1]
-        self._queue: queue.Queue = queue.Queue(maxsize=max_queued)
+        self.max_queued = max_queued
+        self._queue: queue.Queue = queue.Queue()  # complete requests; None tells a worker to stop
         self._incoming: dict[socket.socket, _Incoming] = {}
         self._stopping = threading.Event()
+        self._wake_r, self._wake_w = socket.socketpair()  # stop() wakes the reader at once
         self.thread = threading.Thread(target=self._read_loop, name="http", daemon=True)
         self._workers = [threading.Thread(target=self._work, name=f"http-worker-{i}", daemon=True)
                          for i in range(workers)]
@@ -221,15 +223,25 @@ class Endpoint:
 
     def stop(self) -> None:
         self._stopping.set()
+        try:
+            self._wake_w.send(b"x")
+        except OSError:  # stopped already
+            return
         if self.thread.is_alive():
             self.thread.join(timeout=5)
         else:
             self.sock.close()
+        self._wake_r.close()
+        self._wake_w.close()
         while True:  # requests nobody will answer now
             try:
-                _close(self._queue.get_nowait()[0])
+                item = self._queue.get_nowait()
             except queue.Empty:
                 break
+            if item is not None:
+                _close(item[0])
+        for _ in self._workers:
+            self._queue.put(None)
         for t in self._workers:
             if t.is_alive():
                 t.join(timeout=1)
@@ -239,12 +251,13 @@ class Endpoint:
     def _read_loop(self) -> None:
         sel = selectors.DefaultSelector()
         sel.register(self.sock, selectors.EVENT_READ)
+        sel.register(self._wake_r, selectors.EVENT_READ)
         try:
             while not self._stopping.is_set():
                 for key, _ in sel.select(timeout=0.5):
                     if key.fileobj is self.sock:
                         self._accept(sel)
-                    else:
+                    elif key.fileobj is not self._wake_r:
                         self._receive(sel, key.data)
                 now = time.monotonic()
                 for conn in [c for c in self._incoming.values() if c.deadline <= now]:
@@ -297,10 +310,10 @@ class Endpoint:
         if len(conn.data) < conn.size:
             return
         self._forget(sel, conn)
-        try:
-            self._queue.put_nowait((conn.sock, conn.address, bytes(conn.data[:conn.size])))
-        except queue.Full:
+        if self._queue.qsize() >= self.max_queued:  # only this thread adds, so the count cannot grow meanwhile
             self._reply(conn.sock, 503, "busy: try again")
+        else:
+            self._queue.put_nowait((conn.sock, conn.address, bytes(conn.data[:conn.size])))
 
     def _forget(self, sel: selectors.BaseSelector, conn: _Incoming) -> None:
         sel.unregister(conn.sock)
@@ -331,11 +344,8 @@ class Endpoint:
     # ------------------------------------------------------------------ answering
 
     def _work(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                sock, address, raw = self._queue.get(timeout=0.5)
-            except queue.Empty:
-                continue
+        while (item := self._queue.get()) is not None:
+            sock, address, raw = item
             try:
                 sock.setblocking(True)
                 sock.settimeout(self.write_timeout)  # a client that does not read its answer

@@ -1,6 +1,4 @@
 """Operator commands: test-notify (against a local receiver) and sources."""
-import os
-
 import pytest
 
 from monitor.cli import main
@@ -50,9 +48,10 @@ def test_sources_shows_health_after_a_failed_poll(tmp_path, feed_server, receive
 
 
 @pytest.mark.model
-def test_replay_command_then_poll_and_sources(tmp_path, receiver):
-    """`repwatch replay` serves every connector's recordings; `repwatch poll` on the config
-    it writes runs them all end to end; `repwatch sources` then shows each one healthy."""
+def test_replay_command_then_poll_and_sources(tmp_path, receiver, monkeypatch, capsys):
+    """`repwatch replay` (a real process) serves every connector's recordings; `repwatch
+    poll` on the config it writes runs them all end to end; `repwatch sources` then shows
+    each one healthy."""
     import json
     import subprocess
     import sys
@@ -70,19 +69,20 @@ def test_replay_command_then_poll_and_sources(tmp_path, receiver):
                 env_lines.append(line.strip()[7:])
             if line.startswith("then:"):
                 break
-        env = {**os.environ, **dict(x.split("=", 1) for x in env_lines)}
-        polled = subprocess.run([sys.executable, "-m", "monitor", "poll", "--config", str(cfg), "--json"], env=env,
-                                capture_output=True, text=True, timeout=300)
-        report = json.loads(polled.stdout)
+        for name, value in (x.split("=", 1) for x in env_lines):
+            monkeypatch.setenv(name, value)
+        capsys.readouterr()
+        main(["poll", "--config", str(cfg), "--json"])
+        report = json.loads(capsys.readouterr().out)
         by_id = {s["source_id"]: s for s in report["sources"]}
         assert set(by_id) == {f"replay-{t}" for t in fixture_types()}
         for t in fixture_types():
             s = by_id[f"replay-{t}"]
             assert s["status"] == "ok" and s["new"] == manifest(t)["expect_mentions"], s
-        shown = subprocess.run([sys.executable, "-m", "monitor", "sources", "--config", str(cfg), "--json"], env=env,
-                               capture_output=True, text=True, timeout=120)
-        assert shown.returncode == 0, shown.stdout + shown.stderr
-        assert {json.loads(x)["health"] for x in shown.stdout.splitlines()} == {"ok"}
+        code = main(["sources", "--config", str(cfg), "--json"])
+        shown = capsys.readouterr()
+        assert code == 0, shown.out + shown.err
+        assert {json.loads(x)["health"] for x in shown.out.splitlines()} == {"ok"}
     finally:
         proc.terminate()
         proc.wait(10)

@@ -1,4 +1,5 @@
 """The daemon as a real process, the score command, and the demo."""
+import io
 import json
 import os
 import signal
@@ -23,6 +24,7 @@ def test_daemon_pages_and_stops_gracefully_on_sigterm(tmp_path, feed_server, rec
     feed_server.set("/feed", alerts_feed(KIND, now - timedelta(minutes=2)))  # history on the first poll
     secret_url = receiver.apprise_url.replace("json://", "json://crisis:s3cretpw@")
     text = config_text(tmp_path / "r.db", feed_server.url("/feed"), "${RECEIVER_URL}").replace('every = "5m"', 'every = "2s"')
+    text = text.replace("notify = [", 'group_wait = "1s"\nnotify = [')  # the page is due at once, not after 30 s
     cfg = write_config(tmp_path, text + '\n[daemon]\njitter = "0s"\n')
     proc = subprocess.Popen([sys.executable, "-m", "monitor", "run", "--config", str(cfg)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -48,11 +50,10 @@ def test_daemon_pages_and_stops_gracefully_on_sigterm(tmp_path, feed_server, rec
     assert len(receiver.received) == 1
 
 
-def test_score_command_reads_stdin_writes_json_lines():
-    res = subprocess.run([sys.executable, "-m", "monitor", "score"], capture_output=True, text=True, timeout=120,
-                         input="醫師態度很差,等了兩個小時\nThe staff were wonderful and kind.\n\n😡\n")
-    assert res.returncode == 0, res.stderr
-    rows = [json.loads(l) for l in res.stdout.splitlines()]
+def test_score_command_reads_stdin_writes_json_lines(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("醫師態度很差,等了兩個小時\nThe staff were wonderful and kind.\n\n😡\n"))
+    assert main(["score"]) == 0
+    rows = [json.loads(l) for l in capsys.readouterr().out.splitlines()]
     assert len(rows) == 4
     assert rows[0]["label"] == "negative" and rows[1]["label"] == "positive"
     assert all(set(r) == {"label", "score", "negative"} for r in rows)
@@ -68,4 +69,4 @@ def test_demo_runs_end_to_end(capsys):
     out = capsys.readouterr().out
     assert "PAGE RECEIVED" in out
     assert "A123456789" not in out and "0912-345-678" not in out
-    assert "hxxps" in out or "evil" not in out
+    assert "hxxps" in out and "evil.example" not in out  # the review's links, defanged
