@@ -19,7 +19,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
-LABEL_NAMES = ("rule", "kind", "severity", "entity", "entity_kind", "source", "route", "cause", "causes")
 SEVERITIES = ("critical", "warning", "info")
 
 _MATCHER_RE = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*(?:"((?:[^"\\]|\\.)*)"|([^\s"]*))\s*$')
@@ -65,13 +64,5 @@ def parse_matcher(text: str) -> Matcher:
     return Matcher(name, op, value, regex)
 
 
-def parse_matchers(items: Iterable[str]) -> tuple[Matcher, ...]:
-    return tuple(parse_matcher(t) for t in items)
-
-
 def matches_all(matchers: Iterable[Matcher], labels: Mapping[str, str]) -> bool:
     return all(m.matches(labels) for m in matchers)
-
-
-def format_labels(labels: Mapping[str, str]) -> str:
-    return "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"

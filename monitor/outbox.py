@@ -29,7 +29,7 @@ from monitor.clock import Clock
 from monitor.config import Config
 from monitor.notify import Notifier, SendResult, redact
 from monitor.render import Message, channel_of
-from monitor.store import AlertRow, DeliveryRow, NotificationRow, Store
+from monitor.store import DeliveryRow, NotificationRow, Store
 
 log = logging.getLogger("repwatch.outbox")
 
@@ -65,8 +65,7 @@ class Outbox:
         rows = self.store.claim_deliveries(now, MAX_DELIVERY_ATTEMPTS, now - SEND_LEASE)
         if not rows:
             return report
-        note_ids = {d.notification_id for d in rows if d.notification_id is not None}
-        notes = {n.id: n for n in self.store.rows(NotificationRow, NotificationRow.id.in_(note_ids))} if note_ids else {}
+        notes = self.store.notifications({d.notification_id for d in rows if d.notification_id is not None})
         with ThreadPoolExecutor(max_workers=min(self.workers, len(rows)), thread_name_prefix="send") as pool:
             results = list(pool.map(lambda d: self._send_and_record(d, notes.get(d.notification_id), now), rows))
         report.sent += sum(results)
@@ -92,8 +91,8 @@ class Outbox:
         if route is None or delivery.target_index >= len(route.notify):
             return SendResult(False, "route or URL no longer in the config")
         url = route.notify[delivery.target_index]
-        if note is None:  # a delivery queued by repwatch < 0.2: the alert carried the text
-            alert = self.store.get(AlertRow, delivery.alert_id) if delivery.alert_id else None
+        if note is None:  # a delivery queued by repwatch 0.1: the alert carried the text
+            alert = self.store.alert(delivery.alert_id) if delivery.alert_id else None
             if alert is None:
                 return SendResult(False, "nothing to send: notification missing")
             return self.notifier.send(url, alert.title, alert.body)

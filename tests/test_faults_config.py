@@ -15,7 +15,7 @@ from monitor.app import App
 from monitor.cli import main
 from monitor.clock import ManualClock, SystemClock
 from monitor.config import MAX_DURATION, load_config, parse_duration
-from monitor.dispatch import Dispatcher
+from monitor.alerting.dispatch import Dispatcher
 from monitor.errors import ConfigError
 from monitor.notify import Notifier, redact, secret_parts
 from monitor.outbox import Outbox

@@ -3,6 +3,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from monitor.privacy import mask_phi
+from monitor.alerting.facts import BurstFacts
 from monitor.render import AlertView, channel_of, incident_message, safe_link, safe_text
 from monitor.store import StoredMention
 
@@ -51,7 +52,7 @@ def test_only_plain_http_links():
     assert safe_link("https://x.example/a b<script>") == "https://x.example/a%20b%3Cscript%3E"
 
 
-BURST = AlertView("burst", {"count": 3, "min": 3, "window": 3600})
+BURST = AlertView(BurstFacts(count=3, min=3, window=3600))
 EVIL = StoredMention(1, "ga", "林志明 誤診", "誤診!身分證 A123456789 電話 0912-345-678 <a href='https://evil.example'>x</a> "
                      "[官方回覆](https://evil.example/login) *緊急* @channel",
                      "https://forum.example.tw/t/3", T, T, "negative", 0.97)

@@ -4,7 +4,7 @@ from datetime import timedelta
 from monitor.config import Rule
 from monitor.matching import Match
 from monitor.mention import Mention
-from monitor.rules import evaluate_burst
+from monitor.alerting.rules import evaluate_burst
 from monitor.store import AlertRow
 
 RULE = Rule(id="burst", route="crisis", min_negative=3, window=timedelta(hours=1))

@@ -1,4 +1,5 @@
-"""Decide when an alert fires. Pure functions over stored mentions: no I/O, injected time.
+"""Decide when an alert fires: pure functions over stored mentions (no I/O, injected time),
+and :func:`fired`, which runs each rule's window queries against the store.
 
 ``burst``: count an entity's negative mentions whose event time lies in (now - window,
 now]. At ``min_negative`` or more the alert fires, unless the same burst already fired:
@@ -20,14 +21,22 @@ boundaries. Each mention fires once per rule.
 """
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from typing import Iterator
 
+from monitor.alerting.facts import BurstFacts, Facts, SevereFacts, SpikeFacts
 from monitor.causes import CAUSES, primary_cause
-from monitor.config import Entity, Rule
-from monitor.store import AlertRow, StoredMention
+from monitor.config import Config, Entity, Rule
+from monitor.store import AlertRow, Store, StoredMention
+from monitor.store.alerts import NewAlert
+from monitor.text import CJK, fold
+
+log = logging.getLogger("repwatch")
+RULE_ORDER = {"burst": 0, "spike": 1, "severe": 2}
 
 
 @dataclass(frozen=True)
@@ -37,11 +46,11 @@ class Decision:
     mentions: tuple[StoredMention, ...] = ()
     new: int = 0
     first: bool = True
-    facts: tuple[tuple[str, object], ...] = ()
+    facts: Facts | None = None
 
 
 def _dedup(rule: Rule, negatives: list[StoredMention], last: AlertRow | None, now: datetime, reason: str,
-           facts: tuple = ()) -> Decision:
+           facts: Facts) -> Decision:
     ids = {m.id for m in negatives}
     if last is not None and last.fired_at > now - rule.window:
         new = ids - last.mention_id_set
@@ -56,7 +65,7 @@ def evaluate_burst(rule: Rule, negatives: list[StoredMention], last: AlertRow | 
     if count < rule.min_negative:
         return Decision(False, f"{count} negative < {rule.min_negative}")
     return _dedup(rule, negatives, last, now, f"{count} negative >= {rule.min_negative}",
-                  (("count", count), ("min", rule.min_negative), ("window", rule.window.total_seconds())))
+                  BurstFacts(count=count, min=rule.min_negative, window=rule.window.total_seconds()))
 
 
 def evaluate_spike(rule: Rule, negatives: list[StoredMention], baseline_count: int, last: AlertRow | None,
@@ -70,14 +79,12 @@ def evaluate_spike(rule: Rule, negatives: list[StoredMention], baseline_count: i
     ratio = count / expected if expected else None
     reason = f"{count} negative vs {expected:.2f} expected" + (f" ({ratio:.1f}x)" if ratio else " (no baseline)")
     return _dedup(rule, negatives, last, now, reason,
-                  (("count", count), ("expected", round(expected, 3)), ("ratio", round(ratio, 2) if ratio else None),
-                   ("window", rule.window.total_seconds()), ("baseline", rule.baseline.total_seconds())))
+                  SpikeFacts(count=count, expected=round(expected, 3), ratio=round(ratio, 2) if ratio else None,
+                             window=rule.window.total_seconds(), baseline=rule.baseline.total_seconds()))
 
 
 @lru_cache(maxsize=64)
 def _term_patterns(terms: tuple[str, ...]) -> tuple[tuple[str, re.Pattern], ...]:
-    from monitor.text import CJK, fold
-
     out = []
     for term in terms:
         folded = re.escape(fold(term))
@@ -88,8 +95,6 @@ def _term_patterns(terms: tuple[str, ...]) -> tuple[tuple[str, re.Pattern], ...]
 
 def crisis_terms(terms: tuple[str, ...], text: str) -> list[str]:
     """The configured crisis terms that occur in ``text``."""
-    from monitor.text import fold
-
     folded = fold(text)
     return [term for term, pattern in _term_patterns(terms) if pattern.search(folded)]
 
@@ -106,8 +111,8 @@ def evaluate_severe(rule: Rule, mention: StoredMention) -> Decision:
         parts.append(f"P(negative) {score:.2f} >= {rule.min_score}")
     if terms:
         parts.append("crisis terms: " + ", ".join(terms))
-    return Decision(True, "; ".join(parts), (mention,), 1, True, (("terms", terms), ("score", round(score, 4)),
-                                                              ("severe_score", score >= rule.min_score)))
+    return Decision(True, "; ".join(parts), (mention,), 1, True,
+                    SevereFacts(terms=tuple(terms), score=round(score, 4), severe_score=score >= rule.min_score))
 
 
 def rule_counts(rule: Rule, mention: StoredMention) -> bool:
@@ -128,3 +133,54 @@ def alert_labels(rule: Rule, entity: Entity, mentions: tuple[StoredMention, ...]
     if rule.route:
         labels["route"] = rule.route
     return labels
+
+
+def rule_alert(rule: Rule, entity: Entity, decision: Decision, now: datetime) -> NewAlert:
+    """The alert a rule raises for an entity: it fires (for silences and inhibition) for one window."""
+    return NewAlert(rule_id=rule.id, entity_id=entity.id, fired_at=now, window_start=now - rule.window,
+                    labels=alert_labels(rule, entity, decision.mentions), severity=rule.severity,
+                    facts=decision.facts, title=f"{rule.kind} {entity.id}: {decision.reason}",
+                    mention_ids=tuple(m.id for m in decision.mentions), count=len(decision.mentions),
+                    active_until=now + rule.window)
+
+
+def fired(config: Config, store: Store, now: datetime) -> Iterator[tuple[Rule, Entity, Decision]]:
+    """Each rule, for each entity it covers, over its window: burst and spike first, then
+    severe, so an inhibiting burst is already stored when the single mentions it covers
+    are seen (the caller stores each alert before asking for the next)."""
+    threshold = config.sentiment.negative_threshold
+    for rule in sorted(config.rules, key=lambda r: RULE_ORDER[r.kind]):
+        for entity in config.entities:
+            if not rule.applies_to(entity.id):
+                continue
+            if rule.kind == "severe":
+                seen = store.alerted_mentions(rule.id, entity.id, now - 2 * rule.window)
+                for mention in store.entity_mentions(entity.id, now - rule.window, now):
+                    if mention.id not in seen and rule_counts(rule, mention):
+                        decision = evaluate_severe(rule, mention)
+                        if decision.page:
+                            yield rule, entity, decision
+                continue
+            negatives = [m for m in store.negative_mentions(entity.id, now - rule.window, now, threshold)
+                         if rule_counts(rule, m)]
+            last = store.last_alert(rule.id, entity.id)
+            if rule.kind == "spike":
+                start = now - rule.window
+                baseline = store.count_negative(entity.id, start - rule.baseline, start, threshold, rule.causes)
+                decision = evaluate_spike(rule, negatives, baseline, last, now)
+            else:
+                decision = evaluate_burst(rule, negatives, last, now)
+            if decision.page:
+                yield rule, entity, decision
+
+
+def raise_rule_alerts(config: Config, store: Store, now: datetime) -> list[int]:
+    """Store an alert for each rule that fires now (each before the next is looked for);
+    their ids. The log carries ids and counts, never mention text."""
+    raised = []
+    for rule, entity, decision in fired(config, store, now):
+        alert = store.raise_alert(rule_alert(rule, entity, decision, now))
+        raised.append(alert.id)
+        log.warning("alert %d: rule %s (%s, %s), entity %s, %d mentions (%s)", alert.id, rule.id, rule.kind,
+                    rule.severity, entity.id, alert.count, decision.reason)
+    return raised

@@ -1,0 +1,98 @@
+"""An alert's facts, typed: what a rule measured, carried to the message that shows it.
+
+Each kind of alert has its dataclass. They are serialised only at the table's edge
+(:func:`dump_facts`, a JSON object with a ``kind`` tag beside the fields) and parsed back
+strictly (:func:`parse_facts`): a missing or unknown key, or a kind that is not the
+alert's, raises :class:`FactsError` instead of showing a default. Renaming a field here
+therefore breaks a test, never a page. Durations are seconds (floats), as stored.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+from typing import ClassVar, Union
+
+from monitor.errors import RepwatchError
+
+
+class FactsError(RepwatchError):
+    """Stored facts that do not parse as their kind's dataclass."""
+
+
+@dataclass(frozen=True)
+class BurstFacts:
+    kind: ClassVar[str] = "burst"
+    count: int
+    min: int
+    window: float
+
+
+@dataclass(frozen=True)
+class SpikeFacts:
+    kind: ClassVar[str] = "spike"
+    count: int
+    expected: float
+    ratio: float | None  # None: no baseline at all
+    window: float
+    baseline: float
+
+
+@dataclass(frozen=True)
+class SevereFacts:
+    kind: ClassVar[str] = "severe"
+    terms: tuple[str, ...]
+    score: float
+    severe_score: bool  # the score alone was severe (beside any terms)
+
+
+@dataclass(frozen=True)
+class SourceHealthFacts:
+    """A source-health notice: ids, states and error reasons, never mention text."""
+
+    kind: ClassVar[str] = "source-health"
+    source: str
+    type: str
+    state: str  # failing | blocked | auth-failed | silent | recovered
+    reason: str
+    failures: int
+    last_success: datetime | None
+
+
+Facts = Union[BurstFacts, SpikeFacts, SevereFacts, SourceHealthFacts]
+KINDS: dict[str, type] = {c.kind: c for c in (BurstFacts, SpikeFacts, SevereFacts, SourceHealthFacts)}
+
+
+def dump_facts(facts: Facts) -> str:
+    values = asdict(facts)
+    if isinstance(facts, SevereFacts):
+        values["terms"] = list(facts.terms)
+    if isinstance(facts, SourceHealthFacts) and facts.last_success is not None:
+        values["last_success"] = facts.last_success.isoformat()
+    return json.dumps({"kind": facts.kind, **values}, ensure_ascii=False)
+
+
+def parse_facts(text: str, kind: str | None = None) -> Facts:
+    """The facts in ``text``. ``kind``: the alert's kind label, which the tag must equal;
+    rows written before facts carried a tag are read as that kind."""
+    try:
+        values = json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise FactsError(f"facts are not JSON: {exc}") from None
+    if not isinstance(values, dict):
+        raise FactsError("facts are not a JSON object")
+    tag = values.pop("kind", None) or kind
+    if kind is not None and tag != kind:
+        raise FactsError(f"facts of a {tag!r} alert on a {kind!r} alert")
+    cls = KINDS.get(tag)
+    if cls is None:
+        raise FactsError(f"unknown kind of facts: {tag!r}")
+    names = {f.name for f in fields(cls)}
+    missing, unknown = sorted(names - set(values)), sorted(set(values) - names)
+    if missing or unknown:
+        raise FactsError(f"{tag} facts: missing {missing}, unknown {unknown}")
+    if cls is SevereFacts:
+        values["terms"] = tuple(values["terms"])
+    if cls is SourceHealthFacts and values["last_success"] is not None:
+        values["last_success"] = datetime.fromisoformat(values["last_success"])
+    return cls(**values)

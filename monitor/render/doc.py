@@ -1,0 +1,162 @@
+"""A message is built once as a small document (headings, paragraphs, numbered items
+with links) and written out per channel: plain text (LINE, JSON and anything else;
+capped below LINE's 5,000 characters by dropping items, never the deadline or the ack
+line), CommonMark for Slack (apprise turns it into Slack mrkdwn), and HTML plus a text
+part for e-mail. :func:`channel_of` picks the format from the apprise URL."""
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from monitor.units import format_duration
+
+TEXT_LIMIT = 4900  # LINE takes 5,000 characters in one text message
+
+
+def channel_of(url: str) -> str:
+    """``slack`` (markdown), ``email`` (HTML + text), ``line`` or ``text``, from an apprise URL."""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme == "slack" or url.lower().startswith("https://hooks.slack.com/"):
+        return "slack"
+    if scheme in ("mailto", "mailtos", "email", "emails"):
+        return "email"
+    if scheme == "line":
+        return "line"
+    return "text"
+
+
+@dataclass(frozen=True)
+class Item:
+    text: str  # already safe
+    link: str | None = None  # already safe_link-ed
+    meta: str = ""  # already safe
+
+
+@dataclass
+class Doc:
+    title: str
+    blocks: list = field(default_factory=list)  # ("h"|"p", text) | ("items", [Item]) | ("link", label, url)
+
+    def h(self, text: str) -> None:
+        self.blocks.append(("h", text))
+
+    def p(self, text: str) -> None:
+        self.blocks.append(("p", text))
+
+    def items(self, items: list[Item]) -> None:
+        if items:
+            self.blocks.append(("items", list(items)))
+
+    def link(self, label: str, url: str) -> None:
+        self.blocks.append(("link", label, url))
+
+
+@dataclass(frozen=True)
+class Message:
+    title: str
+    text: str
+    markdown: str = ""
+    html: str = ""
+
+    def for_channel(self, channel: str) -> tuple[str, str]:
+        """(apprise body format, body) for a channel."""
+        if channel == "slack" and self.markdown:
+            return "markdown", self.markdown
+        if channel == "email" and self.html:
+            return "html", self.html
+        return "text", self.text
+
+
+def _md_url(url: str) -> str:
+    return url.replace("(", "%28").replace(")", "%29").replace(" ", "%20")
+
+
+def _text(doc: Doc, dropped: int, more: str) -> str:
+    out: list[str] = []
+    for block in doc.blocks:
+        if block[0] in ("h", "p"):
+            out.append(block[1])
+        elif block[0] == "items":
+            items = block[1][: len(block[1]) - dropped] if dropped else block[1]
+            for i, it in enumerate(items, 1):
+                out.append(f"{i}. {it.text}")
+                tail = "  ".join(x for x in (it.link or "", f"[{it.meta}]" if it.meta else "") if x)
+                if tail:
+                    out.append(f"   {tail}")
+            if dropped:
+                out.append(more.format(n=dropped))
+        elif block[0] == "link":
+            out.append(f"{block[1]} {block[2]}")
+    return "\n".join(out)
+
+
+def _markdown(doc: Doc) -> str:
+    out: list[str] = []
+    for block in doc.blocks:
+        if block[0] == "h":
+            out.append(f"**{block[1]}**")
+        elif block[0] == "p":
+            out.append(block[1])
+        elif block[0] == "items":
+            for i, it in enumerate(block[1], 1):
+                line = f"{i}. {it.text}"
+                extra = [f"[{'link' if it.link else ''}]({_md_url(it.link)})" if it.link else "", it.meta]
+                extra = [e for e in extra if e]
+                if extra:
+                    line += "  \n   " + " · ".join(extra)
+                out.append(line)
+        elif block[0] == "link":
+            out.append(f"[{block[1]}]({_md_url(block[2])})")
+    return "\n".join(out)
+
+
+def _html(doc: Doc) -> str:
+    e = html.escape
+    out = [f"<h3>{e(doc.title)}</h3>"]
+    for block in doc.blocks:
+        if block[0] == "h":
+            out.append(f"<p><strong>{e(block[1])}</strong></p>")
+        elif block[0] == "p":
+            if block[1]:
+                out.append(f"<p>{e(block[1])}</p>")
+        elif block[0] == "items":
+            lis = []
+            for it in block[1]:
+                li = e(it.text)
+                if it.link:
+                    li += f'<br><a href="{e(it.link, quote=True)}">{e(it.link)}</a>'
+                if it.meta:
+                    li += f" <small>[{e(it.meta)}]</small>"
+                lis.append(f"<li>{li}</li>")
+            out.append("<ol>" + "".join(lis) + "</ol>")
+        elif block[0] == "link":
+            out.append(f'<p><a href="{e(block[2], quote=True)}">{e(block[1])}</a></p>')
+    return "\n".join(out)
+
+
+def render(doc: Doc, more: str = "… {n} more", limit: int = TEXT_LIMIT) -> Message:
+    """Write a document out in every channel format; the text stays under ``limit``."""
+    count = sum(len(b[1]) for b in doc.blocks if b[0] == "items")
+    text = _text(doc, 0, more)
+    dropped = 0
+    while len(text) > limit and dropped < count:
+        dropped += 1
+        text = _text(doc, dropped, more)
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return Message(doc.title, text, _markdown(doc), _html(doc))
+
+
+def local_time(when: datetime, timezone: str, with_utc: bool = True) -> str:
+    from zoneinfo import ZoneInfo
+
+    local = when.astimezone(ZoneInfo(timezone))
+    shown = local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or timezone)
+    if with_utc and timezone != "UTC":
+        shown += when.strftime(" (%H:%M UTC)")
+    return shown
+
+
+def ago(delta: timedelta) -> str:
+    return format_duration(timedelta(seconds=max(int(delta.total_seconds()) // 60 * 60, 60)))
