@@ -86,3 +86,32 @@ def test_replay_command_then_poll_and_sources(tmp_path, receiver, monkeypatch, c
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_config_schema_prints_and_writes_the_json_schema(tmp_path, capsys):
+    import json
+
+    from monitor.config.schema import json_schema
+
+    assert main(["config", "schema"]) == 0
+    assert json.loads(capsys.readouterr().out) == json_schema()
+    out = tmp_path / "repwatch.schema.json"
+    assert main(["config", "schema", "-o", str(out)]) == 0
+    assert capsys.readouterr().out == ""
+    assert json.loads(out.read_text(encoding="utf-8")) == json_schema()
+
+
+def test_db_current_and_upgrade(tmp_path, db_url, capsys):
+    from monitor.store import migrate
+
+    cfg = write_config(tmp_path, CFG.format(db="unused", feed="https://x.example/f", url="json://127.0.0.1:9/x")
+                       .replace('url = "sqlite:///unused"', f'url = "{db_url}"'))
+    assert main(["db", "current", "--config", str(cfg)]) == 0
+    assert "revision none" in capsys.readouterr().out
+    assert main(["db", "upgrade", "-c", str(cfg)]) == 0
+    assert f"created at revision {migrate.head()}" in capsys.readouterr().out
+    assert migrate.current(db_url) == migrate.head()
+    assert main(["db", "upgrade", "-c", str(cfg)]) == 0
+    assert f"revision {migrate.head()}, up to date" in capsys.readouterr().out
+    assert main(["db", "current", "-c", str(cfg)]) == 0
+    assert capsys.readouterr().out.strip().endswith(f"revision {migrate.head()}")

@@ -24,7 +24,9 @@ def setup_logging(level: str) -> None:
         if not any(isinstance(f, MaskingFilter) for f in handler.filters):
             handler.addFilter(MaskingFilter())
     # urllib3 (under apprise) logs each request's path at debug level: a webhook's path is its secret
-    for noisy in ("httpx", "httpcore", "urllib3", "apscheduler.executors.default", "apscheduler.scheduler"):
+    # alembic says which database backend it found on every start; db upgrade prints what it applied
+    for noisy in ("httpx", "httpcore", "urllib3", "apscheduler.executors.default", "apscheduler.scheduler",
+                  "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
