@@ -141,3 +141,67 @@ def test_run_refuses_invalid_config(tmp_path, capsys):
     assert "sources[0].every" in capsys.readouterr().err
 
 # every shipped config passing check-config: tests/test_docs.py
+
+
+@pytest.mark.parametrize("key", ["storage", "sentiment", "daemon", "incidents"])
+def test_a_table_key_given_another_value_is_a_problem(tmp_path, key):
+    out = problems(tmp_path, f'{key} = "oops"\n[[entities]]\nid = "dr-lin"\nname = "林志明醫師"\n')
+    assert out == [f"{tmp_path / 'repwatch.toml'}:1: {key}: must be a table"]
+
+
+def test_an_array_of_tables_given_another_value_is_a_problem(tmp_path):
+    out = problems(tmp_path, 'rules = "often"\n' + GOOD.split("[[rules]]")[0])
+    assert out == [f"{tmp_path / 'repwatch.toml'}:1: rules: must be an array of tables ([[rules]])"]
+
+
+def test_lookups_by_id(tmp_path):
+    from monitor.errors import NotInConfigError, RepwatchError
+
+    cfg = load_config(write_config(tmp_path, GOOD), env=ENV)
+    assert cfg.route("crisis-team") is cfg.routes[0] and cfg.source("ga") is cfg.sources[0]
+    assert cfg.entity("dr-lin") is cfg.entities[0]
+    for lookup in (cfg.route, cfg.source, cfg.entity):
+        with pytest.raises(NotInConfigError) as exc:
+            lookup("nobody")
+        assert isinstance(exc.value, KeyError) and isinstance(exc.value, RepwatchError)
+        assert str(exc.value).startswith("no ") and "'nobody'" in str(exc.value)
+
+
+def test_defaults_are_the_models_defaults(tmp_path):
+    from monitor.config import Route, Rule
+    from monitor.config.models import RouteModel
+    from monitor.config.rules import SpikeRule
+
+    cfg = load_config(write_config(tmp_path, GOOD), env=ENV)
+    route = cfg.routes[0]
+    for name in ("group_wait", "group_interval", "repeat_interval", "fallback_after", "group_by", "language"):
+        assert getattr(route, name) == getattr(Route("r", (), ()), name) == RouteModel.model_fields[name].default
+    assert route.timezone == "Asia/Taipei" and route.escalate_after is None
+    assert Rule("r", None).window == timedelta(hours=1)
+    spike = GOOD + '\n[[rules]]\nid = "s"\nkind = "spike"\nroute = "crisis-team"\n'
+    rule = load_config(write_config(tmp_path, spike), env=ENV).rules[1]
+    assert (rule.window, rule.severity) == (SpikeRule.model_fields["window"].default, "warning") == \
+        (timedelta(hours=6), "warning")
+
+
+def test_loading_leaves_apprise_log_level_alone(tmp_path):
+    import logging
+
+    logger = logging.getLogger("apprise")
+    before = logger.level
+    try:
+        logger.setLevel(logging.INFO)
+        load_config(write_config(tmp_path, GOOD), env=ENV)
+        problems(tmp_path, GOOD.replace('["${SLACK_URL}"]', '["nosuchservice://abc"]'))
+        assert logger.level == logging.INFO
+    finally:
+        logger.setLevel(before)
+
+
+def test_connector_options_are_typed_from_the_connector(tmp_path):
+    bad = GOOD.replace('entities = ["dr-lin"]', 'entities = ["dr-lin"]\nquery = "x"')
+    out = problems(tmp_path, bad)
+    assert len(out) == 1 and "sources[0].query: unknown key (allowed here: about, enabled, entities, every, id," in out[0]
+    html = GOOD.replace('type = "google_alerts"', 'type = "html"').replace('every = "5m"', 'every = "5m"\nitem = 3')
+    out = problems(tmp_path, html)
+    assert any(p.endswith("sources[0].item: must be a string, got 3") for p in out), out

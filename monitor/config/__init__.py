@@ -23,8 +23,8 @@ from monitor.config.load import load_config
 from monitor.config.models import DEFAULT_CRISIS_TERMS, DEFAULT_MODEL, DEFAULT_STORAGE_URL
 from monitor.config.problems import locate_keys
 from monitor.config.rules import RULE_KINDS
-from monitor.config.runtime import (DEFAULT_INHIBIT, Config, DaemonConfig, Entity, IncidentsConfig, Inhibit, Route, Rule,
-                                    SentimentConfig, StorageConfig)
+from monitor.config.runtime import (DEFAULT_INHIBIT, Config, DaemonConfig, Entity, IncidentsConfig, Inhibit,
+                                    Route, Rule, SentimentConfig, StorageConfig)
 from monitor.units import MAX_DURATION, format_duration, parse_duration, parse_rate
 
 __all__ = ["Config", "DaemonConfig", "DEFAULT_CRISIS_TERMS", "DEFAULT_INHIBIT", "DEFAULT_MODEL",

@@ -127,7 +127,7 @@ DEFAULT_INHIBIT = tuple(inhibit_of(InhibitModel.model_validate(raw)) for raw in 
 @dataclass(frozen=True)
 class IncidentsConfig:
     response_window: timedelta = _INCIDENTS.response_window  # the golden hour: deadline after first detection
-    public_url: str | None = _INCIDENTS.public_url  # base of ack links in pages (the daemon's HTTP endpoint as people reach it)
+    public_url: str | None = _INCIDENTS.public_url  # base of ack links (the daemon's endpoint as people reach it)
     ack_secret: str | None = field(default=None, repr=False)  # from the environment; signs ack links
     link_ttl: timedelta = _INCIDENTS.link_ttl
 
