@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
+from types import MappingProxyType
 from typing import Mapping
 
 from connectors.spec import Source
@@ -178,6 +179,11 @@ class Config:
     def route(self, route_id: str) -> Route:
         """The route ``route_id``; :class:`~monitor.errors.NotInConfigError` when there is none."""
         return self._lookup("route", route_id)
+
+    @property
+    def routes_by_id(self) -> Mapping[str, Route]:
+        """Every route by id, read-only: the one index of routes (the dispatcher and the outbox use it)."""
+        return MappingProxyType(self._index["route"])
 
     def source(self, source_id: str) -> Source:
         """The source ``source_id``; :class:`~monitor.errors.NotInConfigError` when there is none."""
