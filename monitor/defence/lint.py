@@ -209,14 +209,18 @@ _CONTACT_BEFORE = _t(
     r"(?:(?:請您?|歡迎您?|或|及|並|可|敬請)\s*(?:透過|來電|致電|撥打|電洽|聯繫|聯絡|來信|寫信|寄信|私訊|加入)(?:至|到)?"
     r"(?:本院|本診所|我們)?(?:的)?(?:客服|服務|諮詢|預約)?(?:專線|電話|信箱)?"
     r"|(?:客服|服務|諮詢|預約|聯絡|病人關係|公關)(?:專線|電話|信箱|窗口)(?:為|是)?|專線|分機"
-    r"|(?:本院|本診所|本所|我們的?|院方|官方)(?:電話|專線|信箱|email|e-mail|LINE|帳號)(?:為|是)?)[\s:：]*$"
+    r"|(?:本院|本診所|本所|我們的?|院方|官方)(?:電話|專線|信箱|email|e-mail|LINE|帳號)(?:為|是)?"
     r"|\b(?:call|phone|text|email|e-mail|write to|message|reach|contact|dial)\s+(?:us|our\b[^.!?\n]{0,40}?"
-    r"|the (?:clinic|office|practice|front desk)[^.!?\n]{0,20}?)\s*(?:at|on|via|:)?\s*$"
-    r"|\bour\b[^.!?\n]{0,30}?\b(?:line|number|phone|email|e-mail|address|inbox|desk)\s*(?:is|:)?\s*$"
-    r"|\b(?:us|our)\b[^.!?\n]{0,60}?\bby (?:phone|e-?mail)\s*(?:at|on|:)?\s*$"
-    r"|\bus\b[^.!?\n]{0,20}?\b(?:at|on|via)\s*$|\b(?:please|or|and)\s+(?:call|email|e-mail|text|write to|contact)\s*$")
+    r"|the (?:clinic|office|practice|front desk)[^.!?\n]{0,20}?)\s*(?:at|on|via|:)?"
+    r"|\bour\b[^.!?\n]{0,30}?\b(?:line|number|phone|email|e-mail|address|inbox|desk)\s*(?:is|:)?"
+    r"|\b(?:us|our)\b[^.!?\n]{0,60}?\bby (?:phone|e-?mail)\s*(?:at|on|:)?"
+    r"|\bus\b[^.!?\n]{0,20}?\b(?:at|on|via)|\b(?:please|or|and)\s+(?:call|email|e-mail|text|write to|contact))"
+    # ... optionally naming the channel before the value: "contact us at LINE @abc", 「專線電話：02-…」
+    r"(?:\s*(?:line(?:\s*id)?|tel\.?|phone|e-?mail|電話|信箱))?[\s:：]*$")
 _CONTACT_AFTER = _t(r"^\s*(?:與|和|跟)我們(?:聯繫|聯絡)|^\s*(?:to reach us|to contact us)")
-_VALUE_LEAD = re.compile(r"[\s:：=#]*(?:(?:is|was|on|是|為|为|在)\s*)?[:：#]?\s*", re.IGNORECASE)
+# what precedes the value inside a masking match: a LINE keyword, separators, "is"/"是"
+_VALUE_LEAD = re.compile(r"(?:(?:line|賴)(?:\s*(?:id|帳號|账号|號碼?|号码?))?(?=[\s:：=是為为])|加(?:我的?)?賴"
+                         r"|(?:my|on)\s+line\b)?[\s:：=#]*(?:(?:is|was|on|是|為|为|在)\s*)?[:：#]?\s*", re.IGNORECASE)
 
 
 def _normal(text: str) -> tuple[str, str, list[int]]:
@@ -259,6 +263,8 @@ def _value_span(m: re.Match, repl) -> tuple[int, int] | None:
     elif repl.endswith("\\1"):
         end = m.start(1)
     start += _VALUE_LEAD.match(m.string, start, end).end() - start
+    while end > start and m.string[end - 1] in ".-_":  # a sentence's full stop is not part of an ID
+        end -= 1
     return (start, end) if end > start else None
 
 
