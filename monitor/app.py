@@ -4,6 +4,9 @@
     process:      score (batches) -> rules (alerts) -> source health (alerts)
                   -> dispatch (route, silence, inhibit, group, incidents) -> outbox -> notify
 
+:meth:`App.from_config` builds every object once, the same way for the daemon and every
+command; :meth:`App.reload` rebuilds the config-bound ones (SIGHUP).
+
 Connectors never see the store, the model or the notifier; each stage gets only what
 the previous one produced. ``poll_source`` may run for several sources at once (one
 scheduler job each); ``process`` is serialised by a lock within the process and by the
@@ -48,7 +51,6 @@ log = logging.getLogger("repwatch")
 PROCESS_LEASE = "process"
 PROCESS_LEASE_TTL = timedelta(seconds=60)  # a holder killed outright blocks processing at most this long
 PROCESS_LEASE_WAIT = timedelta(seconds=90)  # how long a one-shot run waits for another process's turn
-
 
 
 @dataclass(frozen=True)
