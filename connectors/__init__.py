@@ -8,9 +8,11 @@ Built-in connectors are listed in ``BUILTIN``; third-party ones register through
 """
 from __future__ import annotations
 
+import logging
 from importlib.metadata import entry_points
 
-from connectors.base import Connector, FetchContext, HostLimiter, HttpPolicy
+from connectors.base import Connector, FetchContext, HttpConnector
+from connectors.http import FetchFailed, HostLimiter, HttpPolicy
 from connectors.bluesky import BlueskyConnector
 from connectors.dcard import DcardConnector
 from connectors.facebook_page import FacebookPageConnector
@@ -32,16 +34,24 @@ BUILTIN: tuple[type[Connector], ...] = (
     YoutubeConnector, PttConnector, DcardConnector,
 )
 
-__all__ = ["BUILTIN", "Connector", "FetchContext", "HostLimiter", "HttpPolicy", "registry"]
+__all__ = ["BUILTIN", "Connector", "FetchContext", "FetchFailed", "HostLimiter", "HttpConnector", "HttpPolicy",
+           "registry"]
+
+log = logging.getLogger(__name__)
 
 
 def registry() -> dict[str, type[Connector]]:
-    """Every known connector class by its ``type`` name (built-ins win on a clash)."""
+    """Every known connector class by its ``type`` name (built-ins win on a clash).
+
+    A plugin whose entry point or module fails to load is left out with a warning
+    naming it and the error: it must not take the built-ins down, nor vanish unseen."""
     found: dict[str, type[Connector]] = {}
     for ep in entry_points(group="repwatch.connectors"):
         try:
             cls = ep.load()
-        except Exception:  # a broken plugin must not take the built-ins down
+        except Exception as exc:
+            log.warning("connector plugin %r (%s) failed to load, left out: %s: %s", ep.name, ep.value,
+                        type(exc).__name__, exc)
             continue
         found[getattr(cls, "type", ep.name)] = cls
     for cls in BUILTIN:

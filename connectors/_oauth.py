@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
-from connectors.base import decode_json
+from connectors.http import FetchFailed, HttpResponse, decode_json
 from monitor.mention import FetchResult
 
 
@@ -20,14 +20,13 @@ class Token:
         return now < self.expires_at - timedelta(seconds=60)
 
 
-def token_from_response(connector, resp, field: str = "access_token") -> Token | FetchResult:
-    """Read ``{"access_token": .., "expires_in": ..}``; a refusal is an auth failure."""
+def token_from_response(connector, resp: HttpResponse, field: str = "access_token") -> Token:
+    """Read ``{"access_token": .., "expires_in": ..}``; a refusal is an auth failure (FetchFailed)."""
     doc = decode_json(resp)
-    if isinstance(doc, FetchResult):
-        return doc
     value = doc.get(field) if isinstance(doc, dict) else None
     if not value:
-        return FetchResult("auth_failed", error=f"token endpoint answered without {field!r}", http_status=resp.status)
+        raise FetchFailed(FetchResult("auth_failed", error=f"token endpoint answered without {field!r}",
+                                      http_status=resp.status))
     try:
         ttl = int(doc.get("expires_in", 3600))
     except (TypeError, ValueError):
@@ -44,7 +43,8 @@ def auth_refused(result: FetchResult, what: str) -> FetchResult:
 
 class TokenCache:
     """One connector's access token: fetched by ``request`` when missing or about to
-    expire, dropped when the platform refuses it."""
+    expire, dropped when the platform refuses it. A token that cannot be had raises
+    FetchFailed (a 400 from the token endpoint as auth_failed)."""
 
     def __init__(self, connector, what: str, field: str = "access_token"):
         self.connector = connector
@@ -52,16 +52,15 @@ class TokenCache:
         self.field = field
         self.token: Token | None = None
 
-    def get(self, request: Callable[[], object]) -> Token | FetchResult:
+    def get(self, request: Callable[[], HttpResponse]) -> Token:
         if self.token and self.token.fresh(self.connector.clock.now()):
             return self.token
-        resp = request()
-        if isinstance(resp, FetchResult):
-            return auth_refused(resp, self.what)
-        token = token_from_response(self.connector, resp, self.field)
-        if isinstance(token, Token):
-            self.token = token
-        return token
+        try:
+            resp = request()
+        except FetchFailed as exc:
+            raise FetchFailed(auth_refused(exc.result, self.what)) from None
+        self.token = token_from_response(self.connector, resp, self.field)
+        return self.token
 
     def drop(self) -> None:
         self.token = None

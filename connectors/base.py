@@ -1,39 +1,34 @@
-"""What every connector shares: the fetch context, and an HTTP GET that turns every
-failure into data.
+"""What every connector shares: the fetch context, the :class:`Connector` base class (a
+source's options and credentials, one HTTP request), and :class:`HttpConnector`, the
+template every built-in connector fills in: it owns the page loop, the partial-failure
+policy and the cursor, so a platform only says how to ask for a page, how to read one
+and what the next page is (see the class docstring for the policy).
 
-Error policy (a table, not exceptions): 2xx parse; 304 "not modified" is a normal
-result; 401/403 auth_failed (stop polling until the config changes; a 403 that looks
-like an anti-bot challenge is "blocked"); 429 rate_limited with Retry-After honoured;
-5xx and network errors transient: retried with exponential backoff and jitter, then
-"failed"; other 4xx failed. Bodies are streamed and cut off at ``max_bytes``.
-
-Deadline: a source's ``timeout`` bounds its whole fetch (:meth:`Connector.poll`): every
-request, retry and page, waits for the host's rate limit excepted. httpx's timeouts are
-per read, so a server trickling a byte a second would never trip them; the deadline is
-checked between body chunks and before each retry, and a watchdog cuts the connection
-when it passes mid-read.
+Errors: :mod:`connectors.http` raises :class:`~connectors.http.FetchFailed` carrying the
+finished result; parsing code raises :class:`~connectors.payload.SchemaError` (through
+:func:`~connectors.payload.dig`) when a payload is not shaped as expected. Both are caught in one place, ``HttpConnector.fetch``
+(and, for plugins that subclass :class:`Connector` directly, :meth:`Connector.poll`).
 """
 from __future__ import annotations
 
-import email.utils
-import functools
 import json
-import random
-import re
-import socket
 import threading
-import time
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, Callable, ClassVar
-from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, ClassVar, Iterable
 
 import httpx
 
-from monitor.clock import UTC, Clock, SystemClock
+from connectors.dates import parse_time
+from connectors.http import (Deadline, FetchFailed, HostLimiter, HttpPolicy, HttpResponse, Transport, blocked,
+                             classify_status, rate_limit_reset)
+from connectors.payload import SchemaError, newest
 from connectors.spec import Source
-from monitor.mention import FetchResult
+from monitor.clock import Clock, SystemClock
+from monitor.mention import FetchResult, Mention
+
+# a failure that tells the source to stop: the whole fetch ends with it
+STOP = ("rate_limited", "blocked", "auth_failed")
 
 
 @dataclass(frozen=True)
@@ -43,24 +38,6 @@ class FetchContext:
     etag: str | None = None
     last_modified: str | None = None
     cursor: str | None = None
-
-
-@dataclass
-class HttpPolicy:
-    attempts: int = 3  # tries for transient failures (5xx, timeouts, connection errors)
-    backoff: float = 1.0  # seconds before the 2nd try; doubles each time, with full jitter
-    max_retry_after: timedelta = timedelta(hours=6)
-    sleep: Callable[[float], None] = field(default=time.sleep)
-    rand: Callable[[], float] = field(default=random.random)
-    monotonic: Callable[[], float] = field(default=time.monotonic)  # the fetch deadline's clock
-
-
-@dataclass(frozen=True)
-class HttpResponse:
-    status: int
-    headers: httpx.Headers
-    body: bytes
-    url: str
 
 
 @dataclass(frozen=True)
@@ -83,171 +60,10 @@ class Option:
                             dict: "a table", float: "a number"}.get(k, k.__name__) for k in kinds)
 
 
-class HostLimiter:
-    """Requests per host as token buckets shared by every connector of one daemon.
-
-    ``rates`` maps a host (or a ``*.suffix``) to (requests, period). A request waits
-    (through the injected sleep) until its host has a token. Platform limits that are
-    published (Reddit, Yelp, X) are the defaults; ``[daemon.rate_limits]`` overrides."""
-
-    DEFAULTS: ClassVar[dict[str, tuple[int, float]]] = {
-        "oauth.reddit.com": (100, 60.0),  # 100 queries per minute per OAuth client
-        "www.reddit.com": (10, 60.0),
-        "api.yelp.com": (50, 1.0),  # Fusion: 50 QPS (and 500 or 5,000 calls a day by plan)
-        "api.x.com": (450, 900.0),  # recent search, app auth: 450 per 15 minutes
-        "api.twitter.com": (450, 900.0),
-        "graph.facebook.com": (200, 3600.0),
-        "www.ptt.cc": (1, 2.0),  # no published limit: be polite to a volunteer-run site
-        "www.dcard.tw": (1, 2.0),
-    }
-
-    def __init__(self, rates: dict[str, tuple[int, float]] | None = None,
-                 sleep: Callable[[float], None] = time.sleep, monotonic: Callable[[], float] = time.monotonic):
-        self.rates = {**self.DEFAULTS, **(rates or {})}
-        self.sleep = sleep
-        self.monotonic = monotonic
-        self._lock = threading.Lock()
-        self._buckets: dict[str, tuple[float, float]] = {}  # host -> (tokens, at)
-
-    def rate_for(self, host: str) -> tuple[int, float] | None:
-        host = host.lower()
-        if host in self.rates:
-            return self.rates[host]
-        for pattern, rate in self.rates.items():
-            if pattern.startswith("*.") and (host.endswith(pattern[1:]) or host == pattern[2:]):
-                return rate
-        return None
-
-    def acquire(self, host: str) -> float:
-        """Take one token for ``host``, waiting if needed; return the seconds waited."""
-        rate = self.rate_for(host)
-        if rate is None:
-            return 0.0
-        count, period = rate
-        per_token = period / count
-        with self._lock:
-            now = self.monotonic()
-            tokens, at = self._buckets.get(host, (float(count), now))
-            tokens = min(float(count), tokens + (now - at) / per_token)
-            wait = 0.0 if tokens >= 1 else (1 - tokens) * per_token
-            # the token is taken now; the bucket may go negative, later callers wait longer
-            self._buckets[host] = (tokens - 1, now)
-        if wait > 0:
-            self.sleep(wait)
-        return wait
-
-
-_CHALLENGE_MARKERS = (b"cf-challenge", b"challenge-platform", b"cf-chl-", b"Just a moment...", b"captcha",
-                      b"Attention Required!", b"cf-browser-verification")
-
-
-# in a 200 page only unmistakable markers count: a review page may well carry a reCAPTCHA form
-_STRICT_MARKERS = (b"cf-chl-", b"challenge-platform", b"cf-browser-verification", b"<title>just a moment...</title>")
-
-
-def is_challenge(body: bytes, strict: bool = False) -> bool:
-    """An anti-bot interstitial (Cloudflare and friends) rather than the content asked for."""
-    low = body[:64_000].lower()
-    return any(m.lower() in low for m in (_STRICT_MARKERS if strict else _CHALLENGE_MARKERS))
-
-
-def parse_retry_after(value: str | None, now: datetime) -> datetime | None:
-    """Retry-After as seconds or an HTTP date -> absolute aware UTC time."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isascii() and value.isdigit():  # a header is Latin-1: "²" is a digit to isdigit, not to int
-        try:
-            return now + timedelta(seconds=int(value))
-        except OverflowError:  # past the year 9999: the platform's limit (max_retry_after) applies
-            return None
-    try:
-        parsed = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-class BodyTooLarge(Exception):
-    pass
-
-
-class DeadlineExceeded(Exception):
-    pass
-
-
-class _Deadline:
-    """When a fetch must be over (monotonic seconds); moved later by rate-limit waits,
-    which are this process's politeness, not the server's slowness."""
-
-    def __init__(self, seconds: float, monotonic: Callable[[], float]):
-        self.seconds = seconds
-        self.monotonic = monotonic
-        self.at = monotonic() + seconds
-
-    def left(self) -> float:
-        return self.at - self.monotonic()
-
-
-class _Watchdog:
-    """Cuts one request's connection when the fetch's deadline passes mid-read.
-
-    httpx only bounds each read, so a server sending a byte a second (headers or body)
-    holds a request for as long as it likes. The socket is learnt from httpcore's trace
-    events (a new connection) or the response's ``network_stream`` (a reused one); at the
-    deadline it is shut down, the blocked read returns and the request fails."""
-
-    def __init__(self, seconds: float):
-        self._lock = threading.Lock()
-        self._stream: Any = None
-        self._done = False
-        self.fired = False
-        self._timer = threading.Timer(max(seconds, 0.0), self._fire)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def trace(self, event: str, info: dict) -> None:
-        if event in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
-            self.watch(info.get("return_value"))
-
-    def watch(self, stream: Any) -> None:
-        if stream is None:
-            return
-        with self._lock:
-            self._stream = stream
-            fired = self.fired
-        if fired:
-            self._cut(stream)
-
-    def _fire(self) -> None:
-        with self._lock:
-            if self._done:
-                return
-            self.fired = True
-            stream = self._stream
-        if stream is not None:
-            self._cut(stream)
-
-    @staticmethod
-    def _cut(stream: Any) -> None:
-        try:
-            sock = stream.get_extra_info("socket")
-            if sock is not None:
-                sock.shutdown(socket.SHUT_RDWR)
-        except (OSError, AttributeError):  # already closed, or not a socket stream
-            pass
-
-    def stop(self) -> None:
-        with self._lock:
-            self._done = True
-        self._timer.cancel()
-
-
 class Connector:
     """Base class. Subclasses set ``type``, describe their extra config keys in
-    ``options`` (credentials as ``Option(env=True)``), and implement :meth:`fetch`.
+    ``options`` (credentials as ``Option(env=True)``), and implement :meth:`fetch`
+    (built-ins subclass :class:`HttpConnector`, which implements it).
 
     ``default_url`` is the platform's API base: sources of API connectors may leave
     ``url`` out, and fixture replay points it at 127.0.0.1 instead."""
@@ -275,10 +91,13 @@ class Connector:
     def poll(self, ctx: FetchContext) -> FetchResult:
         """:meth:`fetch` within the source's ``timeout``: every request, retry and page of
         it share one deadline (waits for the host's rate limit are not counted). Called
-        directly, ``fetch`` gives each request that deadline instead."""
-        self._local.deadline = _Deadline(self.source.timeout.total_seconds(), self.policy.monotonic)
+        directly, ``fetch`` gives each request that deadline instead. A FetchFailed that
+        escapes a plugin's ``fetch`` is its result."""
+        self._local.deadline = Deadline(self.source.timeout.total_seconds(), self.policy.monotonic)
         try:
             return self.fetch(ctx)
+        except FetchFailed as exc:
+            return exc.result
         finally:
             self._local.deadline = None
 
@@ -300,17 +119,15 @@ class Connector:
     # ------------------------------------------------------------------ HTTP
 
     def get(self, url: str, ctx: FetchContext | None = None, headers: dict | None = None,
-            params: dict | None = None) -> HttpResponse | FetchResult:
+            params: dict | None = None) -> HttpResponse:
         return self.request("GET", url, ctx, headers=headers, params=params)
 
     def request(self, method: str, url: str, ctx: FetchContext | None = None, *, headers: dict | None = None,
                 params: dict | None = None, data: dict | None = None, json_body: Any = None,
-                auth: tuple[str, str] | None = None) -> HttpResponse | FetchResult:
-        """One HTTP request with conditional headers, timeouts, a size cap, the host's
-        rate limit and retries.
-
-        Returns an HttpResponse for 200-299, or a finished FetchResult for anything
-        else (304, errors), so the caller's happy path stays short."""
+                auth: tuple[str, str] | None = None) -> HttpResponse:
+        """One HTTP request with conditional headers (from ``ctx``), timeouts, a size cap,
+        the host's rate limit and retries: a 2xx response, or FetchFailed carrying the
+        finished result for anything else (304, errors)."""
         hdrs = {"User-Agent": self.user_agent, "Accept": self.accept}
         # validators are echoed as the server sent them; one httpx cannot send (not ASCII) is left out
         if ctx and ctx.etag and ctx.etag.isascii():
@@ -320,308 +137,226 @@ class Connector:
         hdrs.update(headers or {})
         timeout = self.source.timeout.total_seconds()
         # the fetch's deadline (poll), or this request's own one (fetch called directly)
-        deadline = getattr(self._local, "deadline", None) or _Deadline(timeout, self.policy.monotonic)
-        last_error = "no attempt made"
-        last_status: int | None = None
-        host = urlsplit(url).hostname or ""
-        for attempt in range(1, self.policy.attempts + 1):
-            if self.limiter is not None:
-                deadline.at += self.limiter.acquire(host)
-            left = deadline.left()
-            if left <= 0:
-                return self._past_deadline(deadline, attempt - 1, last_error, last_status)
-            watchdog = _Watchdog(left)
-            try:
-                with self.client.stream(method, url, headers=hdrs, params=params, data=data, json=json_body,
-                                        auth=auth, timeout=min(timeout, left),
-                                        extensions={"trace": watchdog.trace}) as resp:
-                    watchdog.watch(resp.extensions.get("network_stream"))
-                    status = resp.status_code
-                    if 200 <= status < 300:
-                        body = self._read_capped(resp, deadline=deadline)
-                        if body.lstrip()[:1] == b"<" and is_challenge(body, strict=True):
-                            return self.blocked(status, "anti-bot challenge page")
-                        return HttpResponse(status, resp.headers, body, str(resp.url))
-                    head = self._read_capped(resp, limit=64_000, truncate=True, deadline=deadline)
-                    outcome = self.classify(status, resp.headers, head)
-                    if outcome is not None:
-                        return outcome
-                    last_status = status
-                    last_error = f"HTTP {status} {resp.reason_phrase}".strip()
-            except BodyTooLarge as exc:
-                return FetchResult("failed", error=str(exc))
-            except DeadlineExceeded:
-                return self._past_deadline(deadline, attempt, "", last_status)
-            except httpx.TimeoutException as exc:
-                if watchdog.fired or deadline.left() <= 0:
-                    return self._past_deadline(deadline, attempt, "", last_status)
-                last_error = f"timed out after {timeout:g}s ({type(exc).__name__})"
-            except httpx.TooManyRedirects:
-                return FetchResult("failed", error="too many redirects (redirect loop?)")
-            except httpx.InvalidURL as exc:  # e.g. a pagination token too long for a URL
-                return FetchResult("failed", error=f"invalid request URL: {str(exc)[:120]}")
-            except httpx.HTTPError as exc:
-                if watchdog.fired:  # the watchdog cut the connection
-                    return self._past_deadline(deadline, attempt, "", last_status)
-                last_error = f"{type(exc).__name__}: {exc}"
-            finally:
-                watchdog.stop()
-            if attempt < self.policy.attempts:
-                delay = self.policy.backoff * (2 ** (attempt - 1)) * (0.5 + self.policy.rand() / 2)  # jitter 50-100 %
-                if delay >= deadline.left():  # the retry could not finish in time: stop now
-                    return self._past_deadline(deadline, attempt, last_error, last_status)
-                self.policy.sleep(delay)
-        return FetchResult("failed", error=f"{last_error} (after {self.policy.attempts} attempts)",
-                           http_status=last_status)
-
-    @staticmethod
-    def _past_deadline(deadline: _Deadline, attempts: int, last_error: str, status: int | None) -> FetchResult:
-        why = f"; last: {last_error}" if last_error and last_error != "no attempt made" else ""
-        return FetchResult("failed", http_status=status,
-                           error=f"timed out: the fetch took longer than its {deadline.seconds:g}s timeout, which "
-                                 f"covers every request, retry and page ({attempts} attempt(s){why})")
-
-    def _read_capped(self, resp: httpx.Response, limit: int | None = None, truncate: bool = False,
-                     deadline: _Deadline | None = None) -> bytes:
-        limit = limit or self.source.max_bytes
-        declared = resp.headers.get("content-length")
-        if not truncate and declared and declared.isdigit() and int(declared) > limit:
-            raise BodyTooLarge(f"body of {int(declared):,} bytes exceeds max_bytes={limit:,}")
-        chunks, size = [], 0
-        for chunk in resp.iter_bytes():
-            if deadline is not None and deadline.left() <= 0:
-                raise DeadlineExceeded()
-            size += len(chunk)
-            if size > limit:
-                if truncate:
-                    chunks.append(chunk[: limit - (size - len(chunk))])
-                    break
-                raise BodyTooLarge(f"body exceeds max_bytes={limit:,} (stopped reading)")
-            chunks.append(chunk)
-        return b"".join(chunks)
+        deadline = getattr(self._local, "deadline", None) or Deadline(timeout, self.policy.monotonic)
+        transport = Transport(self.client, self.policy, self.limiter, timeout, self.source.max_bytes, self.classify,
+                              self.blocked)
+        return transport.send(method, url, deadline, headers=hdrs, params=params, data=data, json=json_body,
+                              auth=auth)
 
     def blocked(self, status: int, why: str) -> FetchResult:
         """An anti-bot wall: reported as blocked (not an error), and the source backs off an hour."""
-        return FetchResult("blocked", error=f"HTTP {status} {why}", http_status=status,
-                           retry_after=self.clock.now() + timedelta(hours=1))
-
-    def ok(self, mentions: list, cursor: str | None, warnings: list[str], resp: HttpResponse | FetchResult | None = None,
-           ) -> FetchResult:
-        """A successful fetch. When the last response's rate-limit headers say the budget is
-        spent, the source waits for the reset instead of earning 429s."""
-        last = resp if isinstance(resp, HttpResponse) else None
-        wait = rate_limit_reset(last.headers, self.clock.now()) if last is not None else None
-        return FetchResult("ok", mentions=tuple(mentions), cursor=cursor, warnings=tuple(warnings),
-                           http_status=last.status if last else None, retry_after=wait)
+        return blocked(status, why, self.clock.now())
 
     def classify(self, status: int, headers: httpx.Headers, head: bytes) -> FetchResult | None:
         """A finished result for a non-2xx status, or None when it is worth retrying.
         Connectors whose platform reports errors in the body (Graph API, YouTube) override
         this and fall back to ``super().classify``."""
-        now = self.clock.now()
-        if status == 304:
-            return FetchResult("not_modified", http_status=304)
-        if status == 429:
-            until = (parse_retry_after(headers.get("retry-after"), now) or rate_limit_reset(headers, now, force=True)
-                     or now + timedelta(minutes=5))
-            until = min(until, now + self.policy.max_retry_after)
-            return FetchResult("rate_limited", error=f"HTTP 429 rate limited; retry after {until.isoformat()}",
-                               http_status=429, retry_after=until)
-        if status in (403, 429, 503) and is_challenge(head):
-            return self.blocked(status, "anti-bot challenge page")
-        if status in (401, 403):
-            return FetchResult("auth_failed", error=f"HTTP {status}: credentials refused or access denied",
-                               http_status=status)
-        if status >= 500 or status == 408:
-            return None
-        return FetchResult("failed", error=f"HTTP {status}", http_status=status)
+        return classify_status(status, headers, head, self.clock.now(), self.policy.max_retry_after)
 
 
-# --------------------------------------------------------------------------- helpers for API connectors
-
-_RESET_HEADERS = ("x-ratelimit-reset", "x-rate-limit-reset", "ratelimit-reset", "ratelimit-resettime")
-_REMAINING_HEADERS = ("x-ratelimit-remaining", "x-rate-limit-remaining", "ratelimit-remaining")
+# --------------------------------------------------------------------------- the template
 
 
-def rate_limit_reset(headers: httpx.Headers, now: datetime, force: bool = False) -> datetime | None:
-    """When a platform's rate-limit headers say the budget is spent, the time it resets.
+@dataclass(frozen=True)
+class PageRequest:
+    """How to ask for one page (Airbyte's path + request_params + request_headers)."""
 
-    Understands Reddit (seconds to reset), X and Bluesky (epoch seconds), Mastodon and
-    Yelp (ISO time). ``force`` returns the reset time even if "remaining" is not 0."""
-    remaining = next((headers[h] for h in _REMAINING_HEADERS if h in headers), None)
-    try:
-        spent = remaining is not None and float(remaining) < 1
-    except ValueError:
-        spent = False
-    if not (spent or force):
+    url: str
+    params: dict | None = None
+    headers: dict | None = None
+
+
+class TimeCursor:
+    """A cursor that is the newest publication time seen (ISO 8601, aware UTC)."""
+
+    def __init__(self, stored: str | None):
+        self.since: datetime | None = parse_time(stored) if stored else None
+        self.top = self.since
+
+    def is_old(self, when: datetime | None) -> bool:
+        """Read by an earlier poll (at or before the stored cursor)."""
+        return self.since is not None and when is not None and when <= self.since
+
+    def see(self, when: datetime | None) -> None:
+        self.top = newest(self.top, when)
+
+    def dump(self) -> str | None:
+        return self.top.isoformat() if self.top else None
+
+
+class IdCursor:
+    """A cursor that is the greatest integer id seen (post ids, status ids, epoch seconds).
+    ``floor``: the cursor before any poll (ids at or below it count as old)."""
+
+    def __init__(self, stored: str | None, floor: int | None = None):
+        self.floor = floor
+        self.since = int(stored) if stored and stored.isascii() and stored.isdigit() else floor
+        self.top = self.since
+
+    def is_old(self, value: int | None) -> bool:
+        return self.since is not None and value is not None and value <= self.since
+
+    def see(self, value: int | None) -> None:
+        if value is not None:
+            self.top = value if self.top is None else max(self.top, value)
+
+    def dump(self) -> str | None:
+        return None if self.top is None or self.top == self.floor else str(self.top)
+
+
+@dataclass
+class Walk:
+    """One fetch's state, handed to a connector's page hooks."""
+
+    ctx: FetchContext
+    cursor: TimeCursor | IdCursor
+    mentions: list[Mention] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    pending: list = field(default_factory=list)  # found on pages, read by ``complete`` (PTT's articles)
+    stream: Any = None  # the stream being read (see HttpConnector.streams)
+    token: Any = None  # the token of the page being read (None for a stream's first page)
+    page: int = 0  # the page being read in that stream, from 1
+    last: HttpResponse | None = None  # the last page answered (its rate-limit headers count)
+    etag: str | None = None
+    last_modified: str | None = None
+
+    @property
+    def read(self) -> bool:
+        return bool(self.mentions or self.pending)
+
+
+class HttpConnector(Connector):
+    """The template (Airbyte CDK's HttpStream): the page loop, the pagination guard
+    (``max_pages``, a token that comes back), conditional GET on the first page
+    (``supports_304``), the cursor, errors and partial failures. A platform gives:
+
+    * :meth:`page_request` (token -> URL, params, headers; the first token is None);
+    * :meth:`parse_page` (a response -> mentions appended to ``walk.mentions``, using
+      ``walk.cursor.is_old``/``see``; returns the next page's token, None after the last);
+
+    and where it needs them: :meth:`start` (an id cursor instead of a time),
+    :meth:`streams` (several endpoints in one fetch), :meth:`send_page` (a login retry, a
+    gate page), :meth:`ends_stream` (a failure that only means "no more"),
+    :meth:`complete` (second-level reads, closing warnings), :meth:`forget_credentials`
+    (drop a cached token the platform refused), :meth:`stream_label`, ``classify``.
+
+    Errors: a request, decoding or parsing problem raises FetchFailed (a SchemaError
+    becomes "failed" with the page's HTTP status); :meth:`fetch` catches them, once.
+
+    Partial failures, one policy for every connector: **what was read is kept**.
+
+    * A failure that tells the source to stop (rate_limited, blocked, auth_failed) ends
+      the whole fetch with that status, error and retry time, carrying the mentions read
+      before it: the source backs off as the platform asked (reporting "ok" would lose
+      the retry time and run into the limit again), and what was already fetched is not
+      held back for a whole back-off (dropping it would delay alerts).
+    * Any other failure (a 5xx after retries, a timeout, bad JSON, a changed schema) ends
+      the stream it happened in. When nothing was read at all, the fetch fails with it
+      (several streams' failures joined). Otherwise the fetch is "ok" with what was read,
+      a warning naming the page that failed, and the **old cursor**: the next poll reads
+      again from where this one started (the store drops what it has seen), since a
+      cursor moved past a page never read would lose that page for good.
+    """
+
+    # ------------------------------------------------------------------ hooks
+
+    def start(self, ctx: FetchContext) -> Walk:
+        """A new fetch's state: by default a Walk with a time cursor. A connector whose
+        cursor is an id returns one with an :class:`IdCursor` (or a Walk subclass with
+        state of its own)."""
+        return Walk(ctx, TimeCursor(ctx.cursor))
+
+    def streams(self) -> Iterable[Any]:
+        """What one fetch reads, one page walk each (endpoints, channels, videos)."""
+        return (None,)
+
+    def stream_label(self, stream: Any) -> str:
+        """How a warning names a stream that failed ("" for the only one)."""
+        return "" if stream is None else str(stream)
+
+    def page_request(self, token: Any, walk: Walk) -> PageRequest:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def parse_page(self, resp: HttpResponse, walk: Walk) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def send_page(self, req: PageRequest, walk: Walk) -> HttpResponse:
+        conditional = self.supports_304 and walk.page == 1 and walk.last is None
+        return self.get(req.url, walk.ctx if conditional else None, headers=req.headers, params=req.params)
+
+    def ends_stream(self, failure: FetchResult, walk: Walk) -> str | None:
+        """None: ``failure`` is one. A string: the stream simply ends, with that warning
+        (or none when it is empty), e.g. a 404 past the last page of search results."""
         return None
-    raw = next((headers[h] for h in _RESET_HEADERS if h in headers), None)
-    if raw is None:
-        return None
-    raw = raw.strip()
-    try:
-        value = float(raw)
-    except ValueError:
-        when = parse_time(raw)
-        return when
-    try:
-        if value > 1_000_000_000:  # epoch seconds
-            return datetime.fromtimestamp(value, UTC)
-        return now + timedelta(seconds=value)
-    except (OverflowError, OSError, ValueError):  # NaN, infinity, a time past the year 9999
-        return None
 
+    def complete(self, walk: Walk) -> None:
+        """After the last stream: second-level reads and closing warnings. May raise
+        FetchFailed to end the fetch with that result (what was read is kept)."""
 
-def parse_time(value: Any, now: datetime | None = None, tz: str = "Asia/Taipei") -> datetime | None:
-    """A platform timestamp as aware UTC: ISO 8601 (Z, +00:00, +0000), epoch seconds,
-    RFC 2822; None for anything else (the caller records a warning).
+    def forget_credentials(self) -> None:
+        """The platform refused the credentials: drop any cached token."""
 
-    With ``now`` (the connector's clock), text in none of those forms is tried as a
-    relative date ("3 小時前", "昨天 14:03", "2 days ago": :func:`connectors.dates.parse_relative`,
-    day-based forms in ``tz``), and last, when the optional ``dateparser`` package is
-    installed, by dateparser relative to ``now``. Without ``now`` nothing changes."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if value > 10_000_000_000:  # epoch milliseconds
-            value = value / 1000
+    # ------------------------------------------------------------------ the loop
+
+    def fetch(self, ctx: FetchContext) -> FetchResult:
+        walk = self.start(ctx)
+        failed: list[tuple[Any, int, FetchResult]] = []  # (stream, page, result)
+        for stream in self.streams():
+            walk.stream, walk.page = stream, 0
+            try:
+                self._walk_stream(walk)
+            except FetchFailed as exc:
+                if exc.result.status == "auth_failed":
+                    self.forget_credentials()
+                if exc.result.status in STOP:
+                    return self._stopped(exc.result, walk)
+                note = self.ends_stream(exc.result, walk)
+                if note is None:
+                    failed.append((stream, walk.page, exc.result))
+                elif note:
+                    walk.warnings.append(note)
+        if failed and not walk.read:
+            return self._failed(failed, walk)
         try:
-            return datetime.fromtimestamp(value, UTC)
-        except (OverflowError, OSError, ValueError):  # NaN, infinity, a year past 9999
-            return None
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    iso = re.sub(r"([+-]\d\d)(\d\d)$", r"\1:\2", text.replace("Z", "+00:00").replace("z", "+00:00"))
-    iso = re.sub(r"\.(\d{6})\d+", r".\1", iso)  # nanoseconds (Go, Bluesky) -> microseconds
-    try:
-        parsed = datetime.fromisoformat(iso)
-    except ValueError:
-        try:
-            parsed = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError):
-            return _parse_loose(text, now, tz) if now is not None else None
-    if parsed.tzinfo is None:
-        return None  # a naive time is ambiguous; connectors that know the zone handle it
-    return parsed.astimezone(UTC)
+            self.complete(walk)
+        except FetchFailed as exc:
+            return self._stopped(exc.result, walk)
+        for stream, page, result in failed:
+            label = self.stream_label(stream)
+            where = f"{label}: page {page}" if label and page > 1 else label or f"page {page}"
+            walk.warnings.append(f"{where} failed: {result.error}")
+        last = walk.last
+        return FetchResult(
+            "ok", mentions=tuple(walk.mentions), warnings=tuple(walk.warnings), etag=walk.etag,
+            last_modified=walk.last_modified, cursor=walk.ctx.cursor if failed else walk.cursor.dump() or walk.ctx.cursor,
+            http_status=last.status if last else None,
+            retry_after=rate_limit_reset(last.headers, self.clock.now()) if last else None)
 
+    def _walk_stream(self, walk: Walk) -> None:
+        pages, token = Pages(self.source.max_pages), None
+        while pages.next(token):
+            walk.page, walk.token = pages.count, token
+            resp = self.send_page(self.page_request(token, walk), walk)
+            if self.supports_304 and walk.last is None:
+                walk.etag, walk.last_modified = resp.headers.get("etag"), resp.headers.get("last-modified")
+            walk.last = resp
+            try:
+                token = self.parse_page(resp, walk)
+            except SchemaError as exc:
+                raise FetchFailed(FetchResult("failed", error=str(exc), http_status=resp.status)) from None
+        if pages.warning:
+            walk.warnings.append(pages.warning)
 
-def _parse_loose(text: str, now: datetime, tz: str) -> datetime | None:
-    """A relative date, then (if installed) whatever dateparser makes of ``text``; aware UTC or None."""
-    from connectors.dates import parse_relative
+    @staticmethod
+    def _stopped(result: FetchResult, walk: Walk) -> FetchResult:
+        return replace(result, mentions=tuple(walk.mentions), warnings=result.warnings + tuple(walk.warnings))
 
-    try:
-        when = parse_relative(text, now, tz)
-    except (ValueError, KeyError):  # an unknown zone name
-        return None
-    if when is not None:
-        return when
-    dateparser = _dateparser()
-    if dateparser is None:
-        return None
-    try:
-        base = now.astimezone(ZoneInfo(tz)).replace(tzinfo=None)
-        got = dateparser.parse(text, settings={"RELATIVE_BASE": base, "TIMEZONE": tz, "TO_TIMEZONE": "UTC",
-                                               "RETURN_AS_TIMEZONE_AWARE": True, "PREFER_DATES_FROM": "past"})
-    except Exception:  # an optional helper: any failure of its own is "not a date"
-        return None
-    if not isinstance(got, datetime) or got.tzinfo is None:
-        return None
-    return got.astimezone(UTC)
-
-
-@functools.lru_cache(maxsize=1)
-def _dateparser() -> Any:
-    """The ``dateparser`` module when installed (optional, not a dependency), else None."""
-    try:
-        import dateparser
-    except Exception:  # ImportError, or a broken install
-        return None
-    return dateparser
-
-
-def decode_json(resp: HttpResponse) -> Any | FetchResult:
-    """The JSON document in a response, or a failed FetchResult naming what arrived instead."""
-    body = resp.body
-    if not body.strip():
-        return FetchResult("failed", error="empty body where JSON was expected", http_status=resp.status)
-    head = body.lstrip()[:200].lower()
-    if head.startswith((b"<!doctype", b"<html", b"<?xml", b"<")):
-        ctype = resp.headers.get("content-type", "none")
-        return FetchResult("failed", error=f"expected JSON, got HTML/XML (Content-Type: {ctype})",
-                           http_status=resp.status)
-    charset = resp_charset(resp) or "utf-8"
-    try:
-        text = body.decode(charset, "replace")
-    except LookupError:  # a charset no codec knows ("utf8mb4"): JSON is UTF-8 (RFC 8259)
-        text = body.decode("utf-8", "replace")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        what = "truncated JSON (cut off mid-document)" if _unclosed(text) else "malformed JSON"
-        return FetchResult("failed", error=f"{what}: {exc.msg} at char {exc.pos} of {len(body):,} bytes",
-                           http_status=resp.status)
-    except RecursionError:
-        return FetchResult("failed", error=f"malformed JSON: nested too deep to read ({len(body):,} bytes)",
-                           http_status=resp.status)
-
-
-def _unclosed(text: str) -> bool:
-    """True when a JSON text ends inside a string or with brackets still open."""
-    depth, in_string, escape = 0, False, False
-    for ch in text:
-        if in_string:
-            if escape:
-                escape = False
-            elif ch == "\\":
-                escape = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-        elif ch in "]}":
-            depth -= 1
-    return in_string or depth > 0
-
-
-def resp_charset(resp: HttpResponse) -> str | None:
-    m = re.search(r"charset=([\w\-]+)", resp.headers.get("content-type", ""), re.I)
-    return m.group(1) if m else None
-
-
-class SchemaError(Exception):
-    """The payload parsed but is not shaped the way this connector knows (a changed API)."""
-
-
-def dig(data: Any, *path: str | int, kind: type | tuple[type, ...] | None = None, default: Any = ...) -> Any:
-    """``data[path[0]][path[1]]...`` or SchemaError naming the missing part."""
-    cur = data
-    for i, key in enumerate(path):
-        try:
-            cur = cur[key]
-        except (KeyError, IndexError, TypeError):
-            if default is not ...:
-                return default
-            where = ".".join(str(p) for p in path[: i + 1])
-            raise SchemaError(f"response has no {where!r} (the API's format may have changed)") from None
-    if kind is not None and not isinstance(cur, kind):
-        if default is not ...:
-            return default
-        where = ".".join(str(p) for p in path)
-        raise SchemaError(f"response field {where!r} is {type(cur).__name__}, expected "
-                          f"{kind.__name__ if isinstance(kind, type) else '/'.join(k.__name__ for k in kind)}")
-    return cur
-
-
-def stripped(value: Any) -> Any:
-    """A platform's text field: stripped when it is a string, "" when missing; any other
-    value as sent, for :class:`monitor.mention.Mention` to name in its problems (a number is
-    kept as its digits, anything else dropped), never ``.strip()``-ed into an exception."""
-    if isinstance(value, str):
-        return value.strip()
-    return "" if value is None else value
+    def _failed(self, failed: list[tuple[Any, int, FetchResult]], walk: Walk) -> FetchResult:
+        if len(failed) == 1:
+            result = failed[0][2]
+            return replace(result, warnings=result.warnings + tuple(walk.warnings))
+        error = "; ".join(f"{self.stream_label(s) or 'page'}: {r.error}" for s, _, r in failed)
+        return FetchResult("failed", error=error, warnings=tuple(walk.warnings))
 
 
 class Pages:
@@ -647,17 +382,3 @@ class Pages:
             return False
         self.seen.add(key)
         return True
-
-
-def cursor_time(ctx: FetchContext) -> datetime | None:
-    """A time cursor (ISO) stored by an earlier poll, or None on the first poll."""
-    return parse_time(ctx.cursor) if ctx.cursor else None
-
-
-def newest(a: datetime | None, b: datetime | None) -> datetime | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return max(a, b)
-

@@ -15,8 +15,10 @@ from __future__ import annotations
 from typing import ClassVar
 
 from connectors._oauth import Token, TokenCache
-from connectors.base import (Connector, FetchContext, Option, Pages, SchemaError, cursor_time, decode_json, dig,
-                             newest, parse_time, stripped)
+from connectors.base import HttpConnector, Option, PageRequest, Walk
+from connectors.dates import parse_time
+from connectors.http import FetchFailed, HttpResponse, decode_json
+from connectors.payload import dig, stripped
 from monitor.mention import FetchResult, Mention
 
 
@@ -30,7 +32,7 @@ def post_url(uri: str | None, handle: str | None) -> str | None:
     return f"https://bsky.app/profile/{handle if isinstance(handle, str) and handle else parts[0]}/post/{parts[2]}"
 
 
-class BlueskyConnector(Connector):
+class BlueskyConnector(HttpConnector):
     type: ClassVar[str] = "bluesky"
     default_url: ClassVar[str] = "https://bsky.social"
     accept: ClassVar[str] = "application/json"
@@ -45,75 +47,55 @@ class BlueskyConnector(Connector):
         super().__init__(*a, **kw)
         self._tokens = TokenCache(self, "Bluesky createSession", field="accessJwt")
 
-    def _session(self) -> Token | FetchResult:
+    def _session(self) -> Token:
         return self._tokens.get(lambda: self.request(
             "POST", f"{self.base_url}/xrpc/com.atproto.server.createSession",
             json_body={"identifier": self.opt("identifier"), "password": self.secret("app_password_env")}))
 
-    def _search(self, params: dict):
+    def send_page(self, req: PageRequest, walk: Walk) -> HttpResponse:
         """One search request; an expired access token opens a new session once."""
-        for attempt in (1, 2):
-            token = self._session()
-            if isinstance(token, FetchResult):
-                return token
-            resp = self.get(f"{self.base_url}/xrpc/app.bsky.feed.searchPosts", params=params,
-                            headers={"Authorization": f"Bearer {token.value}"})
-            if isinstance(resp, FetchResult) and "ExpiredToken" in (resp.error or "") and attempt == 1:
-                self._tokens.drop()
-                continue
-            return resp
+        session = self._session()
+        try:
+            return self.get(req.url, params=req.params, headers={"Authorization": f"Bearer {session.value}"})
+        except FetchFailed as exc:
+            if "ExpiredToken" not in (exc.result.error or ""):
+                raise
+        self._tokens.drop()
+        return self.get(req.url, params=req.params, headers={"Authorization": f"Bearer {self._session().value}"})
 
-    def fetch(self, ctx: FetchContext) -> FetchResult:
-        since = cursor_time(ctx)
-        top, mentions, warnings = since, [], []
-        pages, cursor, resp = Pages(self.source.max_pages), None, None
-        while pages.next(cursor):
-            params = {"q": self.opt("query"), "sort": "latest", "limit": 100}
-            if since:
-                params["since"] = since.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-            if self.opt("lang"):
-                params["lang"] = self.opt("lang")
-            if cursor:
-                params["cursor"] = cursor
-            resp = self._search(params)
-            if isinstance(resp, FetchResult):
-                if mentions:
-                    warnings.append(f"page {pages.count} failed: {resp.error}")
-                    top = since  # keep the old cursor: the next poll fetches the rest
-                    break
-                return resp
-            doc = decode_json(resp)
-            if isinstance(doc, FetchResult):
-                return doc
-            try:
-                posts = dig(doc, "posts", kind=list)
-            except SchemaError as exc:
-                return FetchResult("failed", error=str(exc), http_status=resp.status)
-            for p in posts:
-                if not isinstance(p, dict):
-                    continue
-                record = p.get("record") if isinstance(p.get("record"), dict) else {}
-                when = parse_time(record.get("createdAt")) or parse_time(p.get("indexedAt"))
-                if since and when and when <= since:
-                    continue
-                top = newest(top, when)
-                text = stripped(record.get("text"))
-                if not text:
-                    warnings.append(f"post {str(p.get('uri', '?'))[:80]} has no text; skipped")
-                    continue
-                handle = dig(p, "author", "handle", default=None)
-                langs = record.get("langs")
-                mentions.append(Mention(
-                    source_id=self.source.id, title="", text=text, guid=p.get("uri"),
-                    url=post_url(p.get("uri"), handle), author=handle,
-                    published_at=when, lang=langs[0] if isinstance(langs, list) and langs else None,
-                ))
-            cursor = doc.get("cursor")
-            if not posts:
-                break
-        if pages.warning:
-            warnings.append(pages.warning)
-        return self.ok(mentions, top.isoformat() if top else ctx.cursor, warnings, resp)
+    def page_request(self, token: str | None, walk: Walk) -> PageRequest:
+        params = {"q": self.opt("query"), "sort": "latest", "limit": 100}
+        if walk.cursor.since:
+            params["since"] = walk.cursor.since.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        if self.opt("lang"):
+            params["lang"] = self.opt("lang")
+        if token:
+            params["cursor"] = token
+        return PageRequest(f"{self.base_url}/xrpc/app.bsky.feed.searchPosts", params)
+
+    def parse_page(self, resp: HttpResponse, walk: Walk) -> str | None:
+        doc = decode_json(resp)
+        posts = dig(doc, "posts", kind=list)
+        for p in posts:
+            if not isinstance(p, dict):
+                continue
+            record = p.get("record") if isinstance(p.get("record"), dict) else {}
+            when = parse_time(record.get("createdAt")) or parse_time(p.get("indexedAt"))
+            if walk.cursor.is_old(when):
+                continue
+            walk.cursor.see(when)
+            text = stripped(record.get("text"))
+            if not text:
+                walk.warnings.append(f"post {str(p.get('uri', '?'))[:80]} has no text; skipped")
+                continue
+            handle = dig(p, "author", "handle", default=None)
+            langs = record.get("langs")
+            walk.mentions.append(Mention(
+                source_id=self.source.id, title="", text=text, guid=p.get("uri"),
+                url=post_url(p.get("uri"), handle), author=handle,
+                published_at=when, lang=langs[0] if isinstance(langs, list) and langs else None,
+            ))
+        return doc.get("cursor") if posts else None
 
     def classify(self, status, headers, head):
         if status in (400, 401) and b"ExpiredToken" in head:

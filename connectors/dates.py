@@ -19,12 +19,18 @@ Seconds, minutes and hours are subtracted from ``now``; days, weeks, months and 
 move the local calendar date in ``tz`` and keep the local time of day of ``now``
 (or the time given, e.g. 昨天 14:03). Months are calendar months, clamped to the
 month's last day (3 個月前 on 31 May is 28 or 29 February).
+
+:func:`parse_time` reads a platform's timestamp (ISO 8601, epoch, RFC 2822) and, given
+``now``, falls back to :func:`parse_relative` and then to ``dateparser`` if installed.
 """
 from __future__ import annotations
 
 import calendar
+import email.utils
+import functools
 import re
 import unicodedata
+from typing import Any
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -165,3 +171,69 @@ def parse_relative(text: str, now: datetime, tz: str = "Asia/Taipei") -> datetim
         return None
     when = _with_time(day, m)
     return when.replace(tzinfo=zone).astimezone(UTC) if when is not None else None
+
+
+def parse_time(value: Any, now: datetime | None = None, tz: str = "Asia/Taipei") -> datetime | None:
+    """A platform timestamp as aware UTC: ISO 8601 (Z, +00:00, +0000), epoch seconds,
+    RFC 2822; None for anything else (the caller records a warning).
+
+    With ``now`` (the connector's clock), text in none of those forms is tried as a
+    relative date ("3 小時前", "昨天 14:03", "2 days ago": :func:`parse_relative`,
+    day-based forms in ``tz``), and last, when the optional ``dateparser`` package is
+    installed, by dateparser relative to ``now``. Without ``now`` nothing changes."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if value > 10_000_000_000:  # epoch milliseconds
+            value = value / 1000
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (OverflowError, OSError, ValueError):  # NaN, infinity, a year past 9999
+            return None
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    iso = re.sub(r"([+-]\d\d)(\d\d)$", r"\1:\2", text.replace("Z", "+00:00").replace("z", "+00:00"))
+    iso = re.sub(r"\.(\d{6})\d+", r".\1", iso)  # nanoseconds (Go, Bluesky) -> microseconds
+    try:
+        parsed = datetime.fromisoformat(iso)
+    except ValueError:
+        try:
+            parsed = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return _parse_loose(text, now, tz) if now is not None else None
+    if parsed.tzinfo is None:
+        return None  # a naive time is ambiguous; connectors that know the zone handle it
+    return parsed.astimezone(UTC)
+
+
+def _parse_loose(text: str, now: datetime, tz: str) -> datetime | None:
+    """A relative date, then (if installed) whatever dateparser makes of ``text``; aware UTC or None."""
+    try:
+        when = parse_relative(text, now, tz)
+    except (ValueError, KeyError):  # an unknown zone name
+        return None
+    if when is not None:
+        return when
+    dateparser = _dateparser()
+    if dateparser is None:
+        return None
+    try:
+        base = now.astimezone(ZoneInfo(tz)).replace(tzinfo=None)
+        got = dateparser.parse(text, settings={"RELATIVE_BASE": base, "TIMEZONE": tz, "TO_TIMEZONE": "UTC",
+                                               "RETURN_AS_TIMEZONE_AWARE": True, "PREFER_DATES_FROM": "past"})
+    except Exception:  # an optional helper: any failure of its own is "not a date"
+        return None
+    if not isinstance(got, datetime) or got.tzinfo is None:
+        return None
+    return got.astimezone(UTC)
+
+
+@functools.lru_cache(maxsize=1)
+def _dateparser() -> Any:
+    """The ``dateparser`` module when installed (optional, not a dependency), else None."""
+    try:
+        import dateparser
+    except Exception:  # ImportError, or a broken install
+        return None
+    return dateparser

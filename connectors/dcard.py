@@ -28,11 +28,24 @@ from __future__ import annotations
 from typing import ClassVar
 from urllib.parse import quote
 
-from connectors.base import Connector, FetchContext, Option, Pages, decode_json, parse_time, stripped
-from monitor.mention import FetchResult, Mention
+from dataclasses import dataclass, field
+
+from connectors.base import FetchContext, HttpConnector, IdCursor, Option, PageRequest, Walk
+from connectors.dates import parse_time
+from connectors.http import FetchFailed, HttpResponse, decode_json
+from connectors.payload import SchemaError, stripped
+from monitor.mention import Mention
 
 
-class DcardConnector(Connector):
+
+
+@dataclass
+class _DcardWalk(Walk):
+    comments: bool = True  # False once Dcard blocks or rate-limits a comments request
+    cut: list[str] = field(default_factory=list)  # posts with more comments than max_comments
+
+
+class DcardConnector(HttpConnector):
     type: ClassVar[str] = "dcard"
     default_url: ClassVar[str] = "https://www.dcard.tw"
     accept: ClassVar[str] = "application/json"
@@ -50,79 +63,75 @@ class DcardConnector(Connector):
             problems.append(("max_comments", "must be at least 0"))
         return problems
 
-    def fetch(self, ctx: FetchContext) -> FetchResult:
-        seen = int(ctx.cursor) if ctx.cursor and ctx.cursor.isdigit() else 0
-        top, mentions, warnings = seen, [], []
-        forum, query = self.opt("forum"), self.opt("query")
-        pages, before, offset = Pages(self.source.max_pages), None, 0
-        comments, cut = self.opt("comments") and self.opt("max_comments") > 0, []
-        while pages.next(before or offset or "first"):
-            if query:
-                url = f"{self.base_url}/service/api/v2/search/posts"
-                params = {"query": query, "limit": 30, "offset": offset}
-                if forum:
-                    params["forum"] = forum
-            else:
-                url = f"{self.base_url}/service/api/v2/forums/{quote(forum)}/posts"
-                params = {"limit": 30, "popular": "false"}
-                if before:
-                    params["before"] = before
-            resp = self.get(url, params=params)
-            if isinstance(resp, FetchResult):
-                if mentions and resp.status == "failed":
-                    warnings.append(f"page {pages.count} failed: {resp.error}")
-                    top = seen  # keep the old cursor: the next poll fetches the rest
-                    break
-                return resp
-            doc = decode_json(resp)
-            if isinstance(doc, FetchResult):
-                return doc
-            if isinstance(doc, dict) and "error" in doc:
-                return FetchResult("failed", error=f"Dcard error: {str(doc.get('message') or doc['error'])[:200]}",
-                                   http_status=resp.status)
-            if not isinstance(doc, list):
-                return FetchResult("failed", error=f"expected a list of posts, got {type(doc).__name__} (format changed?)",
-                                   http_status=resp.status)
-            old = False
-            for p in doc:
-                if not isinstance(p, dict) or not isinstance(p.get("id"), int) or isinstance(p["id"], bool):
-                    warnings.append("a post without a numeric id; skipped")
-                    continue
-                if p["id"] <= seen:
-                    old = True
-                    continue
-                top = max(top, p["id"])
-                title, excerpt = stripped(p.get("title")), stripped(p.get("excerpt"))
-                if not title and not excerpt:
-                    warnings.append(f"post {p['id']} has no text; skipped")
-                    continue
-                when = parse_time(p.get("createdAt"))
-                if p.get("createdAt") and when is None:
-                    warnings.append(f"post {p['id']}: unknown date format {str(p.get('createdAt'))[:40]!r}")
-                alias = p.get("forumAlias") if isinstance(p.get("forumAlias"), str) else None
-                alias = quote(alias or forum or "f", safe="")
-                post_url = f"https://www.dcard.tw/f/{alias}/p/{p['id']}"
-                mentions.append(Mention(
-                    source_id=self.source.id, title=title, text=excerpt, guid=str(p["id"]),
-                    url=post_url, published_at=when,
-                ))
-                if comments and p.get("commentCount") != 0:
-                    got, comments = self._comments(p["id"], post_url, p.get("commentCount"), cut, warnings)
-                    mentions.extend(got)
-            if old or len(doc) < 30:
-                break
-            ids = [p["id"] for p in doc if isinstance(p, dict) and type(p.get("id")) is int]
-            before, offset = (min(ids) if ids else None), offset + len(doc)
-        if pages.warning:
-            warnings.append(pages.warning)
-        if cut:
-            limit = self.opt("max_comments")
-            warnings.append(f"{len(cut)} post(s) have more than {limit} comments ({', '.join(cut[:3])}"
-                            f"{', ...' if len(cut) > 3 else ''}); read the first {limit} of each (max_comments)")
-        return self.ok(mentions, str(top) if top else ctx.cursor, warnings)
+    def start(self, ctx: FetchContext) -> _DcardWalk:
+        # post ids grow over time: the greatest one seen is the cursor
+        return _DcardWalk(ctx, IdCursor(ctx.cursor, floor=0),
+                          comments=bool(self.opt("comments") and self.opt("max_comments") > 0))
 
-    def _comments(self, post_id: int, post_url: str, total: object, cut: list[str],
-                  warnings: list[str]) -> tuple[list[Mention], bool]:
+    def page_request(self, token: int | None, walk: Walk) -> PageRequest:
+        """A search pages by ``offset`` (the token), a forum by ``before`` (the token: the
+        smallest post id seen)."""
+        forum, query = self.opt("forum"), self.opt("query")
+        if query:
+            params = {"query": query, "limit": 30, "offset": token or 0}
+            if forum:
+                params["forum"] = forum
+            return PageRequest(f"{self.base_url}/service/api/v2/search/posts", params)
+        params = {"limit": 30, "popular": "false"}
+        if token:
+            params["before"] = token
+        return PageRequest(f"{self.base_url}/service/api/v2/forums/{quote(forum)}/posts", params)
+
+    def parse_page(self, resp: HttpResponse, walk: _DcardWalk) -> int | None:
+        doc = decode_json(resp)
+        if isinstance(doc, dict) and "error" in doc:
+            raise SchemaError(f"Dcard error: {str(doc.get('message') or doc['error'])[:200]}")
+        if not isinstance(doc, list):
+            raise SchemaError(f"expected a list of posts, got {type(doc).__name__} (format changed?)")
+        old = False
+        for p in doc:
+            if not isinstance(p, dict) or not isinstance(p.get("id"), int) or isinstance(p["id"], bool):
+                walk.warnings.append("a post without a numeric id; skipped")
+                continue
+            if walk.cursor.is_old(p["id"]):
+                old = True
+                continue
+            walk.cursor.see(p["id"])
+            self._post(p, walk)
+        if old or len(doc) < 30:
+            return None
+        if self.opt("query"):
+            return (walk.token or 0) + len(doc)
+        ids = [p["id"] for p in doc if isinstance(p, dict) and type(p.get("id")) is int]
+        return min(ids) if ids else None
+
+    def _post(self, p: dict, walk: _DcardWalk) -> None:
+        """A new post as a Mention, then (when asked for) its comments."""
+        title, excerpt = stripped(p.get("title")), stripped(p.get("excerpt"))
+        if not title and not excerpt:
+            walk.warnings.append(f"post {p['id']} has no text; skipped")
+            return
+        when = parse_time(p.get("createdAt"))
+        if p.get("createdAt") and when is None:
+            walk.warnings.append(f"post {p['id']}: unknown date format {str(p.get('createdAt'))[:40]!r}")
+        alias = p.get("forumAlias") if isinstance(p.get("forumAlias"), str) else None
+        alias = quote(alias or self.opt("forum") or "f", safe="")
+        post_url = f"https://www.dcard.tw/f/{alias}/p/{p['id']}"
+        walk.mentions.append(Mention(
+            source_id=self.source.id, title=title, text=excerpt, guid=str(p["id"]),
+            url=post_url, published_at=when,
+        ))
+        if walk.comments and p.get("commentCount") != 0:
+            got, walk.comments = self._comments(p["id"], post_url, p.get("commentCount"), walk)
+            walk.mentions.extend(got)
+
+    def complete(self, walk: _DcardWalk) -> None:
+        if walk.cut:
+            limit, cut = self.opt("max_comments"), walk.cut
+            walk.warnings.append(f"{len(cut)} post(s) have more than {limit} comments ({', '.join(cut[:3])}"
+                                 f"{', ...' if len(cut) > 3 else ''}); read the first {limit} of each (max_comments)")
+
+    def _comments(self, post_id: int, post_url: str, total: object, walk: _DcardWalk) -> tuple[list[Mention], bool]:
         """A post's visible comments as Mentions linked to it, and whether to go on asking
         for comments in this poll (False after a blocked or rate-limited answer). Failures
         are warnings: the post itself is kept whatever happens here."""
@@ -130,48 +139,51 @@ class DcardConnector(Connector):
         url = f"{self.base_url}/service/api/v2/posts/{post_id}/comments"
         while read < limit:
             asked = min(100, limit - read)
-            params = {"limit": asked} if after is None else {"limit": asked, "after": after}
-            resp = self.get(url, params=params)
-            if isinstance(resp, FetchResult):
-                if resp.status in ("blocked", "rate_limited"):
-                    warnings.append(f"post {post_id}: comments {resp.status} ({resp.error}); "
-                                    "no more comments read this poll")
+            try:
+                doc = decode_json(self.get(url, params={"limit": asked} if after is None else
+                                           {"limit": asked, "after": after}))
+            except FetchFailed as exc:
+                if exc.result.status in ("blocked", "rate_limited"):
+                    walk.warnings.append(f"post {post_id}: comments {exc.result.status} ({exc.result.error}); "
+                                         "no more comments read this poll")
                     return out, False
-                warnings.append(f"post {post_id}: comments not read: {resp.error}")
-                break
-            doc = decode_json(resp)
-            if isinstance(doc, FetchResult):
-                warnings.append(f"post {post_id}: comments not read: {doc.error}")
+                walk.warnings.append(f"post {post_id}: comments not read: {exc.result.error}")
                 break
             if not isinstance(doc, list):
                 why = doc.get("message") or doc.get("error") if isinstance(doc, dict) else None
-                warnings.append(f"post {post_id}: expected a list of comments, got {type(doc).__name__}"
-                                f"{f' ({str(why)[:100]})' if why else ''} (format changed?)")
+                walk.warnings.append(f"post {post_id}: expected a list of comments, got {type(doc).__name__}"
+                                     f"{f' ({str(why)[:100]})' if why else ''} (format changed?)")
                 break
-            floors = []
-            for c in doc[: limit - read]:
-                floor = c.get("floor") if isinstance(c, dict) else None
-                if not isinstance(floor, int) or isinstance(floor, bool):
-                    warnings.append(f"post {post_id}: a comment without a floor number; skipped")
-                    continue
-                floors.append(floor)
-                content = c.get("content")
-                if c.get("hidden") or not isinstance(content, str) or not content.strip():
-                    continue  # hidden by Dcard or deleted by its author: nothing to read
-                when = parse_time(c.get("createdAt"))
-                if c.get("createdAt") and when is None:
-                    warnings.append(f"post {post_id} comment {floor}: unknown date format "
-                                    f"{str(c.get('createdAt'))[:40]!r}")
-                out.append(Mention(
-                    source_id=self.source.id, title="", text=content.strip(), guid=f"{post_id}-c{floor}",
-                    url=f"{post_url}/b/{floor}", published_at=when, parent_url=post_url,
-                ))
+            floors = self._comment_page(doc[: limit - read], post_id, post_url, out, walk.warnings)
             read += min(len(doc), limit - read)
             if len(doc) < asked or not floors or (after is not None and max(floors) <= after):
                 break  # the last page (or one that does not move on)
             if read >= limit:
                 if not isinstance(total, int) or total > limit:
-                    cut.append(str(post_id))
+                    walk.cut.append(str(post_id))
                 break
             after = max(floors)
         return out, True
+
+    def _comment_page(self, comments: list, post_id: int, post_url: str, out: list[Mention],
+                      warnings: list[str]) -> list[int]:
+        """One page of comments appended to ``out``; returns the floor numbers it held."""
+        floors = []
+        for c in comments:
+            floor = c.get("floor") if isinstance(c, dict) else None
+            if not isinstance(floor, int) or isinstance(floor, bool):
+                warnings.append(f"post {post_id}: a comment without a floor number; skipped")
+                continue
+            floors.append(floor)
+            content = c.get("content")
+            if c.get("hidden") or not isinstance(content, str) or not content.strip():
+                continue  # hidden by Dcard or deleted by its author: nothing to read
+            when = parse_time(c.get("createdAt"))
+            if c.get("createdAt") and when is None:
+                warnings.append(f"post {post_id} comment {floor}: unknown date format "
+                                f"{str(c.get('createdAt'))[:40]!r}")
+            out.append(Mention(
+                source_id=self.source.id, title="", text=content.strip(), guid=f"{post_id}-c{floor}",
+                url=f"{post_url}/b/{floor}", published_at=when, parent_url=post_url,
+            ))
+        return floors

@@ -14,15 +14,16 @@ pages_read_user_content and pages_read_engagement).
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import timedelta
 from typing import ClassVar
 from urllib.parse import urlsplit
 
 import httpx
 
-from connectors.base import (Connector, FetchContext, Option, Pages, cursor_time, decode_json, dig, newest,
-                             parse_time, stripped)
+from connectors.base import HttpConnector, Option, PageRequest, Walk
+from connectors.dates import parse_time
+from connectors.http import HttpResponse, decode_json
+from connectors.payload import SchemaError, dig, stripped
 from monitor.mention import FetchResult, Mention
 
 _RATE_CODES = {4, 17, 32, 613, 80001, 80004}
@@ -55,7 +56,7 @@ def _origin(url: str) -> str | None:
     return f"{parts.scheme.lower()}://{parts.netloc.lower()}" if parts.netloc else None
 
 
-class FacebookPageConnector(Connector):
+class FacebookPageConnector(HttpConnector):
     type: ClassVar[str] = "facebook_page"
     default_url: ClassVar[str] = "https://graph.facebook.com"
     accept: ClassVar[str] = "application/json"
@@ -70,96 +71,68 @@ class FacebookPageConnector(Connector):
     def classify(self, status: int, headers: httpx.Headers, head: bytes) -> FetchResult | None:
         return graph_error(status, head, self.clock.now()) or super().classify(status, headers, head)
 
-    def _get_json(self, url: str, params: dict | None):
-        resp = self.get(url, params=params, headers={"Authorization": f"Bearer {self.secret('page_token_env')}"})
-        if isinstance(resp, FetchResult):
-            return resp, None
-        doc = decode_json(resp)
-        if isinstance(doc, FetchResult):
-            return doc, resp
-        if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
-            return FetchResult("failed", error="response has no 'data' list (the Graph format may have changed)",
-                               http_status=resp.status), resp
-        return doc, resp
+    def streams(self) -> list[str]:
+        """Two edges: the Page's ratings (paged), then its recent posts with their comments."""
+        return (["ratings"] if self.opt("ratings") else []) + (["posts"] if self.opt("posts") > 0 else [])
 
-    def _walk(self, url: str, params: dict, since, warnings: list[str]):
-        """Yield items of a Graph edge, following paging.next until items are older than ``since``."""
-        pages = Pages(self.source.max_pages)
-        next_url, next_params = url, params
-        while pages.next(next_url if pages.count else "first"):
-            doc, _resp = self._get_json(next_url, next_params)
-            if isinstance(doc, FetchResult):
-                yield doc
-                return
-            old = False
-            for item in doc["data"]:
-                when = parse_time(item.get("created_time")) if isinstance(item, dict) else None
-                if since and when and when <= since:
-                    old = True
-                yield item
-            nxt = dig(doc, "paging", "next", default=None)
-            if old or not nxt:
-                break
-            if not isinstance(nxt, str) or _origin(nxt) is None or _origin(nxt) != _origin(url):
-                # the page token goes with every request: never to a link that leaves the Graph host
-                warnings.append(f"paging.next is not a link on {_origin(url)}; older items not fetched")
-                break
-            next_url, next_params = nxt, None
-        if pages.warning:
-            warnings.append(pages.warning)
+    def stream_label(self, stream: str) -> str:
+        return "part of the page"
 
-    def fetch(self, ctx: FetchContext) -> FetchResult:
+    def page_request(self, token: str | None, walk: Walk) -> PageRequest:
         base = f"{self.base_url}/{self.opt('api_version')}/{self.opt('page_id')}"
-        since = cursor_time(ctx)
-        top, mentions, warnings, errors = since, [], [], []
-
-        def add(item: dict, text, guid: str | None, url: str | None, rating: float | None, kind: str):
-            nonlocal top
-            text = stripped(text)
-            when = parse_time(item.get("created_time"))
-            if item.get("created_time") and when is None:
-                warnings.append(f"{kind}: unknown date format {str(item.get('created_time'))[:40]!r}")
-            if since and when and when <= since:
-                return
-            top = newest(top, when)
-            if not text and rating is None:  # a rating without words is kept: its stars speak
-                warnings.append(f"{kind} {guid or '?'} has no text; skipped")
-                return
-            mentions.append(Mention(source_id=self.source.id, title="", text=text, guid=guid, url=url,
-                                    published_at=when, rating=rating))
-
-        if self.opt("ratings"):
-            fields = "created_time,recommendation_type,rating,review_text,open_graph_story{id}"
-            for item in self._walk(f"{base}/ratings", {"fields": fields, "limit": 25}, since, warnings):
-                if isinstance(item, FetchResult):
-                    errors.append(item)
-                    break
-                if not isinstance(item, dict):
-                    continue
-                story = dig(item, "open_graph_story", "id", default=None)
-                rec = item.get("recommendation_type")
-                rating = item.get("rating") or ({"negative": 1.0, "positive": 5.0}.get(rec) if isinstance(rec, str)
-                                                else None)
-                guid = f"rating:{story}" if story else f"rating:{item.get('created_time')}"
-                add(item, item.get("review_text"), guid, None, rating, "rating")
-        if self.opt("posts") > 0:
+        auth = {"Authorization": f"Bearer {self.secret('page_token_env')}"}
+        if walk.stream == "posts":
             fields = ("id,permalink_url,created_time,"
                       "comments.limit(50).order(reverse_chronological){id,message,created_time,permalink_url}")
-            resp_doc, _ = self._get_json(f"{base}/posts", {"fields": fields, "limit": self.opt("posts")})
-            if isinstance(resp_doc, FetchResult):
-                errors.append(resp_doc)
-            else:
-                for post in resp_doc["data"]:
-                    for c in dig(post, "comments", "data", kind=list, default=[]):
-                        if isinstance(c, dict):
-                            add(c, c.get("message"), f"comment:{c.get('id')}", c.get("permalink_url") or
-                                post.get("permalink_url"), None, "comment")
-        if errors:
-            # the worst error decides (an auth failure outranks a transient one); what the
-            # other edge gave is kept
-            order = {"auth_failed": 0, "blocked": 1, "rate_limited": 2, "failed": 3}
-            worst = min(errors, key=lambda e: order.get(e.status, 9))
-            if not mentions or worst.status in ("auth_failed", "blocked", "rate_limited"):
-                return replace(worst, mentions=tuple(mentions), warnings=tuple(warnings))
-        warnings += [f"part of the page failed: {e.error}" for e in errors]
-        return self.ok(mentions, top.isoformat() if top else ctx.cursor, warnings)
+            return PageRequest(f"{base}/posts", {"fields": fields, "limit": self.opt("posts")}, auth)
+        if token:  # paging.next: a whole URL, its parameters included
+            return PageRequest(token, None, auth)
+        fields = "created_time,recommendation_type,rating,review_text,open_graph_story{id}"
+        return PageRequest(f"{base}/ratings", {"fields": fields, "limit": 25}, auth)
+
+    def parse_page(self, resp: HttpResponse, walk: Walk) -> str | None:
+        doc = decode_json(resp)
+        if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
+            raise SchemaError("response has no 'data' list (the Graph format may have changed)")
+        if walk.stream == "posts":
+            for post in doc["data"]:
+                for c in dig(post, "comments", "data", kind=list, default=[]):
+                    if isinstance(c, dict):
+                        self._add(walk, c, c.get("message"), f"comment:{c.get('id')}",
+                                  c.get("permalink_url") or post.get("permalink_url"), None, "comment")
+            return None  # the recent posts only: no paging
+        old = False
+        for item in doc["data"]:
+            if not isinstance(item, dict):
+                continue
+            old = old or walk.cursor.is_old(parse_time(item.get("created_time")))
+            story = dig(item, "open_graph_story", "id", default=None)
+            rec = item.get("recommendation_type")
+            rating = item.get("rating") or ({"negative": 1.0, "positive": 5.0}.get(rec) if isinstance(rec, str)
+                                            else None)
+            guid = f"rating:{story}" if story else f"rating:{item.get('created_time')}"
+            self._add(walk, item, item.get("review_text"), guid, None, rating, "rating")
+        nxt = dig(doc, "paging", "next", default=None)
+        if old or not nxt:
+            return None
+        graph = _origin(self.page_request(None, walk).url)
+        if not isinstance(nxt, str) or _origin(nxt) is None or _origin(nxt) != graph:
+            # the page token goes with every request: never to a link that leaves the Graph host
+            walk.warnings.append(f"paging.next is not a link on {graph}; older items not fetched")
+            return None
+        return nxt
+
+    def _add(self, walk: Walk, item: dict, text, guid: str | None, url: str | None, rating: float | None,
+             kind: str) -> None:
+        text = stripped(text)
+        when = parse_time(item.get("created_time"))
+        if item.get("created_time") and when is None:
+            walk.warnings.append(f"{kind}: unknown date format {str(item.get('created_time'))[:40]!r}")
+        if walk.cursor.is_old(when):
+            return
+        walk.cursor.see(when)
+        if not text and rating is None:  # a rating without words is kept: its stars speak
+            walk.warnings.append(f"{kind} {guid or '?'} has no text; skipped")
+            return
+        walk.mentions.append(Mention(source_id=self.source.id, title="", text=text, guid=guid, url=url,
+                                     published_at=when, rating=rating))

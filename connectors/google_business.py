@@ -20,8 +20,10 @@ import httpx
 
 from connectors._google import classify_google
 from connectors._oauth import Token, TokenCache
-from connectors.base import (Connector, FetchContext, Option, Pages, SchemaError, cursor_time, decode_json, dig,
-                             newest, parse_time, stripped)
+from connectors.base import HttpConnector, Option, PageRequest, Walk
+from connectors.dates import parse_time
+from connectors.http import HttpResponse, decode_json
+from connectors.payload import SchemaError, dig, stripped
 from monitor.mention import FetchResult, Mention
 
 STARS = {"ONE": 1, "TWO": 2, "THREE": 3, "FOUR": 4, "FIVE": 5}
@@ -34,7 +36,7 @@ def original_comment(comment: str) -> str:
     return m.group(1).strip() if m else comment.strip()
 
 
-class GoogleBusinessConnector(Connector):
+class GoogleBusinessConnector(HttpConnector):
     type: ClassVar[str] = "google_business"
     default_url: ClassVar[str] = "https://mybusiness.googleapis.com"
     accept: ClassVar[str] = "application/json"
@@ -54,66 +56,47 @@ class GoogleBusinessConnector(Connector):
     def classify(self, status: int, headers: httpx.Headers, head: bytes) -> FetchResult | None:
         return classify_google(status, head, self.clock.now()) or super().classify(status, headers, head)
 
-    def _access_token(self) -> Token | FetchResult:
+    def _access_token(self) -> Token:
         return self._tokens.get(lambda: self.request("POST", self.opt("token_url"), data={
             "grant_type": "refresh_token", "refresh_token": self.secret("refresh_token_env"),
             "client_id": self.secret("client_id_env"), "client_secret": self.secret("client_secret_env")}))
 
-    def fetch(self, ctx: FetchContext) -> FetchResult:
-        token = self._access_token()
-        if isinstance(token, FetchResult):
-            return token
-        url = (f"{self.base_url}/v4/accounts/{self.opt('account_id')}/locations/"
-               f"{self.opt('location_id')}/reviews")
-        since = cursor_time(ctx)
-        top, mentions, warnings = since, [], []
-        pages, page_token, resp = Pages(self.source.max_pages), None, None
-        while pages.next(page_token):
-            params = {"pageSize": 50, "orderBy": "updateTime desc"}
-            if page_token:
-                params["pageToken"] = page_token
-            resp = self.get(url, params=params, headers={"Authorization": f"Bearer {token.value}"})
-            if isinstance(resp, FetchResult):
-                if resp.status == "auth_failed":
-                    self._tokens.drop()
-                if mentions:  # keep what earlier pages gave; report the rest
-                    warnings.append(f"page {pages.count} failed: {resp.error}")
-                    top = since  # keep the old cursor: the next poll fetches the rest
-                    break
-                return resp
-            doc = decode_json(resp)
-            if isinstance(doc, FetchResult):
-                return doc
-            try:
-                if not isinstance(doc, dict) or not ("reviews" in doc or "totalReviewCount" in doc or doc == {}):
-                    raise SchemaError("response has neither 'reviews' nor 'totalReviewCount' (format changed?)")
-                reviews = dig(doc, "reviews", kind=list, default=[])
-            except SchemaError as exc:
-                return FetchResult("failed", error=str(exc), http_status=resp.status)
-            reached_old = False
-            for r in reviews:
-                if not isinstance(r, dict):
-                    warnings.append("a review is not an object; skipped")
-                    continue
-                when = parse_time(r.get("updateTime") or r.get("createTime"))
-                if since and when and when <= since:
-                    reached_old = True
-                    continue
-                top = newest(top, when)
-                text = stripped(r.get("comment"))
-                text = original_comment(text) if isinstance(text, str) else text  # else Mention names it
-                star = r.get("starRating")
-                stars = STARS.get(star) if isinstance(star, str) else None
-                if not text and stars is None:
-                    warnings.append(f"review {str(r.get('reviewId', '?'))[:80]} has neither text nor stars; skipped")
-                    continue
-                reviewer = r.get("reviewer") if isinstance(r.get("reviewer"), dict) else {}
-                mentions.append(Mention(
-                    source_id=self.source.id, title="", text=text, guid=r.get("name") or r.get("reviewId"),
-                    author=None if reviewer.get("isAnonymous") else reviewer.get("displayName"),
-                    published_at=parse_time(r.get("createTime")) or when, rating=stars,
-                ))
-            page_token = None if reached_old else doc.get("nextPageToken")
-        if pages.warning:
-            warnings.append(pages.warning)
-        return self.ok(mentions, top.isoformat() if top else ctx.cursor, warnings, resp)
+    def forget_credentials(self) -> None:
+        self._tokens.drop()
+
+    def page_request(self, token: str | None, walk: Walk) -> PageRequest:
+        access = self._access_token()
+        params = {"pageSize": 50, "orderBy": "updateTime desc"}
+        if token:
+            params["pageToken"] = token
+        return PageRequest(f"{self.base_url}/v4/accounts/{self.opt('account_id')}/locations/"
+                           f"{self.opt('location_id')}/reviews", params, {"Authorization": f"Bearer {access.value}"})
+
+    def parse_page(self, resp: HttpResponse, walk: Walk) -> str | None:
+        doc = decode_json(resp)
+        if not isinstance(doc, dict) or not ("reviews" in doc or "totalReviewCount" in doc or doc == {}):
+            raise SchemaError("response has neither 'reviews' nor 'totalReviewCount' (format changed?)")
+        reached_old = False
+        for r in dig(doc, "reviews", kind=list, default=[]):
+            if not isinstance(r, dict):
+                walk.warnings.append("a review is not an object; skipped")
+                continue
+            when = parse_time(r.get("updateTime") or r.get("createTime"))
+            if walk.cursor.is_old(when):
+                reached_old = True
+                continue
+            walk.cursor.see(when)
+            text = stripped(r.get("comment"))
+            text = original_comment(text) if isinstance(text, str) else text  # else Mention names it
+            star = r.get("starRating")
+            stars = STARS.get(star) if isinstance(star, str) else None
+            if not text and stars is None:
+                walk.warnings.append(f"review {str(r.get('reviewId', '?'))[:80]} has neither text nor stars; skipped")
+                continue
+            reviewer = r.get("reviewer") if isinstance(r.get("reviewer"), dict) else {}
+            walk.mentions.append(Mention(
+                source_id=self.source.id, title="", text=text, guid=r.get("name") or r.get("reviewId"),
+                author=None if reviewer.get("isAnonymous") else reviewer.get("displayName"),
+                published_at=parse_time(r.get("createTime")) or when, rating=stars,
+            ))
+        return None if reached_old else doc.get("nextPageToken")

@@ -24,8 +24,9 @@ from zoneinfo import ZoneInfo
 from bs4 import BeautifulSoup
 from bs4.dammit import UnicodeDammit
 
-from connectors.base import (Connector, FetchContext, HttpResponse, Option, Pages, cursor_time,
-                             newest, parse_time, resp_charset)
+from connectors.base import HttpConnector, Option, PageRequest, Walk
+from connectors.dates import parse_time
+from connectors.http import FetchFailed, HttpResponse, resp_charset
 from monitor.clock import UTC
 from monitor.mention import FetchResult, Mention
 
@@ -88,7 +89,7 @@ def parse_rating(el) -> float | None:
     return float(m.group(1)) if m else None
 
 
-class HtmlConnector(Connector):
+class HtmlConnector(HttpConnector):
     type: ClassVar[str] = "html"
     accept: ClassVar[str] = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
     supports_304: ClassVar[bool] = True
@@ -144,70 +145,53 @@ class HtmlConnector(Connector):
         now = self.clock.now()
         cached = self._robots.get(origin)
         if cached is None or cached[1] < now:
-            resp = self.get(f"{origin}/robots.txt")
-            if isinstance(resp, HttpResponse):
+            try:
+                resp = self.get(f"{origin}/robots.txt")
                 parser = urllib.robotparser.RobotFileParser()
                 parser.parse(resp.body.decode("utf-8", "replace").splitlines())
                 cached = (parser, now + timedelta(hours=24))
-            elif resp.http_status and 400 <= resp.http_status < 500 and resp.status != "rate_limited":
+            except FetchFailed as exc:
+                failure = exc.result
+                if not (failure.http_status and 400 <= failure.http_status < 500 and failure.status != "rate_limited"):
+                    return False, f"robots.txt unreachable ({failure.error}); not fetching until it answers"
                 cached = (None, now + timedelta(hours=24))
-            else:
-                return False, f"robots.txt unreachable ({resp.error}); not fetching until it answers"
             self._robots[origin] = cached
         parser = cached[0]
         if parser is None or parser.can_fetch("repwatch", url):
             return True, None
         return False, f"robots.txt disallows {parts.path or '/'} for repwatch (set respect_robots = false to override)"
 
-    def fetch(self, ctx: FetchContext) -> FetchResult:
-        since = cursor_time(ctx)
-        top, mentions, warnings = since, [], []
-        pages, url, first = Pages(self.source.max_pages), self.source.url, True
-        etag = last_modified = None
-        while pages.next(url):
-            ok, why = self.allowed(url)
-            if not ok:
-                if mentions:
-                    warnings.append(why)
-                    break
-                return FetchResult("failed", error=why)
-            resp = self.get(url, ctx if first else None)
-            if isinstance(resp, FetchResult):
-                if mentions:
-                    warnings.append(f"page {pages.count} failed: {resp.error}")
-                    top = since
-                    break
-                return resp
-            if first:
-                etag, last_modified = resp.headers.get("etag"), resp.headers.get("last-modified")
-            text, _enc = decode_html(resp.body, self.opt("encoding") or resp_charset(resp))
-            soup = BeautifulSoup(text, "html.parser")
-            items = soup.select(self.opt("item"))
-            if not items:
-                if first:
-                    return FetchResult("ok", etag=etag, last_modified=last_modified, http_status=resp.status,
-                                       warnings=(f"no element matches item selector {self.opt('item')!r}: "
-                                                 "an empty page, or the site's layout changed",))
-                break
-            old = self._items(items, resp.url, since, mentions, warnings)
-            for m in mentions:
-                top = newest(top, m.published_at)
-            nxt = soup.select_one(self.opt("next")) if self.opt("next") else None
-            href = nxt.get("href") if nxt is not None and not old else None
-            url = _join(resp.url, href) if href else None
-            if href and url is None:
-                warnings.append(f"next-page link {href[:60]!r} is not a URL; older pages not fetched")
-            first = False
-            if url is None:
-                break
-        if pages.warning:
-            warnings.append(pages.warning)
-        if mentions and not any(m.published_at for m in mentions):
-            warnings.append("no item had a readable date; the cursor cannot advance (dedup still applies)")
-        return FetchResult("ok", mentions=tuple(mentions), etag=etag, last_modified=last_modified,
-                           cursor=top.isoformat() if top else ctx.cursor, warnings=tuple(warnings))
+    def page_request(self, token: str | None, walk: Walk) -> PageRequest:
+        return PageRequest(token or self.source.url)  # the token: the next page's URL
 
-    def _items(self, items, page_url: str, since, mentions: list, warnings: list) -> bool:
+    def send_page(self, req: PageRequest, walk: Walk) -> HttpResponse:
+        ok, why = self.allowed(req.url)
+        if not ok:
+            raise FetchFailed(FetchResult("failed", error=why))
+        return super().send_page(req, walk)
+
+    def parse_page(self, resp: HttpResponse, walk: Walk) -> str | None:
+        text, _enc = decode_html(resp.body, self.opt("encoding") or resp_charset(resp))
+        soup = BeautifulSoup(text, "html.parser")
+        items = soup.select(self.opt("item"))
+        if not items:
+            if walk.page == 1:
+                walk.warnings.append(f"no element matches item selector {self.opt('item')!r}: "
+                                     "an empty page, or the site's layout changed")
+            return None
+        old = self._items(items, resp.url, walk)
+        nxt = soup.select_one(self.opt("next")) if self.opt("next") else None
+        href = nxt.get("href") if nxt is not None and not old else None
+        url = _join(resp.url, href) if href else None
+        if href and url is None:
+            walk.warnings.append(f"next-page link {href[:60]!r} is not a URL; older pages not fetched")
+        return url
+
+    def complete(self, walk: Walk) -> None:
+        if walk.mentions and not any(m.published_at for m in walk.mentions):
+            walk.warnings.append("no item had a readable date; the cursor cannot advance (dedup still applies)")
+
+    def _items(self, items, page_url: str, walk: Walk) -> bool:
         """Append the page's reviews; return True when one older than the cursor was seen."""
         sel = self.opt
         zone, fmt = sel("timezone"), sel("date_format")
@@ -219,7 +203,7 @@ class HtmlConnector(Connector):
             title = title_el.get_text(" ", strip=True) if title_el else ""
             rating = parse_rating(item.select_one(sel("rating"))) if sel("rating") else None
             if not text and not title and rating is None:  # a star rating without words is kept
-                warnings.append(f"item #{i} has no text (selector {sel('text')!r}); skipped")
+                walk.warnings.append(f"item #{i} has no text (selector {sel('text')!r}); skipped")
                 continue
             when = None
             if sel("date"):
@@ -227,17 +211,18 @@ class HtmlConnector(Connector):
                 raw = (d.get("datetime") or d.get("content") or d.get_text(" ", strip=True)) if d else None
                 when = parse_date(raw, fmt, zone, now=self.clock.now())
                 if raw and when is None:
-                    warnings.append(f"item #{i}: unknown date format {raw[:40]!r}")
-            if since and when and when <= since:
+                    walk.warnings.append(f"item #{i}: unknown date format {raw[:40]!r}")
+            if walk.cursor.is_old(when):
                 old = True
                 continue
+            walk.cursor.see(when)
             link = None
             if sel("link"):
                 a = item.select_one(sel("link"))
                 if a is not None and a.get("href"):
                     link = _join(page_url, a["href"])
             author_el = item.select_one(sel("author")) if sel("author") else None
-            mentions.append(Mention(
+            walk.mentions.append(Mention(
                 source_id=self.source.id, title=title, text=text, url=link,
                 author=author_el.get_text(strip=True) if author_el else None, published_at=when,
                 rating=rating,

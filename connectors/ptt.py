@@ -33,7 +33,9 @@ from zoneinfo import ZoneInfo
 
 from bs4 import BeautifulSoup
 
-from connectors.base import Connector, FetchContext, HttpResponse, Option, Pages
+from connectors.base import FetchContext, HttpConnector, IdCursor, Option, PageRequest, Walk
+from connectors.http import FetchFailed, HttpResponse
+from connectors.payload import SchemaError
 from monitor.clock import UTC
 from monitor.mention import FetchResult, Mention
 
@@ -115,7 +117,7 @@ def article_text(html: str | BeautifulSoup) -> str:
     return re.sub(r"[ \t\u3000]+", " ", re.sub(r"\n{2,}", "\n", text)).strip()
 
 
-class PttConnector(Connector):
+class PttConnector(HttpConnector):
     type: ClassVar[str] = "ptt"
     default_url: ClassVar[str] = "https://www.ptt.cc"
     accept: ClassVar[str] = "text/html"
@@ -131,83 +133,79 @@ class PttConnector(Connector):
     def check(cls, options: dict) -> list[tuple[str, str]]:
         return [("max_replies", "must be at least 0")] if options.get("max_replies", 0) < 0 else []
 
-    def _page(self, url: str) -> HttpResponse | FetchResult:
+    def start(self, ctx: FetchContext) -> Walk:
+        return Walk(ctx, IdCursor(ctx.cursor))  # the posting time (epoch seconds) of the newest article read
+
+    def _page(self, url: str) -> HttpResponse:
         resp = self.get(url, headers={"Cookie": "over18=1"})
-        if isinstance(resp, FetchResult):
-            return resp
         if b"over18-notice" in resp.body or b'action="/ask/over18"' in resp.body:
-            return self.blocked(resp.status, "PTT age gate shown although over18=1 was sent")
+            raise FetchFailed(self.blocked(resp.status, "PTT age gate shown although over18=1 was sent"))
         return resp
 
-    def fetch(self, ctx: FetchContext) -> FetchResult:
-        board = self.opt("board")
-        since = int(ctx.cursor) if ctx.cursor and ctx.cursor.isdigit() else None
-        rows, warnings = [], []
-        pages, page = Pages(self.source.max_pages), 1
-        while pages.next(page):
-            url = f"{self.base_url}/bbs/{quote(board)}/search?page={page}&q={quote(self.opt('query'))}"
-            resp = self._page(url)
-            if isinstance(resp, FetchResult):
-                if resp.http_status == 404 and page > 1:
-                    break  # past the last page of results
-                if rows and resp.status == "failed":
-                    warnings.append(f"search page {page} failed: {resp.error}")
-                    break
-                return resp
-            soup = BeautifulSoup(resp.body.decode("utf-8", "replace"), "html.parser")
-            if soup.select_one(".r-list-container") is None and soup.select_one(".r-ent") is None:
-                return FetchResult("failed", error="search page has no .r-list-container (PTT's layout changed?)",
-                                   http_status=resp.status)
-            entries = soup.select(".r-ent")
-            old = False
-            for ent in entries:
-                a = ent.select_one(".title a")
-                if a is None:  # (本文已被刪除) deleted posts keep a row without a link
-                    continue
-                when = article_time(a.get("href", ""))
-                link = _join(self.base_url + "/", a.get("href", "")) if when else None
-                if link is None:
-                    warnings.append(f"unrecognised article link {a.get('href', '')[:60]!r}; skipped")
-                    continue
-                if since and when.timestamp() <= since:
-                    old = True
-                    continue
-                author = ent.select_one(".meta .author")
-                rows.append((a.get_text(strip=True), link, author.get_text(strip=True) if author else None, when))
-            if old or not entries:
-                break
-            page += 1
-        if pages.warning:
-            warnings.append(pages.warning)
-        rows.sort(key=lambda r: r[3])  # oldest first, so a cut-off keeps the cursor honest
+    def page_request(self, token: int | None, walk: Walk) -> PageRequest:
+        board, query = quote(self.opt("board")), quote(self.opt("query"))
+        return PageRequest(f"{self.base_url}/bbs/{board}/search?page={token or 1}&q={query}")
+
+    def send_page(self, req: PageRequest, walk: Walk) -> HttpResponse:
+        return self._page(req.url)
+
+    def ends_stream(self, failure: FetchResult, walk: Walk) -> str | None:
+        return "" if failure.http_status == 404 and walk.page > 1 else None  # past the last page of results
+
+    def parse_page(self, resp: HttpResponse, walk: Walk) -> int | None:
+        """A page of search results: the new articles go to ``walk.pending`` (read in
+        :meth:`complete`); the token is the next page's number."""
+        soup = BeautifulSoup(resp.body.decode("utf-8", "replace"), "html.parser")
+        if soup.select_one(".r-list-container") is None and soup.select_one(".r-ent") is None:
+            raise SchemaError("search page has no .r-list-container (PTT's layout changed?)")
+        entries = soup.select(".r-ent")
+        old = False
+        for ent in entries:
+            a = ent.select_one(".title a")
+            if a is None:  # (本文已被刪除) deleted posts keep a row without a link
+                continue
+            when = article_time(a.get("href", ""))
+            link = _join(self.base_url + "/", a.get("href", "")) if when else None
+            if link is None:
+                walk.warnings.append(f"unrecognised article link {a.get('href', '')[:60]!r}; skipped")
+                continue
+            if walk.cursor.is_old(int(when.timestamp())):
+                old = True
+                continue
+            author = ent.select_one(".meta .author")
+            walk.pending.append((a.get_text(strip=True), link, author.get_text(strip=True) if author else None, when))
+        return None if old or not entries else (walk.token or 1) + 1
+
+    def complete(self, walk: Walk) -> None:
+        """Each new article's text and replies, oldest first (so a cut-off keeps the cursor honest)."""
+        rows = sorted(walk.pending, key=lambda r: r[3])
         limit = self.opt("max_articles")
         if len(rows) > limit:
-            warnings.append(f"{len(rows)} new articles; read the oldest {limit}, the rest next poll")
+            walk.warnings.append(f"{len(rows)} new articles; read the oldest {limit}, the rest next poll")
             rows = rows[:limit]
-        mentions, top, cut = [], since, []
+        cut: list[str] = []
         for title, link, author, when in rows:
-            resp = self._page(link)
             replies: list[Mention] = []
-            if isinstance(resp, FetchResult):
-                if resp.status in ("blocked", "rate_limited") and not mentions:
-                    return resp
-                warnings.append(f"article {link.rsplit('/', 1)[-1]}: {resp.error}; kept the title only")
+            try:
+                soup = BeautifulSoup(self._page(link).body.decode("utf-8", "replace"), "html.parser")
+            except FetchFailed as exc:
+                if exc.result.status in ("blocked", "rate_limited") and not walk.mentions:
+                    raise
+                walk.warnings.append(f"article {link.rsplit('/', 1)[-1]}: {exc.result.error}; kept the title only")
                 text = ""
             else:
-                soup = BeautifulSoup(resp.body.decode("utf-8", "replace"), "html.parser")
                 if self.opt("replies"):
                     replies = self._replies(article_pushes(soup), link, when, cut)
                 text = article_text(soup)
-            top = max(top or 0, int(when.timestamp()))
+            walk.cursor.see(int(when.timestamp()))
             # the replies come before their article, so the result still ends with the newest article
-            mentions.extend(replies)
-            mentions.append(Mention(source_id=self.source.id, title=title, text=text, url=link,
-                                    author=author, published_at=when))
+            walk.mentions.extend(replies)
+            walk.mentions.append(Mention(source_id=self.source.id, title=title, text=text, url=link,
+                                         author=author, published_at=when))
         if cut:
-            warnings.append(f"{len(cut)} article(s) have more than {self.opt('max_replies')} pushes "
-                            f"({', '.join(cut[:3])}{', ...' if len(cut) > 3 else ''}); kept the first "
-                            f"{self.opt('max_replies')} of each (max_replies)")
-        return self.ok(mentions, str(top) if top else ctx.cursor, warnings)
+            walk.warnings.append(f"{len(cut)} article(s) have more than {self.opt('max_replies')} pushes "
+                                 f"({', '.join(cut[:3])}{', ...' if len(cut) > 3 else ''}); kept the first "
+                                 f"{self.opt('max_replies')} of each (max_replies)")
 
     def _replies(self, pushes: list[Push], link: str, posted: datetime, cut: list[str]) -> list[Mention]:
         """The article's pushes as Mentions linked to it; ``cut`` collects the articles

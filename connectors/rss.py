@@ -20,7 +20,8 @@ from typing import ClassVar
 import feedparser
 from bs4 import BeautifulSoup
 
-from connectors.base import Connector, FetchContext, HttpResponse
+from connectors.base import HttpConnector, PageRequest, Walk
+from connectors.http import FetchFailed, HttpResponse
 from monitor.clock import UTC
 from monitor.mention import FetchResult, Mention
 
@@ -122,16 +123,13 @@ def _entry_time(entry) -> datetime | None:
     return None
 
 
-class RssConnector(Connector):
+class RssConnector(HttpConnector):
     type: ClassVar[str] = "rss"
     accept: ClassVar[str] = "application/atom+xml, application/rss+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1"
     supports_304: ClassVar[bool] = True
 
-    def fetch(self, ctx: FetchContext) -> FetchResult:
-        resp = self.get(self.source.url, ctx)
-        if isinstance(resp, FetchResult):
-            return resp
-        return self.parse(resp)
+    def page_request(self, token: None, walk: Walk) -> PageRequest:
+        return PageRequest(self.source.url)
 
     def entry_link(self, entry) -> str | None:
         return entry.get("link")
@@ -139,32 +137,39 @@ class RssConnector(Connector):
     def entry_guid(self, entry) -> str | None:
         return entry.get("id") or None
 
-    def parse(self, resp: HttpResponse) -> FetchResult:
-        body = resp.body
-        if not body.strip():
-            return FetchResult("failed", error="empty body where a feed was expected", http_status=resp.status)
+    def _parsed(self, resp: HttpResponse, walk: Walk):
+        """feedparser's reading of the body (its charset repaired first), or FetchFailed
+        naming what arrived instead of a feed."""
+        if not resp.body.strip():
+            raise FetchFailed(FetchResult("failed", error="empty body where a feed was expected",
+                                          http_status=resp.status))
         headers = {k.lower(): v for k, v in resp.headers.items()}
-        body, headers, charset_warning = repair_charset(body, headers)
+        body, headers, charset_warning = repair_charset(resp.body, headers)
+        if charset_warning:
+            walk.warnings.append(charset_warning)
         try:
             parsed = feedparser.parse(join_surrogate_refs(body), response_headers=headers)
         except (UnicodeError, ValueError, RecursionError) as exc:  # feedparser's own failures on odd bytes
-            return FetchResult("failed", error=f"unparseable feed ({type(exc).__name__}: {str(exc)[:120]})",
-                               http_status=resp.status)
-        ctype = headers.get("content-type", "")
+            raise FetchFailed(FetchResult("failed", error=f"unparseable feed ({type(exc).__name__}: {str(exc)[:120]})",
+                                          http_status=resp.status)) from None
+        if not parsed.entries and parsed.bozo and not parsed.get("version"):
+            ctype = headers.get("content-type", "")
+            head = body[:512].lower()
+            if "html" in ctype or b"<html" in head or b"<!doctype html" in head:
+                what = "an HTML page"
+            else:
+                what = f"unparseable content ({type(parsed.get('bozo_exception')).__name__})"
+            raise FetchFailed(FetchResult("failed", error=f"expected a feed, got {what} (Content-Type: {ctype or 'none'})",
+                                          http_status=resp.status))
+        return parsed
+
+    def parse_page(self, resp: HttpResponse, walk: Walk) -> None:
+        """The feed's entries (a feed is one page: no next token). Every entry is handed on
+        (the store drops those it has); the cursor is the newest entry's time."""
+        parsed = self._parsed(resp, walk)
         if not parsed.entries:
-            version = parsed.get("version") or ""
-            if parsed.bozo and not version:
-                head = body[:512].lower()
-                if "html" in ctype or b"<html" in head or b"<!doctype html" in head:
-                    what = "an HTML page"
-                else:
-                    what = f"unparseable content ({type(parsed.get('bozo_exception')).__name__})"
-                return FetchResult("failed", error=f"expected a feed, got {what} (Content-Type: {ctype or 'none'})",
-                                   http_status=resp.status)
-            return FetchResult("ok", etag=headers.get("etag"), last_modified=headers.get("last-modified"),
-                               http_status=resp.status, warnings=(charset_warning,) if charset_warning else ())
-        mentions, warnings = [], [charset_warning] if charset_warning else []
-        newest: datetime | None = None
+            return None
+        kept = 0
         for i, entry in enumerate(parsed.entries):
             title = html_to_text(entry.get("title"))
             summary = entry.get("summary") or ""
@@ -172,31 +177,17 @@ class RssConnector(Connector):
                 summary = entry["content"][0].get("value") or summary
             text = html_to_text(summary)
             if not title and not text:
-                warnings.append(f"entry #{i + 1} has no title and no text; skipped")
+                walk.warnings.append(f"entry #{i + 1} has no title and no text; skipped")
                 continue
             published = _entry_time(entry)
-            if published and (newest is None or published > newest):
-                newest = published
+            walk.cursor.see(published)
             author = entry.get("author") or None
-            mentions.append(
-                Mention(
-                    source_id=self.source.id,
-                    title=title,
-                    text=text,
-                    url=self.entry_link(entry),
-                    guid=self.entry_guid(entry),
-                    author=author.strip() if author and author.strip() else None,
-                    published_at=published,
-                )
-            )
+            walk.mentions.append(Mention(
+                source_id=self.source.id, title=title, text=text, url=self.entry_link(entry),
+                guid=self.entry_guid(entry), author=author.strip() if author and author.strip() else None,
+                published_at=published,
+            ))
+            kept += 1
         if parsed.bozo:
-            warnings.append(f"feed is not well-formed ({parsed.get('bozo_exception')}); kept {len(mentions)} entries")
-        return FetchResult(
-            "ok",
-            mentions=tuple(mentions),
-            etag=headers.get("etag"),
-            last_modified=headers.get("last-modified"),
-            cursor=newest.isoformat() if newest else None,
-            http_status=resp.status,
-            warnings=tuple(warnings),
-        )
+            walk.warnings.append(f"feed is not well-formed ({parsed.get('bozo_exception')}); kept {kept} entries")
+        return None

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from connectors.base import (Connector, FetchContext, Option, Pages, decode_json, dig, parse_time, stripped)
-from monitor.mention import FetchResult, Mention
+from connectors.base import FetchContext, HttpConnector, IdCursor, Option, PageRequest, Walk
+from connectors.dates import parse_time
+from connectors.http import HttpResponse, decode_json
+from connectors.payload import SchemaError, dig, stripped
+from monitor.mention import Mention
 
 
-class XConnector(Connector):
+class XConnector(HttpConnector):
     type: ClassVar[str] = "x"
     default_url: ClassVar[str] = "https://api.x.com"
     accept: ClassVar[str] = "application/json"
@@ -26,63 +29,49 @@ class XConnector(Connector):
         "bearer_token_env": Option(env=True, required=True, default="X_BEARER_TOKEN"),
     }
 
-    def fetch(self, ctx: FetchContext) -> FetchResult:
-        since_id = ctx.cursor if ctx.cursor and ctx.cursor.isdigit() else None
-        newest_id, mentions, warnings = since_id, [], []
-        pages, token, resp = Pages(self.source.max_pages), None, None
-        while pages.next(token or "first"):
-            params = {"query": self.opt("query"), "max_results": 100,
-                      "tweet.fields": "created_at,lang,author_id", "expansions": "author_id",
-                      "user.fields": "username,name"}
-            if since_id:
-                params["since_id"] = since_id
-            if token:
-                params["next_token"] = token
-            resp = self.get(f"{self.base_url}/2/tweets/search/recent", params=params,
-                            headers={"Authorization": f"Bearer {self.secret('bearer_token_env')}"})
-            if isinstance(resp, FetchResult):
-                if mentions:
-                    warnings.append(f"page {pages.count} failed: {resp.error}")
-                    newest_id = since_id  # keep the old cursor: the next poll fetches the rest
-                    break
-                return resp
-            doc = decode_json(resp)
-            if isinstance(doc, FetchResult):
-                return doc
-            if not isinstance(doc, dict) or "meta" not in doc or not isinstance(doc.get("data", []), list):
-                return FetchResult("failed", error="response has no 'meta' (the API's format may have changed)",
-                                   http_status=resp.status)
-            for e in dig(doc, "errors", kind=list, default=[]):
-                what = (e.get("title") or e.get("detail") or e) if isinstance(e, dict) else e
-                warnings.append(f"partial error: {str(what)[:120]}")
-            users = {u["id"]: u for u in dig(doc, "includes", "users", kind=list, default=[])
-                     if isinstance(u, dict) and isinstance(u.get("id"), str)}
-            for t in doc.get("data", []):
-                tid = str(t.get("id", "")) if isinstance(t, dict) else ""
-                if not (tid.isascii() and tid.isdigit()):  # "²" is a digit to isdigit, not to int
-                    continue
-                if since_id and int(tid) <= int(since_id):
-                    continue  # the API honours since_id; this guards a replayed or cached page
-                if newest_id is None or int(tid) > int(newest_id):
-                    newest_id = tid
-                text = stripped(t.get("text"))
-                if not text:
-                    warnings.append(f"post {tid} has no text; skipped")
-                    continue
-                author_id = t.get("author_id")
-                handle = (dig(users, author_id, "username", kind=str, default=None) if isinstance(author_id, str)
-                          else None)
-                when = parse_time(t.get("created_at"))
-                if t.get("created_at") and when is None:
-                    warnings.append(f"post {tid}: unknown date format {str(t.get('created_at'))[:40]!r}")
-                mentions.append(Mention(
-                    source_id=self.source.id, title="", text=text, guid=tid,
-                    url=f"https://x.com/{handle or 'i/web'}/status/{tid}", author=handle,
-                    published_at=when, lang=t.get("lang"),
-                ))
-            token = dig(doc, "meta", "next_token", default=None)
-            if not token:
-                break
-        if pages.warning:
-            warnings.append(pages.warning)
-        return self.ok(mentions, newest_id or ctx.cursor, warnings, resp)
+    def start(self, ctx: FetchContext) -> Walk:
+        return Walk(ctx, IdCursor(ctx.cursor))  # the newest post id seen (since_id)
+
+    def page_request(self, token: str | None, walk: Walk) -> PageRequest:
+        params = {"query": self.opt("query"), "max_results": 100,
+                  "tweet.fields": "created_at,lang,author_id", "expansions": "author_id",
+                  "user.fields": "username,name"}
+        if walk.cursor.since is not None:
+            params["since_id"] = str(walk.cursor.since)
+        if token:
+            params["next_token"] = token
+        return PageRequest(f"{self.base_url}/2/tweets/search/recent", params,
+                           {"Authorization": f"Bearer {self.secret('bearer_token_env')}"})
+
+    def parse_page(self, resp: HttpResponse, walk: Walk) -> str | None:
+        doc = decode_json(resp)
+        if not isinstance(doc, dict) or "meta" not in doc or not isinstance(doc.get("data", []), list):
+            raise SchemaError("response has no 'meta' (the API's format may have changed)")
+        for e in dig(doc, "errors", kind=list, default=[]):
+            what = (e.get("title") or e.get("detail") or e) if isinstance(e, dict) else e
+            walk.warnings.append(f"partial error: {str(what)[:120]}")
+        users = {u["id"]: u for u in dig(doc, "includes", "users", kind=list, default=[])
+                 if isinstance(u, dict) and isinstance(u.get("id"), str)}
+        for t in doc.get("data", []):
+            tid = str(t.get("id", "")) if isinstance(t, dict) else ""
+            if not (tid.isascii() and tid.isdigit()):  # "²" is a digit to isdigit, not to int
+                continue
+            if walk.cursor.is_old(int(tid)):
+                continue  # the API honours since_id; this guards a replayed or cached page
+            walk.cursor.see(int(tid))
+            text = stripped(t.get("text"))
+            if not text:
+                walk.warnings.append(f"post {tid} has no text; skipped")
+                continue
+            author_id = t.get("author_id")
+            handle = (dig(users, author_id, "username", kind=str, default=None) if isinstance(author_id, str)
+                      else None)
+            when = parse_time(t.get("created_at"))
+            if t.get("created_at") and when is None:
+                walk.warnings.append(f"post {tid}: unknown date format {str(t.get('created_at'))[:40]!r}")
+            walk.mentions.append(Mention(
+                source_id=self.source.id, title="", text=text, guid=tid,
+                url=f"https://x.com/{handle or 'i/web'}/status/{tid}", author=handle,
+                published_at=when, lang=t.get("lang"),
+            ))
+        return dig(doc, "meta", "next_token", default=None) or None

@@ -17,9 +17,12 @@ from typing import ClassVar
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from connectors.base import (Connector, FetchContext, Option, SchemaError, cursor_time, decode_json, dig, newest, parse_time)
+from connectors.base import HttpConnector, Option, PageRequest, Walk
+from connectors.dates import parse_time
+from connectors.http import HttpResponse, decode_json
+from connectors.payload import dig
 from monitor.clock import UTC
-from monitor.mention import FetchResult, Mention
+from monitor.mention import Mention
 
 
 def yelp_time(value, zone: str) -> datetime | None:
@@ -33,7 +36,7 @@ def yelp_time(value, zone: str) -> datetime | None:
     return naive.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
 
 
-class YelpConnector(Connector):
+class YelpConnector(HttpConnector):
     type: ClassVar[str] = "yelp"
     default_url: ClassVar[str] = "https://api.yelp.com"
     accept: ClassVar[str] = "application/json"
@@ -52,41 +55,34 @@ class YelpConnector(Connector):
             return [("timezone", f"unknown time zone {options.get('timezone')!r}")]
         return []
 
-    def fetch(self, ctx: FetchContext) -> FetchResult:
+    def page_request(self, token: None, walk: Walk) -> PageRequest:
         params = {"limit": 20, "sort_by": "newest"}
         if self.opt("locale"):
             params["locale"] = self.opt("locale")
-        url = f"{self.base_url}/v3/businesses/{quote(self.opt('business_id'), safe='')}/reviews"
-        resp = self.get(url, params=params, headers={"Authorization": f"Bearer {self.secret('api_key_env')}"})
-        if isinstance(resp, FetchResult):
-            return resp
-        doc = decode_json(resp)
-        if isinstance(doc, FetchResult):
-            return doc
-        try:
-            reviews = dig(doc, "reviews", kind=list)
-        except SchemaError as exc:
-            return FetchResult("failed", error=str(exc), http_status=resp.status)
+        return PageRequest(f"{self.base_url}/v3/businesses/{quote(self.opt('business_id'), safe='')}/reviews", params,
+                           {"Authorization": f"Bearer {self.secret('api_key_env')}"})
+
+    def parse_page(self, resp: HttpResponse, walk: Walk) -> None:
+        """The business's review excerpts; there is no next page (at most 3, no paging)."""
+        reviews = dig(decode_json(resp), "reviews", kind=list)
         zone = self.opt("timezone")
-        since = cursor_time(ctx)
-        top, mentions, warnings = since, [], []
         for i, r in enumerate(reviews):
             if not isinstance(r, dict):
-                warnings.append(f"review #{i + 1} is not an object; skipped")
+                walk.warnings.append(f"review #{i + 1} is not an object; skipped")
                 continue
             when = yelp_time(r.get("time_created"), zone)
             if when is None:
-                warnings.append(f"review {r.get('id', i + 1)}: unknown date format {str(r.get('time_created'))[:40]!r}")
-            if since and when and when <= since:
+                walk.warnings.append(f"review {r.get('id', i + 1)}: unknown date format "
+                                     f"{str(r.get('time_created'))[:40]!r}")
+            if walk.cursor.is_old(when):
                 continue
             text = r.get("text")
             text = text.strip() if isinstance(text, str) else (text or "")  # a non-string: Mention names it
             if not text and r.get("rating") is None:
-                warnings.append(f"review {r.get('id', i + 1)} has neither text nor a rating; skipped")
+                walk.warnings.append(f"review {r.get('id', i + 1)} has neither text nor a rating; skipped")
                 continue
-            top = newest(top, when)
-            mentions.append(Mention(
+            walk.cursor.see(when)
+            walk.mentions.append(Mention(
                 source_id=self.source.id, title="", text=text, guid=r.get("id"), url=r.get("url"),
                 author=dig(r, "user", "name", default=None), published_at=when, rating=r.get("rating"),
             ))
-        return self.ok(mentions, top.isoformat() if top else ctx.cursor, warnings, resp)

@@ -16,12 +16,14 @@ from typing import ClassVar
 import httpx
 
 from connectors._google import classify_google
-from connectors.base import (Connector, FetchContext, Option, Pages, SchemaError, cursor_time, decode_json, dig,
-                             newest, parse_time, stripped)
+from connectors.base import HttpConnector, Option, PageRequest, Walk
+from connectors.dates import parse_time
+from connectors.http import HttpResponse, decode_json
+from connectors.payload import SchemaError, dig, stripped
 from monitor.mention import FetchResult, Mention
 
 
-class YoutubeConnector(Connector):
+class YoutubeConnector(HttpConnector):
     type: ClassVar[str] = "youtube"
     default_url: ClassVar[str] = "https://www.googleapis.com"
     accept: ClassVar[str] = "application/json"
@@ -44,73 +46,50 @@ class YoutubeConnector(Connector):
             return FetchResult("failed", error="comments are disabled on this video", http_status=403)
         return classify_google(status, head, self.clock.now()) or super().classify(status, headers, head)
 
-    def fetch(self, ctx: FetchContext) -> FetchResult:
-        since = cursor_time(ctx)
-        top, mentions, warnings = since, [], []
-        scopes = []
-        if self.opt("channel_id"):
-            scopes.append(("allThreadsRelatedToChannelId", self.opt("channel_id")))
-        scopes += [("videoId", v) for v in self.opt("video_ids") or []]
-        failures = []
-        for key, value in scopes:
-            result = self._scope(key, value, since, mentions, warnings)
-            if isinstance(result, FetchResult):
-                if result.error and "comments are disabled" in result.error:
-                    warnings.append(f"video {value}: comments are disabled; skipped")
-                    continue
-                if result.status in ("auth_failed", "rate_limited", "blocked"):
-                    return result  # the key or quota is shared: the other scopes would fail the same way
-                failures.append(f"{key}={value}: {result.error}")
-                continue
-            top = newest(top, result)
-        if failures and not mentions and len(failures) == len(scopes):
-            return FetchResult("failed", error="; ".join(failures))
-        warnings += failures
-        return self.ok(mentions, top.isoformat() if top else ctx.cursor, warnings)
+    def streams(self) -> list[tuple[str, str]]:
+        """The channel's threads, then each listed video's (one quota key for all)."""
+        scopes = [("allThreadsRelatedToChannelId", self.opt("channel_id"))] if self.opt("channel_id") else []
+        return scopes + [("videoId", v) for v in self.opt("video_ids") or []]
 
-    def _scope(self, key: str, value: str, since, mentions: list, warnings: list):
-        """Read one channel's or video's threads; return the newest time seen or a FetchResult."""
-        top = None
-        pages, token = Pages(self.source.max_pages), None
-        while pages.next(token):
-            params = {"part": "snippet", key: value, "maxResults": 100, "order": "time", "textFormat": "plainText"}
-            if token:
-                params["pageToken"] = token
-            resp = self.get(f"{self.base_url}/youtube/v3/commentThreads", params=params,
-                            headers={"X-Goog-Api-Key": self.secret("api_key_env")})
-            if isinstance(resp, FetchResult):
-                return resp
-            doc = decode_json(resp)
-            if isinstance(doc, FetchResult):
-                return doc
-            try:
-                if dig(doc, "kind", default=None) != "youtube#commentThreadListResponse":
-                    raise SchemaError(f"unexpected kind {dig(doc, 'kind', default=None)!r} (format changed?)")
-                items = dig(doc, "items", kind=list)
-            except SchemaError as exc:
-                return FetchResult("failed", error=str(exc), http_status=resp.status)
-            old = False
-            for item in items:
-                sn = dig(item, "snippet", "topLevelComment", "snippet", default=None)
-                if not isinstance(sn, dict):
-                    warnings.append(f"thread {dig(item, 'id', default='?')} has no comment snippet; skipped")
-                    continue
-                when = parse_time(sn.get("publishedAt"))
-                if since and when and when <= since:
-                    old = True
-                    continue
-                top = newest(top, when)
-                text = stripped(sn.get("textOriginal") or sn.get("textDisplay"))
-                if not text:
-                    continue
-                cid = dig(item, "snippet", "topLevelComment", "id", default=item.get("id"))
-                video = sn.get("videoId") or dig(item, "snippet", "videoId", default="")
-                mentions.append(Mention(
-                    source_id=self.source.id, title="", text=text, guid=cid,
-                    url=f"https://www.youtube.com/watch?v={video}&lc={cid}", author=sn.get("authorDisplayName"),
-                    published_at=when,
-                ))
-            token = None if old else doc.get("nextPageToken")
-        if pages.warning:
-            warnings.append(pages.warning)
-        return top
+    def stream_label(self, stream: tuple[str, str]) -> str:
+        return f"{stream[0]}={stream[1]}"
+
+    def ends_stream(self, failure: FetchResult, walk: Walk) -> str | None:
+        if failure.error and "comments are disabled" in failure.error:
+            return f"video {walk.stream[1]}: comments are disabled; skipped"
+        return None
+
+    def page_request(self, token: str | None, walk: Walk) -> PageRequest:
+        key, value = walk.stream
+        params = {"part": "snippet", key: value, "maxResults": 100, "order": "time", "textFormat": "plainText"}
+        if token:
+            params["pageToken"] = token
+        return PageRequest(f"{self.base_url}/youtube/v3/commentThreads", params,
+                           {"X-Goog-Api-Key": self.secret("api_key_env")})
+
+    def parse_page(self, resp: HttpResponse, walk: Walk) -> str | None:
+        doc = decode_json(resp)
+        if dig(doc, "kind", default=None) != "youtube#commentThreadListResponse":
+            raise SchemaError(f"unexpected kind {dig(doc, 'kind', default=None)!r} (format changed?)")
+        old = False
+        for item in dig(doc, "items", kind=list):
+            sn = dig(item, "snippet", "topLevelComment", "snippet", default=None)
+            if not isinstance(sn, dict):
+                walk.warnings.append(f"thread {dig(item, 'id', default='?')} has no comment snippet; skipped")
+                continue
+            when = parse_time(sn.get("publishedAt"))
+            if walk.cursor.is_old(when):
+                old = True
+                continue
+            walk.cursor.see(when)
+            text = stripped(sn.get("textOriginal") or sn.get("textDisplay"))
+            if not text:
+                continue
+            cid = dig(item, "snippet", "topLevelComment", "id", default=item.get("id"))
+            video = sn.get("videoId") or dig(item, "snippet", "videoId", default="")
+            walk.mentions.append(Mention(
+                source_id=self.source.id, title="", text=text, guid=cid,
+                url=f"https://www.youtube.com/watch?v={video}&lc={cid}", author=sn.get("authorDisplayName"),
+                published_at=when,
+            ))
+        return None if old else doc.get("nextPageToken")

@@ -16,7 +16,8 @@ import pytest
 import respx
 
 from connectors import registry
-from connectors.base import FetchContext, HttpPolicy
+from connectors.base import FetchContext
+from connectors.http import HttpPolicy
 from monitor.config import load_config
 from monitor.replay import REPLAY_ENTITIES, fixture_bytes, fixture_types, manifest
 from tests.conftest import T0

@@ -6,7 +6,8 @@ import pytest
 import respx
 
 from connectors import registry
-from connectors.base import FetchContext, HttpPolicy
+from connectors.base import FetchContext
+from connectors.http import HttpPolicy
 from connectors.google_alerts import GoogleAlertsConnector, unwrap_google_url
 from connectors.rss import RssConnector
 from monitor.config import Source

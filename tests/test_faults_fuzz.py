@@ -48,7 +48,7 @@ import respx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors.base import HttpPolicy
+from connectors.http import HttpPolicy
 from monitor.app import App
 from monitor.clock import ManualClock
 from monitor.config import load_config

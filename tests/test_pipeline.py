@@ -104,7 +104,7 @@ max_bytes = 1000000
 """ for name in ("html", "boom", "huge"))
     cfg = load_config(write_config(tmp_path, config_text(tmp_path / "r.db", feed_server.url("/feed"),
                                                           receiver.apprise_url, extra)))
-    from connectors.base import HttpPolicy
+    from connectors.http import HttpPolicy
 
     connected_before(cfg, now - timedelta(hours=1))
     app = App(cfg, scorer=builtin_scorer, policy=HttpPolicy(attempts=2, backoff=0, sleep=lambda s: None))

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from connectors.base import HostLimiter
+from connectors.http import HostLimiter
 from monitor.units import parse_rate
 from monitor.app import App
 from monitor.config import load_config
@@ -125,7 +125,7 @@ def test_failing_source_noticed_after_n_failures_only(tmp_path, clock, receiver,
     with ReplayServer("x") as server:
         server.override(500, b"internal error")
         config = config_for(tmp_path, [server], receiver)
-        from connectors.base import HttpPolicy
+        from connectors.http import HttpPolicy
 
         app = App(config, scorer=builtin_scorer, clock=clock, policy=HttpPolicy(attempts=1, sleep=lambda s: None))
         for i in range(1, 4):

@@ -9,9 +9,9 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
-import connectors.base as base
-from connectors.base import FetchContext, parse_time
-from connectors.dates import chinese_number, parse_relative
+import connectors.dates as dates
+from connectors.base import FetchContext
+from connectors.dates import chinese_number, parse_relative, parse_time
 from connectors.html import parse_date
 from connectors.ptt import article_pushes, push_time
 from monitor.replay import fixture_bytes
@@ -265,7 +265,7 @@ def test_parse_relative_local_day_zone_and_month_ends():
 
 
 def test_parse_time_falls_back_to_relative_only_with_now(monkeypatch):
-    monkeypatch.setattr(base, "_dateparser", lambda: None)
+    monkeypatch.setattr(dates, "_dateparser", lambda: None)
     assert parse_time("3 小時前") is None  # unchanged without now
     assert parse_time("3 小時前", now=NOW) == NOW - timedelta(hours=3)
     assert parse_time("yesterday", now=NOW) == tpe(2026, 11, 21, 18, 0)
@@ -284,7 +284,7 @@ def test_parse_time_uses_dateparser_last_when_installed(monkeypatch):
         seen.append((text, settings))
         return datetime(2026, 11, 3, 9, 0, tzinfo=TPE) if text == "3 Nov" else None
 
-    monkeypatch.setattr(base, "_dateparser", lambda: SimpleNamespace(parse=fake_parse))
+    monkeypatch.setattr(dates, "_dateparser", lambda: SimpleNamespace(parse=fake_parse))
     assert parse_time("3 Nov", now=NOW) == datetime(2026, 11, 3, 1, 0, tzinfo=UTC)
     assert seen[0][1]["RELATIVE_BASE"] == datetime(2026, 11, 22, 18, 0) and seen[0][1]["TIMEZONE"] == "Asia/Taipei"
     assert parse_time("3 小時前", now=NOW) == NOW - timedelta(hours=3) and len(seen) == 1  # relative first
@@ -294,12 +294,12 @@ def test_parse_time_uses_dateparser_last_when_installed(monkeypatch):
     def broken(text, settings):
         raise RuntimeError("dateparser bug")
 
-    monkeypatch.setattr(base, "_dateparser", lambda: SimpleNamespace(parse=broken))
+    monkeypatch.setattr(dates, "_dateparser", lambda: SimpleNamespace(parse=broken))
     assert parse_time("3 Nov", now=NOW) is None
 
 
 def test_html_dates_count_back_from_the_clock(monkeypatch):
-    monkeypatch.setattr(base, "_dateparser", lambda: None)
+    monkeypatch.setattr(dates, "_dateparser", lambda: None)
     assert parse_date("3 小時前", None, "Asia/Taipei", now=NOW) == NOW - timedelta(hours=3)
     assert parse_date("昨天 14:03", None, "Asia/Taipei", now=NOW) == tpe(2026, 11, 21, 14, 3)
     assert parse_date("2026/11/22 15:20", None, "Asia/Taipei", now=NOW) == tpe(2026, 11, 22, 15, 20)
