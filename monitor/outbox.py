@@ -1,7 +1,7 @@
 """Send what the dispatcher wrote down, and lose nothing.
 
 Every notification and its deliveries (one per URL) are in the database before any
-send (:meth:`Store.create_notification`). A run here:
+send (:meth:`monitor.store.alerts.AlertsRepo.write_notification`). A run here:
 
 1. queues fallbacks: a route with ``fallback`` whose deliveries of a notification have
    not *any* of them succeeded ``fallback_after`` after it was written gets the same
@@ -56,7 +56,7 @@ class Outbox:
         self.notifier = notifier
         self.clock = clock
         self.workers = workers
-        self.routes = {r.id: r for r in config.routes}
+        self.routes = config.routes_by_id
 
     def run(self) -> OutboxReport:
         report = OutboxReport()

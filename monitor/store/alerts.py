@@ -11,7 +11,7 @@ page) and its group. After a crash either all of it is there or none of it.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Sequence
 
@@ -55,7 +55,7 @@ class Outgoing:
     group: tuple[int, dict] | None = None
     opening: IncidentRow | None = None
     render: Callable[[IncidentRow], Any] | None = None
-    marker: AlertRow | None = field(default=None)  # an alert inserted with it (a digest's record)
+    marker: AlertRow | None = None  # an alert inserted with it (a digest's record)
 
 
 def stored_values(values: dict) -> dict:
@@ -251,6 +251,10 @@ class AlertsRepo(StoreBase):
             s.commit()
             s.refresh(note)
             return note
+
+    def create_notification(self, note: NotificationRow, targets: Sequence[tuple[str, int, str]]) -> NotificationRow:
+        """A notification and one pending delivery per (route, index, redacted target), alone."""
+        return self.write_notification(Outgoing(note, targets))
 
     def _state(self, s: Session, alerts: Iterable[tuple[int, dict]], incident, group) -> None:
         for ident, values in alerts:

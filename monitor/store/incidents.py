@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlmodel import select
 
 from monitor.store.core import StoreBase
-from monitor.store.tables import AlertRow, GroupRow, IncidentRow, SilenceRow
+from monitor.store.tables import AlertRow, IncidentRow, SilenceRow
 
 
 class IncidentsRepo(StoreBase):
@@ -24,32 +24,13 @@ class IncidentsRepo(StoreBase):
         """Mention ids already in an alert of this rule and entity fired after ``since``."""
         ids: set[int] = set()
         for a in self._select(AlertRow, AlertRow.rule_id == rule_id, AlertRow.entity_id == entity_id,
-                           AlertRow.fired_at > since):
+                              AlertRow.fired_at > since):
             ids |= a.mention_id_set
         return ids
-
 
     def alerts(self, limit: int = 100) -> list[AlertRow]:
         with self.session() as s:
             return list(s.exec(select(AlertRow).order_by(AlertRow.id.desc()).limit(limit)))
-
-    def group(self, route_id: str, key: str, labels: str, now: datetime) -> GroupRow:
-        """The group for (route, key), made on first use; safe when two writers race."""
-        with self.session() as s:
-            row = s.exec(select(GroupRow).where(GroupRow.route_id == route_id, GroupRow.group_key == key)).first()
-            if row is not None:
-                return row
-            row = GroupRow(route_id=route_id, group_key=key, labels=labels, created_at=now)
-            s.add(row)
-            try:
-                s.commit()
-            except Exception:
-                s.rollback()
-                return s.exec(select(GroupRow).where(GroupRow.route_id == route_id,
-                                                     GroupRow.group_key == key)).one()
-            s.refresh(row)
-            return row
-
 
     def incidents(self, open_only: bool = False, limit: int | None = None) -> list[IncidentRow]:
         where = [IncidentRow.status != "resolved"] if open_only else []
@@ -59,3 +40,6 @@ class IncidentsRepo(StoreBase):
     def active_silences(self, now: datetime) -> list[SilenceRow]:
         return self._select(SilenceRow, SilenceRow.starts_at <= now, SilenceRow.ends_at > now)
 
+    def silences(self) -> list[SilenceRow]:
+        """Every silence, expired ones too, oldest first."""
+        return self._select(SilenceRow, order_by=SilenceRow.id)

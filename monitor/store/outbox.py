@@ -1,60 +1,18 @@
-"""The outbox: notifications and their deliveries, written before sending, claimed while
-sending, finished after, with fallbacks; the state a notification stands for changes with it."""
+"""The outbox: deliveries claimed while sending, finished after, with fallbacks. Notifications
+and their deliveries are written, with the state they stand for, by :mod:`monitor.store.alerts`."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Callable, Sequence
+from typing import Sequence
 
 from sqlalchemy import update
 from sqlmodel import select
 
 from monitor.store.core import StoreBase
-from monitor.store.tables import AlertRow, DeliveryRow, GroupRow, IncidentRow, NotificationRow
+from monitor.store.tables import DeliveryRow, NotificationRow
 
 
 class OutboxRepo(StoreBase):
-    def create_notification(self, note: NotificationRow, targets: Sequence[tuple[str, int, str]],
-                            alerts: Sequence[tuple[int, dict]] = (), incident: tuple[int, dict] | None = None,
-                            group: tuple[int, dict] | None = None, fallback_for: int | None = None,
-                            opening: IncidentRow | None = None,
-                            render: Callable[[IncidentRow], Any] | None = None) -> NotificationRow:
-        """Write a notification, one pending delivery per (route, index, redacted target), and the
-        state changes it stands for (alerts notified, incident and group updated), in one
-        transaction: after a crash either all of it is there or none of it.
-
-        ``opening``: the new incident this notification opens, inserted in the same transaction,
-        so no incident exists that nobody was paged for. The notification, ``alerts`` and
-        ``group`` are linked to it (``incident_id``), and ``render(incident)`` gives the message
-        (``title``, ``text``, ``markdown``, ``html``), which names the incident's id and so can
-        only be made once it has one. ``render`` must not write to the database."""
-        with self.session() as s:
-            if opening is not None:
-                s.add(opening)
-                s.flush()
-                note.incident_id = opening.id
-                if render is not None:
-                    msg = render(opening)
-                    note.title, note.text, note.markdown, note.html = msg.title, msg.text, msg.markdown, msg.html
-                alerts = [(ident, {**values, "incident_id": opening.id}) for ident, values in alerts]
-                if group is not None:
-                    group = (group[0], {**group[1], "incident_id": opening.id})
-            s.add(note)
-            s.flush()
-            for route_id, index, target in targets:
-                s.add(DeliveryRow(alert_id=note.alert_id, notification_id=note.id, route_id=route_id,
-                                  target_index=index, target=target, created_at=note.created_at,
-                                  next_attempt_at=note.created_at, fallback_for=fallback_for))
-            for ident, values in alerts:
-                self._apply(s, AlertRow, ident, values)
-            if incident is not None:
-                self._apply(s, IncidentRow, *incident)
-            if group is not None:
-                self._apply(s, GroupRow, *group)
-            s.commit()
-            s.refresh(note)
-            return note
-
-
     def claim_deliveries(self, now: datetime, max_attempts: int, stale_before: datetime) -> list[DeliveryRow]:
         """Mark due deliveries as being sent and return them. Due: pending or retrying whose
         time has come, or "sending" with a claim older than ``stale_before`` (the process that

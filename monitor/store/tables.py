@@ -155,9 +155,9 @@ class AlertRow(SQLModel, table=True):
     mention_ids: str = Field(default="[]", sa_column=Column(Text, nullable=False))
     title: str = Field(default="", sa_column=Column(Text, nullable=False))  # one-line summary (no mention text)
     body: str = Field(default="", sa_column=Column(Text, nullable=False))
-    labels: str | None = Field(default="{}", sa_column=Column(Text))  # JSON; None in rows from repwatch < 0.2
+    labels: str | None = Field(default="{}", sa_column=Column(Text))  # JSON; None in rows from repwatch 0.1
     severity: str | None = None
-    # new -> grouped -> notified | silenced | inhibited | unrouted (None: made by repwatch < 0.2, notified)
+    # new -> grouped -> notified | silenced | inhibited | unrouted (None: made by repwatch 0.1, notified)
     status: str | None = Field(default=None, index=True)
     route_id: str | None = None
     group_id: int | None = None
@@ -250,7 +250,7 @@ class DeliveryRow(SQLModel, table=True):
     __tablename__ = "deliveries"
 
     id: int | None = Field(default=None, primary_key=True)
-    alert_id: int | None = Field(default=None, index=True)  # repwatch < 0.2 sent alerts, not notifications
+    alert_id: int | None = Field(default=None, index=True)  # repwatch 0.1 sent alerts, not notifications
     notification_id: int | None = Field(default=None, index=True)
     route_id: str
     target_index: int  # position of the URL in the route's notify list
