@@ -40,7 +40,6 @@ from urllib.parse import parse_qs
 from monitor.alerting.incidents import IncidentError, verify_ack
 from monitor.metrics import collect_metrics
 from monitor.render import local_time
-from monitor.store import IncidentRow
 
 log = logging.getLogger("repwatch.http")
 
@@ -121,7 +120,7 @@ class _Handler(BaseHTTPRequestHandler):
             incident_id = endpoint.verify(token)
         except IncidentError as exc:
             return self._page(403, "invalid link", f"<h2>Invalid link</h2><p>{html.escape(str(exc))}</p>")
-        inc = endpoint.app.store.get(IncidentRow, incident_id)
+        inc = endpoint.app.store.incident(incident_id)
         if inc is None:
             return self._page(404, "no such incident", "<h2>No such incident</h2>")
         tz = endpoint.app.config.routes[0].timezone if endpoint.app.config.routes else "UTC"

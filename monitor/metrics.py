@@ -6,11 +6,6 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sqlalchemy import case
-from sqlmodel import func, select
-
-from monitor.store import AlertRow, DeliveryRow, IncidentRow, MentionRow, NotificationRow
-
 LATENCY_BUCKETS = (5, 15, 30, 60, 120, 300, 600, 1800, 3600)
 
 
@@ -38,36 +33,23 @@ class Metrics:
 def collect_metrics(app) -> str:
     """Every figure from the database (and the config for source health)."""
     m = Metrics()
-    store = app.store
     threshold = app.config.sentiment.negative_threshold
-    with store.session() as s:
-        for source, total, negative in s.exec(
-            select(MentionRow.source_id, func.count(),
-                   func.sum(case((MentionRow.negative_score >= threshold, 1), else_=0)))
-            .group_by(MentionRow.source_id)
-        ):
-            m.add("repwatch_mentions_total", "counter", "Mentions stored, by source.", total, source=source)
-            m.add("repwatch_mentions_negative_total", "counter", "Mentions scored negative, by source.",
-                  negative or 0, source=source)
-        unscored = s.exec(select(func.count()).select_from(MentionRow).where(MentionRow.sentiment_label.is_(None))).one()
-        m.add("repwatch_mentions_unscored", "gauge", "Mentions waiting for the sentiment model.", unscored)
-        for rule, status, n in s.exec(select(AlertRow.rule_id, AlertRow.status, func.count())
-                                      .group_by(AlertRow.rule_id, AlertRow.status)):
-            m.add("repwatch_alerts_total", "counter", "Alerts raised, by rule and what became of them.", n,
-                  rule=rule, status=status or "notified")
-        for route, kind, n in s.exec(select(NotificationRow.route_id, NotificationRow.kind, func.count())
-                                     .group_by(NotificationRow.route_id, NotificationRow.kind)):
-            m.add("repwatch_notifications_total", "counter", "Notifications written, by route and kind "
-                  "(page, update, repeat, escalation, ack, ops, digest).", n, route=route, kind=kind)
-        for route, status, n in s.exec(select(DeliveryRow.route_id, DeliveryRow.status, func.count())
-                                       .group_by(DeliveryRow.route_id, DeliveryRow.status)):
-            m.add("repwatch_deliveries", "gauge", "Deliveries by route and status (pending, sending, retrying, sent, "
-                  "failed).", n, route=route, status=status)
-        incidents = list(s.exec(select(IncidentRow)))
-        pages = list(s.exec(select(DeliveryRow.sent_at, NotificationRow.detected_at)
-                            .join(NotificationRow, NotificationRow.id == DeliveryRow.notification_id)
-                            .where(NotificationRow.kind == "page", DeliveryRow.status == "sent",
-                                   NotificationRow.detected_at.is_not(None))))
+    c = app.store.counts(threshold)
+    for source, total, negative in c.mentions:
+        m.add("repwatch_mentions_total", "counter", "Mentions stored, by source.", total, source=source)
+        m.add("repwatch_mentions_negative_total", "counter", "Mentions scored negative, by source.", negative,
+              source=source)
+    m.add("repwatch_mentions_unscored", "gauge", "Mentions waiting for the sentiment model.", c.unscored)
+    for rule, status, n in c.alerts:
+        m.add("repwatch_alerts_total", "counter", "Alerts raised, by rule and what became of them.", n,
+              rule=rule, status=status or "notified")
+    for route, kind, n in c.notifications:
+        m.add("repwatch_notifications_total", "counter", "Notifications written, by route and kind "
+              "(page, update, repeat, escalation, ack, ops, digest).", n, route=route, kind=kind)
+    for route, status, n in c.deliveries:
+        m.add("repwatch_deliveries", "gauge", "Deliveries by route and status (pending, sending, retrying, sent, "
+              "failed).", n, route=route, status=status)
+    incidents, pages = c.incidents, c.pages
     counts = Counter(i.status for i in incidents)
     for status in ("open", "acked", "resolved"):
         m.add("repwatch_incidents", "gauge", "Incidents by status.", counts.get(status, 0), status=status)

@@ -84,7 +84,6 @@ def cmd_silence(args) -> int:
 
     from monitor.clock import UTC
     from monitor.units import parse_duration
-    from monitor.store import SilenceRow
 
     config = load(args.config, need_secrets=False)
     app = make_app(config, model=False)
@@ -110,7 +109,7 @@ def cmd_silence(args) -> int:
             row = dispatcher.expire_silence(args.id)
             print(f"silence #{row.id} expired at {row.ends_at:%Y-%m-%d %H:%M:%S} UTC")
             return 0
-        rows = store.rows(SilenceRow, order_by=SilenceRow.id) if args.all else store.active_silences(now)
+        rows = store.silences() if args.all else store.active_silences(now)
         for r in rows:
             state = "active" if r.starts_at <= now < r.ends_at else "expired"
             if args.json:

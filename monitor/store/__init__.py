@@ -22,6 +22,7 @@ from monitor.store.mention_reads import MentionQueries
 from monitor.store.mentions import MentionsRepo, StoredMention
 from monitor.store.outbox import OutboxRepo
 from monitor.store.sources import SourcesRepo
+from monitor.store.stats import Counts, StatsRepo
 from monitor.store.tables import (
     RELEASED,
     AlertRow,
@@ -39,13 +40,14 @@ from monitor.store.tables import (
 )
 
 
-class Store(MentionsRepo, MentionQueries, SourcesRepo, IncidentsRepo, AlertsRepo, OutboxRepo, LeasesRepo):
+class Store(MentionsRepo, MentionQueries, SourcesRepo, IncidentsRepo, AlertsRepo, OutboxRepo, LeasesRepo,
+            StatsRepo):
     """All database access. One instance per process; thread-safe via sessions. Opening it
     brings the database's schema up to date (:func:`monitor.store.migrate.prepare`)."""
 
 
 __all__ = [
-    "RELEASED", "AlertRow", "DeliveryRow", "GroupRow", "IncidentRow", "Lease", "LeaseRow", "MentionEntityRow",
+    "RELEASED", "AlertRow", "Counts", "DeliveryRow", "GroupRow", "IncidentRow", "Lease", "LeaseRow", "MentionEntityRow",
     "MentionRow", "MentionVersionRow", "NotificationRow", "SilenceRow", "SourceStateRow", "Store", "StoredMention",
     "UTCDateTime", "describe_error", "make_engine",
 ]
