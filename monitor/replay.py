@@ -1,7 +1,8 @@
 """Fixture replay: recorded platform payloads served on 127.0.0.1, so every connector
 runs end to end (HTTP, parsing, cursor, matching, storage, scoring) with no internet.
 
-Each connector's recordings live in ``connectors/fixtures/<type>/`` with a
+Each connector's recordings live in ``connectors/fixtures/<type>/`` (package data: they
+ship in the wheel and are found through the installed package) with a
 ``replay.json`` manifest: the source's config keys, the fake credentials to put in
 the environment, and the routes (method, path, query subset, status, headers, file).
 One :class:`ReplayServer` per connector type serves them at the root of its own port,
@@ -19,13 +20,13 @@ import threading
 from contextlib import ExitStack
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import connectors
-
-FIXTURES = Path(connectors.__file__).parent / "fixtures"
+# the package's own copy (an installed wheel's or the checkout's); packages are installed as files
+FIXTURES = Path(str(resources.files("connectors").joinpath("fixtures")))
 
 
 def manifest(ctype: str) -> dict:
@@ -34,7 +35,7 @@ def manifest(ctype: str) -> dict:
 
 
 def fixture_types() -> list[str]:
-    return sorted(p.parent.name for p in FIXTURES.glob("*/replay.json"))
+    return sorted(p.name for p in FIXTURES.iterdir() if (p / "replay.json").is_file())
 
 
 def fixture_bytes(ctype: str, name: str) -> bytes:

@@ -164,3 +164,94 @@ def test_redirect_loop(sleeps, clock):
     respx.get(URL).mock(return_value=httpx.Response(302, headers={"Location": URL}))
     res = make(GoogleAlertsConnector, sleeps, clock).fetch(FetchContext())
     assert res.status == "failed" and "redirect" in res.error
+
+
+def test_a_broken_plugin_is_logged_and_left_out(monkeypatch, caplog):
+    """An entry point whose module fails to import is named in a warning; the built-ins stay."""
+    from importlib.metadata import EntryPoint
+
+    import connectors
+
+    broken = EntryPoint(name="clinicboard", value="repwatch_no_such_plugin:Board", group="repwatch.connectors")
+    monkeypatch.setattr(connectors, "entry_points", lambda group: [broken] if group == "repwatch.connectors" else [])
+    with caplog.at_level("WARNING", logger="connectors"):
+        found = registry()
+    assert "clinicboard" not in found and {"rss", "reddit", "dcard"} <= set(found)
+    [record] = [r for r in caplog.records if "clinicboard" in r.getMessage()]
+    assert record.levelname == "WARNING"
+    assert "repwatch_no_such_plugin" in record.getMessage() and "ModuleNotFoundError" in record.getMessage()
+
+
+# ------------------------------------------------------------------ packaging
+
+
+def _build_wheel(tmp_path):
+    """A wheel built from a copy of the checkout (so the build leaves nothing in it), offline."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("setuptools", reason="building a wheel offline needs setuptools in this environment")
+    root = Path(__file__).resolve().parents[1]
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(root / name, src / name)
+    junk = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+    for pkg in ("monitor", "connectors"):
+        shutil.copytree(root / pkg, src / pkg, ignore=junk)
+    out = tmp_path / "wheels"
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
+                            "-w", str(out), str(src)], capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-2000:]
+    [wheel] = out.glob("repwatch-*.whl")
+    return wheel
+
+
+def test_the_wheel_carries_the_fixtures_and_replay_runs_from_it(tmp_path):
+    """`repwatch replay` from an installed wheel, run outside the checkout, serves every
+    connector's recordings (they are package data, found through the package)."""
+    import os
+    import subprocess
+    import sys
+    import sysconfig
+    import zipfile
+    from pathlib import Path
+
+    from monitor.replay import FIXTURES, fixture_types
+
+    wheel = _build_wheel(tmp_path)
+    names = set(zipfile.ZipFile(wheel).namelist())
+    recorded = {f"connectors/fixtures/{p.relative_to(FIXTURES).as_posix()}" for p in FIXTURES.rglob("*") if p.is_file()}
+    assert recorded and recorded <= names, sorted(recorded - names)[:5]
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True,
+                   timeout=120)
+    py = venv / "bin" / "python"
+    site = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    if sys.prefix != sys.base_prefix:  # the dependencies live in this virtualenv, not the system's
+        # a plain path: this virtualenv's .pth files (the checkout's editable install) are not read from it
+        Path(site, "repwatch-test-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "--no-index", str(wheel)],
+                   check=True, capture_output=True, timeout=300)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    where = subprocess.run([str(py), "-c", "import monitor.replay as r; print(r.FIXTURES)"], cwd=elsewhere, env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert where.returncode == 0 and where.stdout.strip().startswith(site), (where.stdout, where.stderr)
+
+    cfg = elsewhere / "replay.toml"
+    run = subprocess.run([str(venv / "bin" / "repwatch"), "replay", "--write-config", str(cfg), "--storage",
+                          f"sqlite:///{elsewhere / 'r.db'}", "--seconds", "0.2"], cwd=elsewhere, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    types = fixture_types()
+    assert f"serving recorded payloads for {len(types)} connectors on 127.0.0.1" in run.stdout
+    assert all(f"  {t:<16} http://127.0.0.1:" in run.stdout for t in types), run.stdout
+    assert "then: repwatch poll --config" in run.stdout
+    text = cfg.read_text(encoding="utf-8")
+    assert all(f'id = "replay-{t}"' in text for t in types)

@@ -1,7 +1,7 @@
 """What each platform does differently, against recorded payloads (respx)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
@@ -145,3 +145,40 @@ def test_html_big5_page_ratings_dates_and_robots(router, tmp_path, clock, sleeps
     assert [c.request.url.path for c in router.calls[before:]] == ["/robots.txt"]  # the page itself: never
     res = make_connector("html", tmp_path, clock, sleeps, respect_robots=False).fetch(FetchContext())
     assert res.status == "ok"
+
+
+# ------------------------------------------------------------------ one partial-failure policy (HttpConnector)
+
+
+@pytest.mark.parametrize("ctype,page2", [("reddit", "page2.json"), ("youtube", "page2.json"), ("html", "page2.html"),
+                                         ("facebook_page", "ratings2.json")])
+def test_a_later_page_that_fails_keeps_what_was_read_and_the_old_cursor(ctype, page2, router, tmp_path, clock,
+                                                                      sleeps):
+    mock_all(router, ctype)
+    whole = make_connector(ctype, tmp_path, clock, sleeps).fetch(FetchContext(cursor="2026-01-01T00:00:00+00:00"))
+    mock_all(router, ctype, overrides={page2: httpx.Response(503, text="upstream connect error")})
+    res = make_connector(ctype, tmp_path, clock, sleeps).fetch(FetchContext(cursor="2026-01-01T00:00:00+00:00"))
+    assert res.status == "ok" and 0 < len(res.mentions) < len(whole.mentions)
+    assert any("page 2 failed: HTTP 503" in w and "3 attempts" in w for w in res.warnings), res.warnings
+    assert res.cursor == "2026-01-01T00:00:00+00:00"  # not moved past the page never read
+    assert whole.cursor != res.cursor
+
+
+@pytest.mark.parametrize("ctype,page2", [("reddit", "page2.json"), ("x", "page2.json"), ("html", "page2.html")])
+def test_a_later_page_rate_limited_ends_the_fetch_with_its_retry_time_and_what_was_read(ctype, page2, router,
+                                                                                      tmp_path, clock, sleeps):
+    limited = httpx.Response(429, text="slow down", headers={"Retry-After": "120"})
+    mock_all(router, ctype, overrides={page2: limited})
+    res = make_connector(ctype, tmp_path, clock, sleeps).fetch(FetchContext())
+    assert res.status == "rate_limited" and res.retry_after == T0 + timedelta(seconds=120)
+    assert res.mentions  # page 1's mentions are not held back for the whole back-off
+
+
+def test_dcard_and_ptt_follow_the_same_policy(router, tmp_path, clock, sleeps):
+    mock_all(router, "ptt", overrides={"search2.html": httpx.Response(500, text="oops")})
+    res = make_connector("ptt", tmp_path, clock, sleeps).fetch(FetchContext())
+    assert res.status == "ok" and res.mentions and any("page 2 failed" in w for w in res.warnings)
+    assert res.cursor is None  # the first poll: the cursor stays unset until every page was read
+    mock_all(router, "ptt", overrides={"search2.html": httpx.Response(429, headers={"Retry-After": "60"})})
+    res = make_connector("ptt", tmp_path, clock, sleeps).fetch(FetchContext())
+    assert res.status == "rate_limited" and res.retry_after == T0 + timedelta(seconds=60)
