@@ -103,6 +103,32 @@ def write_config(tmp_path: Path, body: str, name: str = "repwatch.toml") -> Path
     return path
 
 
+class FakeScorer:
+    """Fixed scores by text, no model: for tests that write scores by hand or whose scores do
+    not matter. ``negative``: text fragment -> P(negative); the first fragment a text holds
+    decides, any other text gets ``default``."""
+
+    name = "fake"
+
+    def __init__(self, negative: dict[str, float] | None = None, default: float = 0.05):
+        self.negative = dict(negative or {})
+        self.default = default
+
+    def score(self, texts):
+        from monitor.sentiment import Score
+
+        out = []
+        for text in texts:
+            p = next((v for fragment, v in self.negative.items() if fragment in text), self.default)
+            out.append(Score("negative" if p >= 0.5 else "positive", max(p, 1 - p), p, 1 - p))
+        return out
+
+
+@pytest.fixture
+def fake_scorer():
+    return FakeScorer()
+
+
 @pytest.fixture(scope="session")
 def builtin_scorer():
     from monitor.sentiment import load_scorer

@@ -66,10 +66,10 @@ def test_every_connector_end_to_end_in_replay(ctype, tmp_path, clock, receiver, 
     assert receiver.received == []  # no crisis page, no ops notice: everything was healthy
 
 
-def test_blocked_source_one_ops_notice_then_repeat_then_recovered(tmp_path, clock, receiver, builtin_scorer):
+def test_blocked_source_one_ops_notice_then_repeat_then_recovered(tmp_path, clock, receiver, fake_scorer):
     with ReplayServer("dcard") as server:
         config = config_for(tmp_path, [server], receiver, daemon_extra='notice_repeat = "6h"')
-        app = App(config, scorer=builtin_scorer, clock=clock)
+        app = App(config, scorer=fake_scorer, clock=clock)
         server.override(403, CHALLENGE, "text/html")
         assert app.poll_source("dcard").status == "blocked"
         app.process()
@@ -94,11 +94,11 @@ def test_blocked_source_one_ops_notice_then_repeat_then_recovered(tmp_path, cloc
         app.close()
 
 
-def test_auth_failure_stops_polling_until_config_changes(tmp_path, clock, receiver, builtin_scorer):
+def test_auth_failure_stops_polling_until_config_changes(tmp_path, clock, receiver, fake_scorer):
     with ReplayServer("yelp") as server:
         server.override(401, b'{"error": {"code": "TOKEN_INVALID", "description": "Invalid access token"}}')
         config = config_for(tmp_path, [server], receiver)
-        app = App(config, scorer=builtin_scorer, clock=clock)
+        app = App(config, scorer=fake_scorer, clock=clock)
         assert app.poll_source("yelp").status == "auth_failed"
         app.process()
         assert paths(receiver) == ["/ops"] and "auth-failed" in receiver.received[0].payload["title"]
@@ -114,20 +114,20 @@ def test_auth_failure_stops_polling_until_config_changes(tmp_path, clock, receiv
         server.reset()
         config2 = config_for(tmp_path, [server], receiver, env_override={"YELP_API_KEY": "rotated-key"})
         assert config2.source("yelp").digest != config.source("yelp").digest
-        app2 = App(config2, scorer=builtin_scorer, clock=clock)
+        app2 = App(config2, scorer=fake_scorer, clock=clock)
         assert app2.poll_source("yelp").status == "ok"
         app2.process()
         assert "recovered" in receiver.received[-1].payload["title"]
         app2.close()
 
 
-def test_failing_source_noticed_after_n_failures_only(tmp_path, clock, receiver, builtin_scorer):
+def test_failing_source_noticed_after_n_failures_only(tmp_path, clock, receiver, fake_scorer):
     with ReplayServer("x") as server:
         server.override(500, b"internal error")
         config = config_for(tmp_path, [server], receiver)
         from connectors.http import HttpPolicy
 
-        app = App(config, scorer=builtin_scorer, clock=clock, policy=HttpPolicy(attempts=1, sleep=lambda s: None))
+        app = App(config, scorer=fake_scorer, clock=clock, policy=HttpPolicy(attempts=1, sleep=lambda s: None))
         for i in range(1, 4):
             assert app.poll_source("x").status == "failed"
             app.process()
@@ -138,10 +138,10 @@ def test_failing_source_noticed_after_n_failures_only(tmp_path, clock, receiver,
         app.close()
 
 
-def test_silent_source_is_noticed(tmp_path, clock, receiver, builtin_scorer):
+def test_silent_source_is_noticed(tmp_path, clock, receiver, fake_scorer):
     with ReplayServer("rss") as server:
         config = config_for(tmp_path, [server], receiver, source_extra={"rss": {"silent_after": "2h"}})
-        app = App(config, scorer=builtin_scorer, clock=clock)
+        app = App(config, scorer=fake_scorer, clock=clock)
         assert app.poll_source("rss").new == 2
         app.process()
         clock.advance(timedelta(hours=1))

@@ -95,12 +95,12 @@ class Crash(BaseException):
 
 
 @pytest.fixture
-def make(tmp_path, clock, receiver, builtin_scorer):
+def make(tmp_path, clock, receiver, fake_scorer):
     apps = []
 
     def build(notifier=None, env=ENV, **kw):
         path = write_config(tmp_path, config_text(tmp_path / "w.db", receiver, **kw))
-        app = App(load_config(path, env=env), scorer=builtin_scorer, clock=clock, notifier=notifier)
+        app = App(load_config(path, env=env), scorer=fake_scorer, clock=clock, notifier=notifier)
         apps.append(app)
         return app
 
