@@ -115,3 +115,20 @@ def test_db_current_and_upgrade(tmp_path, db_url, capsys):
     assert f"revision {migrate.head()}, up to date" in capsys.readouterr().out
     assert main(["db", "current", "-c", str(cfg)]) == 0
     assert capsys.readouterr().out.strip().endswith(f"revision {migrate.head()}")
+
+
+CONFIG_COMMANDS = (["run"], ["poll"], ["sources"], ["healthz"], ["mentions"],
+                   ["label", "1", "--as", "neutral", "--by", "a"], ["test-notify", "r"], ["deliveries"], ["digest", "r"], ["incidents"], ["ack", "1", "--by", "a"],
+                   ["resolve", "1", "--by", "a"], ["silence", "add", "k=\"v\"", "--by", "a"], ["silence", "list"],
+                   ["silence", "expire", "1"], ["sentiment", "adapt"], ["db", "upgrade"], ["db", "current"])
+
+
+@pytest.mark.parametrize("argv", CONFIG_COMMANDS, ids=lambda a: " ".join(a[:2]))
+def test_every_command_that_reads_a_config_takes_config_and_c(argv):
+    from monitor.cli import build_parser
+    from monitor.cli.common import DEFAULT_CONFIG
+
+    parser = build_parser()
+    assert parser.parse_args(argv).config == DEFAULT_CONFIG
+    assert parser.parse_args(argv + ["--config", "a.toml"]).config == "a.toml"
+    assert parser.parse_args(argv + ["-c", "b.toml"]).config == "b.toml"
