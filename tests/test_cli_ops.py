@@ -118,8 +118,8 @@ def test_db_current_and_upgrade(tmp_path, db_url, capsys):
 
 
 CONFIG_COMMANDS = (["run"], ["poll"], ["sources"], ["healthz"], ["mentions"],
-                   ["label", "1", "--as", "neutral", "--by", "a"], ["test-notify", "r"], ["deliveries"], ["digest", "r"], ["incidents"], ["ack", "1", "--by", "a"],
-                   ["resolve", "1", "--by", "a"], ["silence", "add", "k=\"v\"", "--by", "a"], ["silence", "list"],
+                   ["label", "1", "--as", "neutral", "--by", "a"], ["test-notify", "r"], ["deliveries"],
+                   ["digest", "r"], ["incidents"], ["ack", "1", "--by", "a"], ["resolve", "1", "--by", "a"], ["silence", "add", "k=\"v\"", "--by", "a"], ["silence", "list"],
                    ["silence", "expire", "1"], ["sentiment", "adapt"], ["db", "upgrade"], ["db", "current"])
 
 

@@ -51,7 +51,8 @@ def test_daemon_pages_and_stops_gracefully_on_sigterm(tmp_path, feed_server, rec
 
 
 def test_score_command_reads_stdin_writes_json_lines(monkeypatch, capsys):
-    monkeypatch.setattr(sys, "stdin", io.StringIO("醫師態度很差,等了兩個小時\nThe staff were wonderful and kind.\n\n😡\n"))
+    texts = "醫師態度很差,等了兩個小時\nThe staff were wonderful and kind.\n\n😡\n"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(texts))
     assert main(["score"]) == 0
     rows = [json.loads(l) for l in capsys.readouterr().out.splitlines()]
     assert len(rows) == 4
