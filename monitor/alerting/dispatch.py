@@ -58,7 +58,7 @@ class Dispatcher:
         self.config = config
         self.store = store
         self.clock = clock or SystemClock()
-        self.routes = {r.id: r for r in config.routes}
+        self.routes = config.routes_by_id
         self.incidents = Incidents(config, store, self.routes)
         self.digests = Digests(config, store)
 
