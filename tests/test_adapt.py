@@ -14,7 +14,7 @@ from monitor.cli import main
 from monitor.matching import Match
 from monitor.mention import Mention
 from monitor.sentiment import DEFAULT_HEAD, builtin_head, load_scorer
-from monitor.sentiment.recipe import _held_out
+from monitor.sentiment.training.recipe import _held_out
 from monitor.store import Store
 from tests.conftest import T0, write_config
 

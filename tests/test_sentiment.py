@@ -8,7 +8,7 @@ from monitor.errors import ModelError
 from monitor.sentiment import load_scorer
 from monitor.text import clean_text
 from monitor.sentiment.labels import map_labels
-from monitor.sentiment.train import metrics
+from monitor.sentiment.training.evaluate import metrics
 
 torch = pytest.importorskip("torch")
 
@@ -132,7 +132,7 @@ def test_metrics_binary_and_confusion():
 
 def test_evaluate_reports_strict_and_binary_figures_per_language():
     from monitor.sentiment import Score
-    from monitor.sentiment.train import evaluate
+    from monitor.sentiment.training.evaluate import evaluate
 
     class Fixed:
         name = "fixed"

@@ -10,8 +10,8 @@ import json
 import pytest
 
 from monitor.sentiment import load_scorer
-from monitor.sentiment.recipe import corpus_path, read_rows
-from monitor.sentiment.train import domain_report
+from monitor.sentiment.training.corpus import corpus_path, read_rows
+from monitor.sentiment.training.evaluate import domain_report
 from monitor.verdict import decide
 
 pytestmark = pytest.mark.model

@@ -31,7 +31,7 @@ def cmd_score(args) -> int:
 
 
 def cmd_sentiment_data(args) -> int:
-    from monitor.sentiment.data import build_datasets
+    from monitor.sentiment.training.registry import build_datasets
 
     counts = build_datasets(Path(args.cache), Path(args.out))
     for name, n in counts.items():
@@ -41,10 +41,11 @@ def cmd_sentiment_data(args) -> int:
 
 def cmd_sentiment_train(args) -> int:
     """The shipped head: registry data plus the clinic-domain training split
-    (:mod:`monitor.sentiment.recipe`)."""
-    from monitor.sentiment.data import build_datasets
+    (:mod:`monitor.sentiment.training.recipe`)."""
     from monitor.sentiment.onnxe5 import GRAPH_VERSION
-    from monitor.sentiment.recipe import LAYERS, train_default
+    from monitor.sentiment.training.fit import LAYERS
+    from monitor.sentiment.training.recipe import train_default
+    from monitor.sentiment.training.registry import build_datasets
 
     data = Path(args.data)
     if not (data / "train.jsonl").exists():
@@ -61,7 +62,7 @@ def cmd_sentiment_adapt(args) -> int:
     uses it from its next start. The previous head is kept for ``sentiment rollback``."""
     from monitor.sentiment import load_scorer
     from monitor.sentiment.onnxe5 import model_dir
-    from monitor.sentiment.recipe import adapt
+    from monitor.sentiment.training.recipe import adapt
 
     app = make_app(load(args.config, need_secrets=False), model=False)
     try:
@@ -90,7 +91,7 @@ def cmd_sentiment_adapt(args) -> int:
 
 
 def cmd_sentiment_rollback(args) -> int:
-    from monitor.sentiment.recipe import rollback
+    from monitor.sentiment.training.recipe import rollback
 
     now = rollback()
     print(f"the built-in model now uses {now or 'the shipped head'}; restart the daemon to load it")
@@ -100,7 +101,8 @@ def cmd_sentiment_rollback(args) -> int:
 def cmd_sentiment_build(args) -> int:
     from monitor.sentiment import DEFAULT_HEAD
     from monitor.sentiment.e5head import Head
-    from monitor.sentiment.onnxe5 import build_model, check_model, model_dir, model_name
+    from monitor.sentiment.build import build_model
+    from monitor.sentiment.onnxe5 import check_model, model_dir, model_name
 
     layers = [int(l) for l in args.layers.split(",")] if args.layers else (Head.load(DEFAULT_HEAD).encoder.get("layers") or [12])
     directory = Path(args.dir) if args.dir else model_dir()
@@ -114,13 +116,13 @@ def cmd_sentiment_build(args) -> int:
 
 def cmd_sentiment_eval(args) -> int:
     from monitor.sentiment import load_scorer
-    from monitor.sentiment.data import read_jsonl
-    from monitor.sentiment.train import evaluate
+    from monitor.sentiment.training.corpus import read_rows
+    from monitor.sentiment.training.evaluate import evaluate
 
     scorer = load_scorer(args.model)
     rows = []
     for f in args.data:
-        rows += read_jsonl(Path(f))
+        rows += read_rows(Path(f))
     started = time.perf_counter()
     results = evaluate(scorer, rows)
     elapsed = time.perf_counter() - started
@@ -129,7 +131,7 @@ def cmd_sentiment_eval(args) -> int:
         print(m.format(f"[{name}] "))
         print()
     if any(r.get("kind") for r in rows):
-        from monitor.sentiment.train import domain_report, format_domain_report
+        from monitor.sentiment.training.evaluate import domain_report, format_domain_report
 
         print("clinic-domain figures (model: text alone; with stars: the verdict, rating rule included)")
         print(format_domain_report(domain_report(scorer, rows)))

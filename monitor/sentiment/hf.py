@@ -1,4 +1,5 @@
-"""Any Hugging Face sequence-classification model, through transformers (needs torch).
+"""Any Hugging Face sequence-classification model, through transformers and torch (the ``hf``
+extra: ``pip install 'repwatch[hf]'``; both are imported only when such a model is loaded).
 
 Loads from a local directory or a model id (offline when HF_HUB_OFFLINE=1), maps its
 labels with :func:`monitor.sentiment.labels.map_labels`, truncates at the model's
@@ -22,8 +23,9 @@ class TransformersScorer:
             import torch
             from transformers import AutoModelForSequenceClassification, AutoTokenizer
         except ImportError as exc:
-            raise ModelError(f"sentiment model {model!r} needs torch and transformers: {exc}. "
-                             f"Install torch (CPU: pip install torch) or use model = \"builtin\"") from exc
+            raise ModelError(f"sentiment model {model!r} needs torch and transformers ({exc}); install them "
+                             f"with: pip install 'repwatch[hf]' (CPU-only torch: see the README), "
+                             f"or use model = \"builtin\"") from exc
         self._torch = torch
         if threads:
             torch.set_num_threads(threads)

@@ -1,6 +1,6 @@
 """``repwatch sentiment eval``: accuracy, macro-F1, confusion, and the clinic-domain figures.
 
-Training lives in :mod:`monitor.sentiment.recipe`; this module only measures.
+Training lives in :mod:`monitor.sentiment.training.recipe`; this module only measures.
 """
 from __future__ import annotations
 

