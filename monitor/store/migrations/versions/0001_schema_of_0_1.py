@@ -17,6 +17,12 @@ ADDS = {"mentions": ["*"], "mention_entities": ["*"], "source_state": ["*"], "al
 
 
 def upgrade() -> None:
+    _mentions()
+    _source_state()
+    _alerts()
+
+
+def _mentions() -> None:
     create_table(
         "mentions",
         sa.Column("id", sa.Integer, primary_key=True),
@@ -43,6 +49,9 @@ def upgrade() -> None:
         sa.Column("alias", sa.String, nullable=False),
         indexes=(("ix_mention_entities_entity_id", ["entity_id"], False),),
     )
+
+
+def _source_state() -> None:
     create_table(
         "source_state",
         sa.Column("source_id", sa.String, primary_key=True),
@@ -58,6 +67,9 @@ def upgrade() -> None:
         sa.Column("last_new_mentions", sa.Integer, nullable=False),
         sa.Column("total_mentions", sa.Integer, nullable=False),
     )
+
+
+def _alerts() -> None:
     create_table(
         "alerts",
         sa.Column("id", sa.Integer, primary_key=True),
