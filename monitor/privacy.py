@@ -14,13 +14,10 @@ review's visit date, a year, a price or a time is left alone.
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Callable
 from urllib.parse import quote, unquote, unquote_plus, urlsplit, urlunsplit
 
-# invisible characters that would split a number so no rule sees it (ZWSP, ZWNJ, ZWJ,
-# word joiner, BOM, soft hyphen); bidi controls are left to the renderer
-_INVISIBLE = re.compile(r"[\u00ad\u200b-\u200d\u2060\ufeff]")
+from monitor.text import masking_form
 
 _SEP = r"[\s\-.\u2010-\u2015\u2212]"  # between digit groups: space, hyphens and dashes, dot
 _CN = r"[〇零一二三四五六七八九十百兩两]"  # Chinese numerals in dates
@@ -116,17 +113,13 @@ _RULES: tuple[tuple[re.Pattern, str | Callable[[re.Match], str]], ...] = (
 )
 
 
-def _normalize(text: str) -> str:
-    return _INVISIBLE.sub("", unicodedata.normalize("NFKC", text))
-
-
 def mask_phi(text: str | None) -> str:
     """Replace patient-identifying data with placeholders such as [phone] and [ID].
 
     The result is the NFKC form of the text (full-width letters and digits become ASCII)."""
     if not text:
         return ""
-    text = _normalize(text)
+    text = masking_form(text)
     for pattern, replacement in _RULES:
         text = pattern.sub(replacement, text)
     return text
@@ -148,7 +141,7 @@ def _mask_piece(piece: str, plus: bool = False) -> str:
     """One path segment or query key/value: masked if it holds patient data, else as it was."""
     decoded = (unquote_plus if plus else unquote)(piece)
     masked = mask_phi(decoded)
-    if masked == _normalize(decoded):
+    if masked == masking_form(decoded):
         return piece
     return quote(masked, safe=_URL_SAFE)
 

@@ -6,6 +6,8 @@
   whitespace, head and tail kept when too long).
 - :func:`fold_script` -- a sentiment head's script folding ("t2s").
 - :func:`content_key` -- the normal form behind a mention's content hash.
+- :func:`masking_form` -- what the patient-data masks of :mod:`monitor.privacy` read (NFKC,
+  no invisible characters that would split a number).
 - :func:`one_line` -- untrusted text as one bounded line (the renderer adds masking and
   escaping on top).
 """
@@ -20,6 +22,9 @@ from functools import lru_cache
 CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 # the same, with tab and newlines: for one-line output
 LINE_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+# invisible characters that would split a number so no rule sees it (ZWSP, ZWNJ, ZWJ,
+# word joiner, BOM, soft hyphen); bidi controls are left to the renderer
+INVISIBLE = re.compile(r"[\u00ad\u200b-\u200d\u2060\ufeff]")
 CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
 
 
@@ -75,6 +80,12 @@ def clean_text(text: str | None, max_chars: int = 4000) -> str:
 def content_key(title: str, text: str) -> str:
     """Title and text in the normal form behind a mention's content hash."""
     return squash(nfkc(f"{title}\n{text}").casefold())
+
+
+def masking_form(text: str | None) -> str:
+    """What the patient-data masks read: NFKC (full-width ``０９１２`` and ``Ａ１２`` become
+    ASCII), with the invisible characters that would split a number dropped."""
+    return INVISIBLE.sub("", nfkc(text))
 
 
 def one_line(text: str | None, limit: int) -> str:

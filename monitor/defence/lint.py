@@ -43,8 +43,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Iterable
 
-from monitor.privacy import _INVISIBLE, _RULES as _PHI_RULES  # the masking patterns themselves
-from monitor.text import CJK, one_line, t2s_table
+from monitor.privacy import _RULES as _PHI_RULES  # the masking patterns themselves
+from monitor.text import CJK, INVISIBLE as _INVISIBLE, masking_form, one_line, t2s_table
 
 RULES = ("patient-confirmation", "phi", "absolute-claim", "comparative-claim", "testimonial",
          "compensation-promise")
@@ -307,7 +307,7 @@ def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
 def _allowed(nf: str, allow: Iterable[str]) -> list[tuple[int, int]]:
     out = []
     for value in allow:
-        value = _INVISIBLE.sub("", unicodedata.normalize("NFKC", value or "")).strip()
+        value = masking_form(value).strip()
         start = nf.find(value) if value else -1
         while start >= 0:
             out.append((start, start + len(value)))
