@@ -3,13 +3,13 @@ the database. Each repository module adds typed methods on top of it."""
 from __future__ import annotations
 
 import threading
-from typing import Any, Sequence
 
 from sqlalchemy import text
 from sqlmodel import Session, select
 
 from monitor.errors import StorageError
 from monitor.store.engine import make_engine
+from monitor.store.migrate import prepare
 
 
 class StoreBase:
@@ -18,8 +18,6 @@ class StoreBase:
     def __init__(self, url: str):
         self.engine = make_engine(url)
         try:
-            from monitor.store.migrate import prepare
-
             prepare(self.engine)
         except StorageError:
             self.engine.dispose()
@@ -57,7 +55,8 @@ class StoreBase:
             setattr(row, k, v)
         s.add(row)
 
-    # ------------------------------------------------------------ generic (being replaced by typed methods)
+    # ------------------------------------------------------------ generic: only the tests read rows this way now;
+    # the application uses the typed methods of the repository modules
 
     def add(self, row):
         """Insert one row and return it with its id."""
@@ -83,21 +82,6 @@ class StoreBase:
             s.commit()
             s.refresh(row)
             return row
-
-    def write(self, updates: Sequence[tuple[Any, int, dict]] = (), adds: Sequence = ()) -> list:
-        """Set fields on rows (``(model, id, values)``) and insert ``adds``, in one transaction:
-        state that changes together (an alert and its group) is never half-changed by a crash.
-        Returns ``adds`` with their ids."""
-        with self.session() as s:
-            for model, ident, values in updates:
-                self._apply(s, model, ident, values)
-            for row in adds:
-                s.add(row)
-            s.commit()
-            for row in adds:
-                s.refresh(row)
-            return list(adds)
-
 
     def rows(self, model, *where, order_by=None, limit: int | None = None) -> list:
         return self._select(model, *where, order_by=order_by, limit=limit)
