@@ -44,6 +44,7 @@ is recognised without taking any lock.
 from __future__ import annotations
 
 import logging
+from functools import cache
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -71,7 +72,9 @@ def _config(conn: Connection | None = None) -> Config:
     return cfg
 
 
+@cache
 def _script() -> ScriptDirectory:
+    """The revisions, read once per process."""
     return ScriptDirectory.from_config(_config())
 
 
@@ -124,18 +127,17 @@ def _prepare_locked(conn: Connection, script: ScriptDirectory, target: str) -> l
     if found is not None and found not in {r.revision for r in script.walk_revisions()}:
         raise StorageError(f"the database is at schema revision {found}, which this repwatch does not know "
                            "(made by a newer version?); refusing to change it")
-    cfg = _config(conn)
     if found is None and not _our_tables(conn):
         metadata.create_all(conn)
-        command.stamp(cfg, "head")
+        MigrationContext.configure(conn).stamp(script, "head")
         return []
     if found is None:
         found = _recognise(conn)
         if found is not None:
             log.info("database made before the schema version table: recognised at revision %s", found)
-            command.stamp(cfg, found)
+            MigrationContext.configure(conn).stamp(script, found)
     before = found
-    command.upgrade(cfg, target)
+    command.upgrade(_config(conn), target)
     after = _read_version(conn)
     return [r.revision for r in reversed(list(script.iterate_revisions(after, before)))]
 
