@@ -15,7 +15,9 @@ Revisions, and the commit of ``monitor/storage.py`` each one stands for:
   0007  --       what the hand-written migration left different from a fresh database
                  (missing indexes, 0.1's NOT NULL foreign key, a NOT NULL labels column)
 
-Commits 5625b44, 448264e (bar the NULL), 612eeb1 and d460362 did not change the schema.
+Commits 5625b44, 612eeb1 and d460362 did not change the schema (448264e only let
+``alerts.labels`` be NULL, which 0004 does). The fixtures of the migration test were written
+by f339708's own code (tests/fixtures/db_0_1/generate.py).
 
 Opening a :class:`monitor.store.Store` calls :func:`prepare`, which brings the database to
 the newest revision (auto-upgrade):
@@ -93,8 +95,9 @@ def upgrade(url: str, revision: str = "head") -> list[str]:
 
 
 def current(url: str) -> str | None:
-    """The database's revision: None for an empty database; for one made before the version
-    table, the revision it is recognised at (nothing is written)."""
+    """The database's revision: for one made before the version table, the revision it is
+    recognised at (nothing is written); None for an empty database, or one without even
+    0.1's tables (an upgrade creates what is missing)."""
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
