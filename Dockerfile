@@ -19,7 +19,11 @@ COPY config ./config
 # weights into the int8 ONNX graph (as scripts/setup.sh does); the trained head is
 # committed at monitor/sentiment/heads/default.json. The checks below load them at build time, and
 # check that the connectors' recorded payloads (package data) are installed for `repwatch replay`.
-RUN pip install . \
+# The image holds the built-in model only (no transformers, no torch); for a Hugging Face model
+# as [sentiment].model, build with --build-arg REPWATCH_EXTRAS=hf (adds the CPU build of torch).
+ARG REPWATCH_EXTRAS=""
+RUN if [ -n "$REPWATCH_EXTRAS" ]; then pip install torch --index-url https://download.pytorch.org/whl/cpu; fi \
+ && pip install ".${REPWATCH_EXTRAS:+[$REPWATCH_EXTRAS]}" \
  && repwatch sentiment build \
  && echo "診所服務很好" | repwatch score \
  && python -c "import monitor.sentiment as s; s.load_scorer('builtin')" \
