@@ -13,7 +13,8 @@ escalation and acknowledgement (:mod:`.incidents`), digests (:mod:`.digest`).
 3. Groups are flushed: ``group_wait`` after the first alert, then at most every
    ``group_interval``; quiet hours hold a flush unless an alert in it is critical. A
    flush pages (opens an incident) or updates the group's open incident.
-4. Unacknowledged incidents escalate and repeat. 5. Daily digests go out.
+4. Unacknowledged incidents escalate and repeat.
+5. Daily digests go out.
 
 Every state change that belongs together is one transaction (:mod:`monitor.store.alerts`);
 :mod:`monitor.outbox` sends what was written.
@@ -25,7 +26,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from monitor.alerting.digest import Digests
-from monitor.alerting.facts import parse_facts
 from monitor.alerting.incidents import Incidents, clean_name
 from monitor.alerting.inhibition import inhibitor, needs_firing
 from monitor.alerting.notices import KIND as HEALTH
@@ -38,6 +38,7 @@ from monitor.clock import Clock, SystemClock
 from monitor.config import Config, Route
 from monitor.render import Message, ops_notice, unrouted_notice
 from monitor.store import AlertRow, IncidentRow, NotificationRow, SilenceRow, Store
+from monitor.store.alerts import alert_facts
 
 log = logging.getLogger("repwatch.dispatch")
 
@@ -87,7 +88,7 @@ class Dispatcher:
                 continue
             if alert.active_until is not None and alert.active_until <= now:
                 continue  # it stopped firing while silenced
-            self.store.set_alert(alert.id, status=AlertStatus.NEW, silence_id=None)
+            self.store.unsilence(alert.id)
 
     def _route(self, alert: AlertRow, now: datetime, report: DispatchReport) -> None:
         labels = alert.label_map
@@ -106,7 +107,7 @@ class Dispatcher:
                   alert.entity_id)
         ops = self.routes.get(self.config.daemon.ops_route or "")
         if ops is None:
-            self.store.set_alert(alert.id, status=AlertStatus.UNROUTED)
+            self.store.mark_unrouted(alert.id)
             return
         msg = unrouted_notice(alert.rule_id, alert.entity_id, alert.severity or "", ops.language)
         report.notifications.append(queue(self.store, ops, NoteKind.OPS, msg, now, alert_id=alert.id,
@@ -117,7 +118,7 @@ class Dispatcher:
         if silence is not None:
             report.silenced += 1
             log.info("alert %d silenced by silence %d until %s", alert.id, silence.id, silence.ends_at.isoformat())
-            self.store.set_alert(alert.id, status=AlertStatus.SILENCED, silence_id=silence.id, route_id=route.id)
+            self.store.mark_silenced(alert.id, silence.id, route.id)
             return
         firing = self.store.firing(now, alert.id) if needs_firing(self.config.inhibit, labels) else []
         source = inhibitor(self.config.inhibit, labels, firing)
@@ -135,7 +136,7 @@ class Dispatcher:
 
     def _notice(self, alert: AlertRow, route: Route, now: datetime, report: DispatchReport) -> None:
         """A source-health alert's ops notice, written with the alert's new state."""
-        msg = ops_notice(parse_facts(alert.detail, HEALTH), route.language, route.timezone)
+        msg = ops_notice(alert_facts(alert), route.language, route.timezone)
         note = queue(self.store, route, NoteKind.OPS, msg, now, alert_id=alert.id, alerts=[
             (alert.id, {"status": AlertStatus.NOTIFIED, "route_id": route.id, "notified_at": now})])
         report.notifications.append(note.id)

@@ -16,7 +16,6 @@ import hmac
 import logging
 from datetime import datetime
 
-from monitor.alerting.facts import parse_facts
 from monitor.alerting.outgoing import queue
 from monitor.alerting.status import SEVERITY_RANK, AlertStatus, IncidentStatus, NoteKind
 from monitor.alerting.timing import quiet_until
@@ -24,7 +23,7 @@ from monitor.config import Config, Route
 from monitor.errors import RepwatchError
 from monitor.render import AlertView, Message, ack_message, incident_message
 from monitor.store import AlertRow, GroupRow, IncidentRow, Store, StoredMention
-from monitor.store.alerts import group_labels, stored_values
+from monitor.store.alerts import alert_facts, group_labels, stored_values
 
 log = logging.getLogger("repwatch.dispatch")
 
@@ -65,7 +64,7 @@ def worst_first(mentions: list[StoredMention]) -> list[StoredMention]:
 
 
 def alert_view(alert: AlertRow) -> AlertView:
-    return AlertView(parse_facts(alert.detail, alert.label_map.get("kind")))
+    return AlertView(alert_facts(alert))
 
 
 class Incidents:

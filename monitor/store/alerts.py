@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from sqlmodel import Session, select
 
-from monitor.alerting.facts import Facts, dump_facts
+from monitor.alerting.facts import Facts, dump_facts, parse_facts
 from monitor.alerting.status import AlertStatus, IncidentStatus, NoteKind
 from monitor.store.core import StoreBase
 from monitor.store.tables import (AlertRow, DeliveryRow, GroupRow, IncidentRow, NotificationRow, SilenceRow,
@@ -64,6 +64,11 @@ def stored_values(values: dict) -> dict:
             for k, v in values.items()}
 
 
+def alert_facts(alert: AlertRow) -> Facts:
+    """An alert's typed facts (:class:`monitor.alerting.facts.FactsError` when they do not parse)."""
+    return parse_facts(alert.detail, alert.label_map.get("kind"))
+
+
 def group_labels(group: GroupRow) -> dict[str, str]:
     return json.loads(group.labels or "{}")
 
@@ -107,8 +112,17 @@ class AlertsRepo(StoreBase):
         with self.session() as s:
             return s.get(AlertRow, alert_id)
 
-    def set_alert(self, alert_id: int, **values) -> None:
-        """One alert's routing state (status, route, silence, group, incident)."""
+    def unsilence(self, alert_id: int) -> None:
+        """Its silence ended while it still fires: route it again."""
+        self._set_alert(alert_id, {"status": AlertStatus.NEW, "silence_id": None})
+
+    def mark_unrouted(self, alert_id: int) -> None:
+        self._set_alert(alert_id, {"status": AlertStatus.UNROUTED})
+
+    def mark_silenced(self, alert_id: int, silence_id: int, route_id: str) -> None:
+        self._set_alert(alert_id, {"status": AlertStatus.SILENCED, "silence_id": silence_id, "route_id": route_id})
+
+    def _set_alert(self, alert_id: int, values: dict) -> None:
         with self.session() as s:
             self._apply(s, AlertRow, alert_id, values)
             s.commit()

@@ -165,7 +165,7 @@ class AlertRow(SQLModel, table=True):
     silence_id: int | None = None
     active_until: datetime | None = _dt()  # silences/inhibition consider it firing until then
     notified_at: datetime | None = _dt()
-    detail: str | None = Field(default=None, sa_column=Column(Text))  # JSON facts for the message
+    detail: str | None = Field(default=None, sa_column=Column(Text))  # typed facts (monitor.alerting.facts), as JSON
 
     @property
     def mention_id_set(self) -> set[int]:
@@ -174,10 +174,6 @@ class AlertRow(SQLModel, table=True):
     @property
     def label_map(self) -> dict[str, str]:
         return json.loads(self.labels or "{}")
-
-    @property
-    def facts(self) -> dict:
-        return json.loads(self.detail or "{}")
 
 
 class GroupRow(SQLModel, table=True):
