@@ -13,6 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from monitor.mention import canonical_url
+
 # SQLite cannot drop an unnamed foreign key; batch mode names it with this convention first
 FK_NAMES = {"fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s"}
 
@@ -62,3 +64,18 @@ def make_nullable(table: str, column: str, drop_foreign_key: bool = False) -> No
             name = fk.get("name") or f"fk_{table}_{column}_{fk['referred_table']}"
             batch.drop_constraint(name, type_="foreignkey")
         batch.alter_column(column, existing_type=info["type"], nullable=True, server_default=None)
+
+
+def fill_url_keys() -> None:
+    """Give every mention with a URL and no ``url_key`` its key (the canonical URL), so the
+    second key also finds articles stored before it existed."""
+    mentions = sa.table("mentions", sa.column("id", sa.Integer), sa.column("url", sa.Text),
+                        sa.column("url_key", sa.Text))
+    conn = op.get_bind()
+    while True:
+        rows = conn.execute(sa.select(mentions.c.id, mentions.c.url)
+                            .where(mentions.c.url_key.is_(None), mentions.c.url.is_not(None)).limit(1000)).all()
+        if not rows:
+            return
+        for ident, url in rows:  # a URL with no canonical form is its own key, so the loop ends
+            conn.execute(mentions.update().where(mentions.c.id == ident).values(url_key=canonical_url(url) or url))

@@ -6,10 +6,8 @@ Revision ID: 0006
 Revises: 0005
 """
 import sqlalchemy as sa
-from alembic import op
 
-from monitor.mention import canonical_url
-from monitor.store.migrations.steps import add_columns, create_indexes, create_table, dt
+from monitor.store.migrations.steps import add_columns, create_indexes, create_table, dt, fill_url_keys
 
 revision = "0006"
 down_revision = "0005"
@@ -22,7 +20,7 @@ ADDS = {"mentions": ["url_key", "edited_at"], "mention_versions": ["*"], "leases
 def upgrade() -> None:
     add_columns("mentions", sa.Column("url_key", sa.Text), dt("edited_at"))
     create_indexes("mentions", (("ix_mentions_url_key", ["url_key"], False),))
-    _fill_url_keys()
+    fill_url_keys()
     create_table(
         "mention_versions",
         sa.Column("mention_id", sa.Integer, sa.ForeignKey("mentions.id"), primary_key=True),
@@ -39,15 +37,3 @@ def upgrade() -> None:
         dt("expires_at", nullable=False),
     )
 
-
-def _fill_url_keys() -> None:
-    mentions = sa.table("mentions", sa.column("id", sa.Integer), sa.column("url", sa.Text),
-                        sa.column("url_key", sa.Text))
-    conn = op.get_bind()
-    while True:
-        rows = conn.execute(sa.select(mentions.c.id, mentions.c.url)
-                            .where(mentions.c.url_key.is_(None), mentions.c.url.is_not(None)).limit(1000)).all()
-        if not rows:
-            return
-        for ident, url in rows:  # a URL with no canonical form is its own key, so the loop ends
-            conn.execute(mentions.update().where(mentions.c.id == ident).values(url_key=canonical_url(url) or url))
