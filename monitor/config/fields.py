@@ -155,6 +155,7 @@ Ident = _typed(str, _ident, {"type": "string", "pattern": ID_RE.pattern})
 Strings = _typed(tuple[str, ...], as_strings, STRINGS_SCHEMA)
 Url = _typed(str, _url, {"type": "string", "pattern": _URL_RE.pattern})
 Flag = _typed(bool, _boolean, {"type": "boolean"})
+AnyId = _typed(str, lambda v: v, {"type": "string"})  # another table's id: its validator says when it is none
 Duration = duration()
 Matchers = _typed(tuple[Matcher, ...], _matchers, {**STRINGS_SCHEMA, "description": 'matchers such as '
                                                    "'severity=\"critical\"' or 'entity=~\"dr-.*\"'"})

@@ -91,7 +91,7 @@ def _read_ids(data: Mapping, arrays: dict[str, list], c: Checker) -> None:
     c.classes = _connector_classes()
     c.entity_ids = {e["id"] for e in arrays["entities"] if isinstance(e.get("id"), str) and ID_RE.match(e["id"])
                     and isinstance(e.get("name"), str) and e["name"].strip()}
-    c.route_ids = {r.get("id") for r in arrays["routes"]}
+    c.route_ids = {r["id"] for r in arrays["routes"] if isinstance(r.get("id"), str)}
     c.receivers = set(data["receivers"]) if isinstance(data.get("receivers"), dict) else set()
     daemon = data.get("daemon")
     c.ops_route = daemon.get("ops_route") if isinstance(daemon, dict) else None
@@ -100,7 +100,9 @@ def _read_ids(data: Mapping, arrays: dict[str, list], c: Checker) -> None:
         seen: set = set()
         for i, item in enumerate(arrays[key] if what else ()):
             ident = item.get("id")
-            if ident is not None and ident in seen:
+            if not isinstance(ident, str):
+                continue
+            if ident in seen:
                 c.add((key, i, "id"), f"duplicate {what} id {ident!r}")
             seen.add(ident)
 

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema, field_validator, model_validator
 
-from monitor.config.fields import (Clock, Duration, Flag, Ident, Matchers, Name, Spans, Strings, Text, choice,
+from monitor.config.fields import (AnyId, Clock, Duration, Flag, Ident, Matchers, Name, Spans, Strings, Text, choice,
                                    duration, number)
 from monitor.config.problems import checker, fail
 from monitor.config.urls import ENV_RE, NotifyUrls, expand
@@ -208,11 +208,11 @@ class RouteModel(Table):
     repeat_interval: Duration = timedelta(hours=4)
     quiet_hours: Spans = ()
     """local time spans such as "22:00-07:00" when only critical alerts page"""
-    escalate_to: Text = None
+    escalate_to: AnyId = None
     """the route paged when nobody acknowledges in escalate_after"""
     escalate_after: Duration = None
     """default 15m when escalate_to is set (ESCALATE_AFTER)"""
-    fallback: Text = None
+    fallback: AnyId = None
     """the route paged when delivery to this one keeps failing"""
     fallback_after: Duration = timedelta(minutes=10)
     digest_at: Clock = None
@@ -250,7 +250,7 @@ class RouteModel(Table):
     @field_validator("escalate_to", "fallback")
     @classmethod
     def _other_route(cls, target: str | None, info) -> str | None:
-        if target is not None and target not in checker(info).route_ids:
+        if target is not None and (not isinstance(target, str) or target not in checker(info).route_ids):
             fail(f"undefined route {target!r}")
         if target is not None and target == info.data.get("id"):
             fail("must name another route")

@@ -128,10 +128,15 @@ class Checker:
     def validate(self, model, raw: Any, path: tuple):
         """``model.model_validate(raw)`` at ``path``; None (and the problems noted) when invalid."""
         self.path = path
+        start = len(self.problems)
         try:
-            return model.model_validate(raw, context={"checker": self})
+            check = getattr(model, "model_validate", None) or model.validate_python  # a model or a TypeAdapter
+            return check(raw, context={"checker": self})
         except ValidationError as exc:
+            noted = self.problems[start:]  # what validators reported along the way: after the errors
+            del self.problems[start:]
             self.errors(exc, model)
+            self.problems.extend(noted)
             return None
 
     def errors(self, exc: ValidationError, model) -> None:
@@ -142,7 +147,7 @@ class Checker:
             if len(loc) > 1 and isinstance(loc[-1], int):  # an item of a list of strings: the key names it
                 loc = loc[:-1]
             if err["type"] == "extra_forbidden":
-                allowed = ", ".join(sorted(f.alias or name for name, f in model.model_fields.items()))
+                allowed = ", ".join(sorted(f.alias or name for name, f in getattr(model, "model_fields", {}).items()))
                 message = f"unknown key (allowed here: {allowed})"
             elif err["type"] == "missing":
                 message = getattr(model, "missing", lambda key: "is required")(loc[-1])

@@ -48,6 +48,8 @@ class RuleModel(Table):
     @classmethod
     def _route(cls, route: str | None, info) -> str | None:
         c = checker(info)
+        if not route and not c.matching_routes:
+            fail(f"must be a non-empty string, got {route!r}")
         if route and route not in c.route_ids:
             fail(f"undefined route {route!r}")
         if route and route == c.ops_route:

@@ -16,7 +16,7 @@ from typing import Annotated, Any, ClassVar, Mapping
 from pydantic import Field, PlainValidator, WithJsonSchema, create_model, field_validator, model_validator
 
 from connectors.spec import Source
-from monitor.config.fields import Duration, Flag, Ident, Strings, Text, Url, choice, number
+from monitor.config.fields import Duration, Flag, Ident, Name, Strings, Text, Url, choice, number
 from monitor.config.models import Table, known
 from monitor.config.problems import Checker, checker, fail
 
@@ -31,7 +31,7 @@ class SourceModel(Table):
     connector: ClassVar[type | None] = None  # the connector class of a per-type model
 
     id: Ident
-    type: Text
+    type: Name
     url: Url = None
     """the feed or page; for API connectors the API base (their default when not set)"""
     every: Duration = Source.every
@@ -52,17 +52,19 @@ class SourceModel(Table):
         spec = cls.connector.options.get(key) if cls.connector else None
         return f"is required for type {cls.connector.type!r}: {spec.help}" if spec else "is required"
 
-    @model_validator(mode="before")
+    @model_validator(mode="wrap")
     @classmethod
-    def _connector_check(cls, data: Any, info) -> Any:
-        """The connector's own check of its options (those of the right type)."""
-        check = getattr(cls.connector, "check", None)
-        if check is not None and isinstance(data, Mapping):
-            options = {k: data[k] for k, spec in cls.connector.options.items()
-                       if not spec.env and k in data and option_ok(spec, data[k])}
-            for key, message in check(options):
-                checker(info).add((key,), message)
-        return data
+    def _connector_check(cls, data: Any, handler, info) -> Any:
+        """After the keys, the connector's own check of its options (those of the right type)."""
+        try:
+            return handler(data)
+        finally:
+            check = getattr(cls.connector, "check", None)
+            if check is not None and isinstance(data, Mapping):
+                options = {k: data[k] for k, spec in cls.connector.options.items()
+                           if not spec.env and k in data and option_ok(spec, data[k])}
+                for key, message in check(options):
+                    checker(info).add((key,), message)
 
     @field_validator("type")
     @classmethod
