@@ -1,7 +1,9 @@
 """What a connector is given: one source from the config, already validated.
 
 A leaf module (no repwatch imports), so connectors never import :mod:`monitor.config` and
-the config may import the connector registry without a cycle.
+the config may import the connector registry without a cycle. The defaults below are the
+only place a source's defaults are written: the config's model of ``[[sources]]``
+(:mod:`monitor.config.sources`) reads them from here.
 """
 from __future__ import annotations
 
