@@ -202,6 +202,7 @@ def test_connector_options_are_typed_from_the_connector(tmp_path):
     bad = GOOD.replace('entities = ["dr-lin"]', 'entities = ["dr-lin"]\nquery = "x"')
     out = problems(tmp_path, bad)
     assert len(out) == 1 and "sources[0].query: unknown key (allowed here: about, enabled, entities, every, id," in out[0]
-    html = GOOD.replace('type = "google_alerts"', 'type = "html"').replace('every = "5m"', 'every = "5m"\nitem = 3')
+    html = GOOD.replace('type = "google_alerts"', 'type = "html"')
+    html = html.replace('every = "5m"', 'every = "5m"\nitem = 3')
     out = problems(tmp_path, html)
     assert any(p.endswith("sources[0].item: must be a string, got 3") for p in out), out
