@@ -93,3 +93,17 @@ def test_head_with_ngrams_checks_its_widths():
     head["layers"][0]["weights"] = [[0.0] * 4] * 3
     with pytest.raises(ModelError, match="first layer reads 4 features"):
         Head(head, "x.json")
+
+
+def test_features_do_not_depend_on_the_process_hash_seed():
+    import os
+    import subprocess
+    import sys
+
+    # a set of n-grams iterates in an order that changes with PYTHONHASHSEED; float32 sums in that
+    # order would give a mention another score (in the last bits) after every restart
+    code = ("import sys, numpy as np; from tests.test_ngrams import fit; "
+            "sys.stdout.write(fit().features(['櫃台態度差,等了兩個小時,收費不透明 rude staff awful wait']).tobytes().hex())")
+    out = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3", "4")}
+    assert len(out) == 1

@@ -71,7 +71,9 @@ class NgramNB:
     def features(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.k), np.float32)
         for row, text in enumerate(texts):
-            idx = [self.index[g] for g in grams(text, self.n_min, self.n_max, self.fold) if g in self.index]
+            # summed in table order, not in the set's (hash-seeded) order: the same text gets the
+            # same float32 features in every process
+            idx = sorted(self.index[g] for g in grams(text, self.n_min, self.n_max, self.fold) if g in self.index)
             if idx:
                 out[row] = self.ratios[idx].sum(0) / np.sqrt(len(idx) + 1)
         return out
