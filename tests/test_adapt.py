@@ -14,6 +14,7 @@ from monitor.cli import main
 from monitor.matching import Match
 from monitor.mention import Mention
 from monitor.sentiment import DEFAULT_HEAD, builtin_head, load_scorer
+from monitor.sentiment.training import recipe
 from monitor.sentiment.training.recipe import _held_out
 from monitor.store import Store
 from tests.conftest import T0, write_config
@@ -98,7 +99,12 @@ def test_adapt_learns_corrections_keeps_previous_head_and_rolls_back(tmp_path, m
     assert after >= 0.75 * len(learned) and after > before
 
     # a second adapt keeps the first as the previous head; rollback restores it, then the shipped head
+    # (what the second one learns is not the point: a twelfth of the registry sample keeps it quick)
     first = adapted.read_bytes()
+    small = tmp_path / "registry-sample.jsonl"
+    small.write_text("".join(recipe.REGISTRY_SAMPLE.read_text(encoding="utf-8").splitlines(True)[::12]),
+                     encoding="utf-8")
+    monkeypatch.setattr(recipe, "REGISTRY_SAMPLE", small)
     assert main(["sentiment", "adapt", "--config", str(cfg)]) == 0
     assert (tmp_path / "heads" / "adapted.prev.json").read_bytes() == first
     assert main(["sentiment", "rollback"]) == 0

@@ -23,7 +23,7 @@ TEXTS = ["林醫師態度非常差,等了兩個小時", "The doctor was kind and
 def shallow(tmp_path_factory):
     d = tmp_path_factory.mktemp("models")
     fp32 = build_model(d / "fp32.onnx", [1, 2], quantize=False, log=lambda *_: None)
-    int8 = build_model(d / "int8.onnx", [1, 2], quantize=True, log=lambda *_: None)
+    int8 = ensure_model([1, 2], directory=d)  # the int8 graph, built in a child process (checked below)
     return fp32, int8
 
 
@@ -122,11 +122,12 @@ def test_encoder_refuses_a_graph_with_other_layers(shallow):
         OnnxEncoder(shallow[1], [12])
 
 
-def test_ensure_model_builds_once_in_a_child_process(tmp_path):
-    path = ensure_model([1], directory=tmp_path)
-    assert path.exists() and check_model(path, [1]) is None
+def test_ensure_model_builds_once_in_a_child_process(shallow):
+    path = shallow[1]  # the fixture's ensure_model built it where there was none
+    assert path == path.parent / model_name([1, 2])
+    assert path.exists() and check_model(path, [1, 2]) is None
     mtime = path.stat().st_mtime_ns
-    assert ensure_model([1], directory=tmp_path) == path and path.stat().st_mtime_ns == mtime
+    assert ensure_model([1, 2], directory=path.parent) == path and path.stat().st_mtime_ns == mtime
 
 
 def test_sentencepiece_tokenizer_gives_the_ids_of_tokenizer_json(shallow):

@@ -9,7 +9,6 @@ import json
 
 import pytest
 
-from monitor.sentiment import load_scorer
 from monitor.sentiment.training.corpus import corpus_path, read_rows
 from monitor.sentiment.training.evaluate import domain_report
 from monitor.verdict import decide
@@ -29,9 +28,9 @@ EXAMPLES = [
 NOT_NEGATIVE = ["スタッフの対応が丁寧でした", "또 올게요", "그냥 보통이었어요"]
 
 
-@pytest.fixture(scope="module")
-def scorer():
-    return load_scorer("builtin")
+@pytest.fixture
+def scorer(builtin_scorer):  # the session's built-in scorer (tests/conftest.py)
+    return builtin_scorer
 
 
 def verdict(scorer, text):
