@@ -157,6 +157,9 @@ Url = _typed(str, _url, {"type": "string", "pattern": _URL_RE.pattern})
 Flag = _typed(bool, _boolean, {"type": "boolean"})
 AnyId = _typed(str, lambda v: v, {"type": "string"})  # another table's id: its validator says when it is none
 Duration = duration()
+Interval = duration(allow_zero=True)  # may be "0s"
+Fraction = number(0.0, 1.0)
+Count = number(1, 1000, integer=True)
 Matchers = _typed(tuple[Matcher, ...], _matchers, {**STRINGS_SCHEMA, "description": 'matchers such as '
                                                    "'severity=\"critical\"' or 'entity=~\"dr-.*\"'"})
 Spans = _typed(tuple[tuple[int, int], ...], _spans, {**STRINGS_SCHEMA, "description": 'spans such as "22:00-07:00"'})

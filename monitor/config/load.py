@@ -19,7 +19,7 @@ from monitor.config.fields import ID_RE
 from monitor.config.models import (ESCALATE_AFTER, LANGUAGE_TIMEZONE, DaemonModel, EntityModel, IncidentsModel,
                                    RouteModel, SentimentModel, StorageModel)
 from monitor.config.problems import Checker, locate_keys
-from monitor.config.rules import InhibitModel, RuleModel, rule_model
+from monitor.config.rules import InhibitModel, rule_model
 from monitor.config.runtime import (DEFAULT_INHIBIT, Config, DaemonConfig, Entity, IncidentsConfig, Route, Rule,
                                     SentimentConfig, StorageConfig, inhibit_of)
 from monitor.config.sources import SourceModel, build_source, source_model
@@ -63,38 +63,38 @@ def _connector_classes() -> dict:
     return registry()
 
 
-def _shape(data: Mapping, c: Checker) -> dict[str, list]:
-    """Check the file's outline; return each array of tables (empty where it is broken)."""
+def _shape(data: Mapping, c: Checker) -> tuple[dict[str, dict], dict[str, list]]:
+    """Check the file's outline; return each table and each array of tables (empty where broken)."""
     allowed = {*TABLES, *ARRAYS, "receivers"}
     for key in data:
         if key not in allowed:
             c.add((key,), f"unknown key (allowed here: {', '.join(sorted(allowed))})")
-    for name in TABLES:
-        if not isinstance(data.get(name, {}), dict):
-            c.add((name,), "must be a table")
-    if not isinstance(data.get("receivers", {}), dict):
-        c.add(("receivers",), 'must be a table of name = ["apprise URL", ...]')
+    tables = {}
+    for name in (*TABLES, "receivers"):
+        tables[name] = data.get(name, {})
+        if not isinstance(tables[name], dict):
+            c.add((name,), 'must be a table of name = ["apprise URL", ...]' if name == "receivers" else
+                  "must be a table")
+            tables[name] = {}
     arrays = {}
     for key in ARRAYS:
-        value = data.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        arrays[key] = data.get(key, [])
+        if not isinstance(arrays[key], list) or not all(isinstance(v, dict) for v in arrays[key]):
             c.add((key,), f"must be an array of tables ([[{key}]])")
-            value = []
-        arrays[key] = value
+            arrays[key] = []
     if "entities" not in data:
         c.add(("entities",), "at least one [[entities]] table is required")
-    return arrays
+    return tables, arrays
 
 
-def _read_ids(data: Mapping, arrays: dict[str, list], c: Checker) -> None:
+def _read_ids(tables: dict[str, dict], arrays: dict[str, list], c: Checker) -> None:
     """The ids other tables may name, from the raw file; duplicate ids are problems."""
     c.classes = _connector_classes()
     c.entity_ids = {e["id"] for e in arrays["entities"] if isinstance(e.get("id"), str) and ID_RE.match(e["id"])
                     and isinstance(e.get("name"), str) and e["name"].strip()}
     c.route_ids = {r["id"] for r in arrays["routes"] if isinstance(r.get("id"), str)}
-    c.receivers = set(data["receivers"]) if isinstance(data.get("receivers"), dict) else set()
-    daemon = data.get("daemon")
-    c.ops_route = daemon.get("ops_route") if isinstance(daemon, dict) else None
+    c.receivers = set(tables["receivers"])
+    c.ops_route = tables["daemon"].get("ops_route")
     c.matching_routes = any(r.get("matchers") for r in arrays["routes"])
     for key, what in ARRAYS.items():
         seen: set = set()
@@ -141,13 +141,10 @@ def _escalation_loops(c: Checker, routes: list[tuple[int, RouteModel, Mapping]])
 
 def validate(data: Mapping, c: Checker) -> Config:
     """Every problem of ``data`` (the parsed file) as one ConfigError, or the typed Config."""
-    arrays = _shape(data, c)
-    _read_ids(data, arrays, c)
-    tables = {name: c.validate(model, data.get(name, {}), (name,)) if isinstance(data.get(name, {}), dict) else None
-              for name, model in TABLES.items()}
-    receivers = {}
-    for name, value in (data.get("receivers") or {}).items() if isinstance(data.get("receivers"), dict) else ():
-        receivers[name] = c.validate(RECEIVERS, value, ("receivers", name))
+    raw, arrays = _shape(data, c)
+    _read_ids(raw, arrays, c)
+    tables = {name: c.validate(model, raw[name], (name,)) for name, model in TABLES.items()}
+    receivers = {name: c.validate(RECEIVERS, value, ("receivers", name)) for name, value in raw["receivers"].items()}
     entities = _items(c, arrays, "entities", lambda raw: EntityModel)
     sources = _items(c, arrays, "sources", _source_model(c))
     routes = _items(c, arrays, "routes", lambda raw: RouteModel)
@@ -163,7 +160,7 @@ def validate(data: Mapping, c: Checker) -> Config:
         entities=tuple(Entity(**dict(m)) for _, m, _ in entities),
         sources=tuple(build_source(c, m, raw) for _, m, raw in sources),
         routes=tuple(_route(m, receivers) for _, m, _ in routes),
-        rules=tuple(_rule(m) for _, m, _ in rules),
+        rules=tuple(Rule(**dict(m)) for _, m, _ in rules),
         daemon=DaemonConfig(**dict(tables["daemon"])),
         incidents=_incidents(c, tables["incidents"]),
         inhibit=tuple(inhibit_of(m) for _, m, _ in inhibit) if "inhibit" in data else DEFAULT_INHIBIT,
@@ -180,10 +177,6 @@ def _route(m: RouteModel, receivers: Mapping[str, tuple]) -> Route:
                  escalate_after=m.escalate_after or (ESCALATE_AFTER if m.escalate_to else None),
                  escalate_to=m.escalate_to, fallback=m.fallback, fallback_after=m.fallback_after,
                  digest_at=m.digest_at)
-
-
-def _rule(m: RuleModel) -> Rule:
-    return Rule(**dict(m))
 
 
 def _incidents(c: Checker, m: IncidentsModel) -> IncidentsConfig:

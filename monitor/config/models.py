@@ -15,8 +15,8 @@ from typing import Annotated, Any, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema, field_validator, model_validator
 
-from monitor.config.fields import (AnyId, Clock, Duration, Flag, Ident, Matchers, Name, Spans, Strings, Text, choice,
-                                   duration, number)
+from monitor.config.fields import (AnyId, Clock, Count, Duration, Flag, Fraction, Ident, Interval, Matchers, Name,
+                                   Spans, Strings, Text, choice, number)
 from monitor.config.problems import checker, fail
 from monitor.config.urls import ENV_RE, NotifyUrls, expand
 from monitor.units import MAX_DURATION, format_duration, parse_rate
@@ -27,6 +27,10 @@ DEFAULT_CRISIS_TERMS = ("醫療疏失", "醫療糾紛", "死亡", "過世", "提
                         "malpractice", "lawsuit", "sue you", "wrongful death", "extortion", "blackmail", "negligence")
 LANGUAGE_TIMEZONE = {"zh-TW": "Asia/Taipei", "en": "UTC"}  # a route's time zone when it names none
 ESCALATE_AFTER = timedelta(minutes=15)  # a route's escalate_after when it names only escalate_to
+BatchSize, Threads = number(1, 1024, integer=True), number(1, 256, integer=True)
+MaxChars = number(64, 1_000_000, integer=True)
+EntityKind = choice(("doctor", "clinic"), 'must be "doctor" or "clinic", got {value!r}')
+Language = choice(tuple(LANGUAGE_TIMEZONE), 'must be "zh-TW" or "en", got {value!r}')
 _LISTEN_RE = re.compile(r"^[\w.\-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$")
 
 
@@ -66,13 +70,13 @@ class SentimentModel(Table):
 
     model: Text = DEFAULT_MODEL
     """"builtin", or a transformers model directory or id"""
-    negative_threshold: number(0.0, 1.0) = 0.5
+    negative_threshold: Fraction = 0.5
     """P(negative) at or above this counts as negative"""
-    batch_size: number(1, 1024, integer=True) = 1
+    batch_size: BatchSize = 1
     """texts per encoder run; 1: a score never depends on its batch neighbours"""
-    threads: number(1, 256, integer=True) = None
+    threads: Threads = None
     """CPU threads of the encoder (default: the runtime's choice)"""
-    max_chars: number(64, 1_000_000, integer=True) = 4000
+    max_chars: MaxChars = 4000
     """longer texts are cut before scoring"""
     labels: Annotated[dict[str, str], PlainValidator(_labels), WithJsonSchema({
         "type": "object", "additionalProperties": {"enum": ["negative", "neutral", "positive"]}})] = Field(
@@ -114,12 +118,12 @@ class DaemonModel(Table):
 
     user_agent: Text = "repwatch/0.1 (+reputation monitor; contact: your clinic admin)"
     """sent with every request: say who you are and how to reach you"""
-    jitter: duration(allow_zero=True) = timedelta(seconds=30)
+    jitter: Interval = timedelta(seconds=30)
     """each poll starts up to this much later, so sources do not fire at once"""
-    max_connections: number(1, 1000, integer=True) = 10
+    max_connections: Count = 10
     ops_route: Text = None
     """the route of source-health notices (never the crisis team's route)"""
-    failures_before_notice: number(1, 1000, integer=True) = 3
+    failures_before_notice: Count = 3
     notice_repeat: Duration = timedelta(hours=6)
     rate_limits: Annotated[dict[str, tuple[int, float]], PlainValidator(_rates), WithJsonSchema({
         "type": "object", "additionalProperties": {"type": "string", "pattern": r"^\s*\d+\s*/\s*\d*\s*[smhd]\s*$"}})
@@ -176,7 +180,7 @@ class EntityModel(Table):
     """other names that mean the same entity"""
     exclude: Strings = ()
     """texts that name someone else (a mention containing one is not about this entity)"""
-    kind: choice(("doctor", "clinic"), 'must be "doctor" or "clinic", got {value!r}') = "doctor"
+    kind: EntityKind = "doctor"
 
 
 def known(info, field: str, names: tuple[str, ...], ids: set, what: str, allow=("*",)) -> tuple[str, ...]:
@@ -195,7 +199,7 @@ class RouteModel(Table):
     """apprise URLs; secrets as ${VAR} from the environment"""
     receivers: Strings = ()
     """names under [receivers] whose URLs this route also pages"""
-    language: choice(("zh-TW", "en"), 'must be "zh-TW" or "en", got {value!r}') = "zh-TW"
+    language: Language = "zh-TW"
     timezone: Text = None
     """IANA time zone of times in pages (default: Asia/Taipei for zh-TW, UTC for en)"""
     matchers: Matchers = ()
@@ -203,7 +207,7 @@ class RouteModel(Table):
     continue_: Flag = Field(False, alias="continue")
     """keep matching later routes after this one"""
     group_by: Strings = ("entity",)
-    group_wait: duration(allow_zero=True) = timedelta(seconds=30)
+    group_wait: Interval = timedelta(seconds=30)
     group_interval: Duration = timedelta(minutes=5)
     repeat_interval: Duration = timedelta(hours=4)
     quiet_hours: Spans = ()

@@ -7,7 +7,7 @@ from typing import Any, Mapping
 from pydantic import field_validator, model_validator
 
 from monitor.causes import CAUSES
-from monitor.config.fields import Duration, Ident, Matchers, Strings, Text, choice, number
+from monitor.config.fields import Duration, Fraction, Ident, Matchers, Strings, Text, choice, number
 from monitor.config.models import DEFAULT_CRISIS_TERMS, Table, known
 from monitor.config.problems import checker, fail
 from monitor.labels import SEVERITIES
@@ -18,6 +18,10 @@ Severity = choice(SEVERITIES, f"must be one of {', '.join(SEVERITIES)}, got {{va
 
 def _kind(name: str):
     return choice((name,), f"must be one of {', '.join(RULE_KINDS)}, got {{value!r}}")
+
+
+Burst, Spike, Severe = _kind("burst"), _kind("spike"), _kind("severe")
+MinNegative, Factor = number(1, 100_000, integer=True), number(1.0, 1000.0)
 
 
 class RuleModel(Table):
@@ -68,8 +72,8 @@ class RuleModel(Table):
 class BurstRule(RuleModel):
     """A burst: at least min_negative negative mentions of an entity within window."""
 
-    kind: _kind("burst") = "burst"
-    min_negative: number(1, 100_000, integer=True) = 3
+    kind: Burst = "burst"
+    min_negative: MinNegative = 3
     window: Duration = timedelta(hours=1)
 
 
@@ -77,19 +81,19 @@ class SpikeRule(RuleModel):
     """A spike: the negative rate in window is factor times the entity's own rate over the
     trailing baseline, and at least min_negative."""
 
-    kind: _kind("spike")
+    kind: Spike
     severity: Severity = "warning"
-    min_negative: number(1, 100_000, integer=True) = 3
+    min_negative: MinNegative = 3
     window: Duration = timedelta(hours=6)
     baseline: Duration = timedelta(days=14)
-    factor: number(1.0, 1000.0) = 3.0
+    factor: Factor = 3.0
 
 
 class SevereRule(RuleModel):
     """One severe mention: P(negative) >= min_score, or it contains one of terms."""
 
-    kind: _kind("severe")
-    min_score: number(0.0, 1.0) = 0.95
+    kind: Severe
+    min_score: Fraction = 0.95
     terms: Strings = DEFAULT_CRISIS_TERMS
     window: Duration = timedelta(hours=1)
 

@@ -16,11 +16,12 @@ from typing import Annotated, Any, ClassVar, Mapping
 from pydantic import Field, PlainValidator, WithJsonSchema, create_model, field_validator, model_validator
 
 from connectors.spec import Source
-from monitor.config.fields import Duration, Flag, Ident, Name, Strings, Text, Url, choice, number
+from monitor.config.fields import Count, Duration, Flag, Ident, Name, Strings, Text, Url, choice, number
 from monitor.config.models import Table, known
 from monitor.config.problems import Checker, checker, fail
 
 _VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+MaxBytes = number(1024, 500_000_000, integer=True)
 _KIND_SCHEMA = {str: {"type": "string", "minLength": 1}, int: {"type": "integer"}, bool: {"type": "boolean"},
                 list: {"type": "array"}, dict: {"type": "object"}, float: {"type": "number"}}
 
@@ -41,9 +42,9 @@ class SourceModel(Table):
     about: Text = None
     """the entity whose own listing this is: every item fetched is about it"""
     timeout: Duration = Source.timeout
-    max_bytes: number(1024, 500_000_000, integer=True) = Source.max_bytes
+    max_bytes: MaxBytes = Source.max_bytes
     enabled: Flag = Source.enabled
-    max_pages: number(1, 1000, integer=True) = Source.max_pages
+    max_pages: Count = Source.max_pages
     silent_after: Duration = Source.silent_after
     """no new item for this long is a notice (default: learned from the source's own history)"""
 
