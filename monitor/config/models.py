@@ -119,8 +119,11 @@ class DaemonModel(Table):
     user_agent: Text = "repwatch/0.1 (+reputation monitor; contact: your clinic admin)"
     """sent with every request: say who you are and how to reach you"""
     jitter: Interval = timedelta(seconds=30)
-    """each poll starts up to this much later, so sources do not fire at once"""
+    """each source's first poll starts up to this much later (a fixed offset per source id), so
+    sources do not fire at once; later polls follow every `every` exactly"""
     max_connections: Count = 10
+    poll_workers: Count = 32
+    """polls running at once (fetch, match, store); per-host rate limits still hold"""
     ops_route: Text = None
     """the route of source-health notices (never the crisis team's route)"""
     failures_before_notice: Count = 3
