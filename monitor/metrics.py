@@ -1,10 +1,10 @@
 """``/metrics``: every figure read from the database at scrape time (and the config for
 source health), in the Prometheus text format, so the counters survive restarts: mentions,
 alerts, notifications, deliveries, incidents (and whether the golden hour was met),
-source health, outbox backlog, and the detection-to-delivery latency of pages."""
+source health, outbox backlog, and the detection-to-delivery latency of pages. A scrape
+costs the same whatever the history (:mod:`monitor.store.stats`): mention counts are
+tallies kept by the writes, everything else an aggregate query; no row is loaded."""
 from __future__ import annotations
-
-from collections import Counter
 
 LATENCY_BUCKETS = (5, 15, 30, 60, 120, 300, 600, 1800, 3600)
 
@@ -33,11 +33,11 @@ class Metrics:
 def collect_metrics(app) -> str:
     """Every figure from the database (and the config for source health)."""
     m = Metrics()
-    threshold = app.config.sentiment.negative_threshold
-    c = app.store.counts(threshold)
+    now = app.clock.now()
+    c = app.store.counts(now, LATENCY_BUCKETS)
     for source, total, negative in c.mentions:
         m.add("repwatch_mentions_total", "counter", "Mentions stored, by source.", total, source=source)
-        m.add("repwatch_mentions_negative_total", "counter", "Mentions scored negative, by source.", negative,
+        m.add("repwatch_mentions_negative_total", "counter", "Mentions whose verdict is negative, by source.", negative,
               source=source)
     m.add("repwatch_mentions_unscored", "gauge", "Mentions waiting for the sentiment model.", c.unscored)
     for rule, status, n in c.alerts:
@@ -49,23 +49,19 @@ def collect_metrics(app) -> str:
     for route, status, n in c.deliveries:
         m.add("repwatch_deliveries", "gauge", "Deliveries by route and status (pending, sending, retrying, sent, "
               "failed).", n, route=route, status=status)
-    incidents, pages = c.incidents, c.pages
-    counts = Counter(i.status for i in incidents)
     for status in ("open", "acked", "resolved"):
-        m.add("repwatch_incidents", "gauge", "Incidents by status.", counts.get(status, 0), status=status)
-    met = sum(1 for i in incidents if i.acked_at is not None and i.acked_at <= i.deadline)
-    now = app.clock.now()
-    missed = sum(1 for i in incidents if (i.acked_at or now) > i.deadline)
+        m.add("repwatch_incidents", "gauge", "Incidents by status.", c.incidents.get(status, 0), status=status)
+    met, missed = c.golden_hour
     m.add("repwatch_incidents_golden_hour_total", "counter", "Incidents acknowledged inside / after their deadline.",
           met, result="met")
     m.add("repwatch_incidents_golden_hour_total", "counter", "", missed, result="missed")
-    latencies = sorted(max((sent - detected).total_seconds(), 0) for sent, detected in pages)
-    for le in LATENCY_BUCKETS:
+    pages = c.pages
+    for le, n in pages.within:
         m.add("repwatch_page_latency_seconds_bucket", "histogram", "Seconds from a mention's detection to its page "
-              "being delivered.", sum(1 for x in latencies if x <= le), le=str(le))
-    m.add("repwatch_page_latency_seconds_bucket", "histogram", "", len(latencies), le="+Inf")
-    m.lines.append(f"repwatch_page_latency_seconds_sum {sum(latencies):g}")
-    m.lines.append(f"repwatch_page_latency_seconds_count {len(latencies)}")
+              "being delivered.", n, le=str(le))
+    m.add("repwatch_page_latency_seconds_bucket", "histogram", "", pages.count, le="+Inf")
+    m.lines.append(f"repwatch_page_latency_seconds_sum {pages.total:g}")
+    m.lines.append(f"repwatch_page_latency_seconds_count {pages.count}")
     for source_id, h in app.health().items():
         m.add("repwatch_source_healthy", "gauge", "1 when the source is ok or new, 0 when failing, blocked, "
               "auth-failed or silent.", 1 if h.state in ("ok", "new", "disabled") else 0, source=source_id,

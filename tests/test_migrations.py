@@ -22,7 +22,7 @@ from monitor.store.tables import metadata
 from tests.conftest import T0, write_config
 
 DB_0_1 = Path(__file__).parent / "fixtures" / "db_0_1"
-HEAD = "0007"
+HEAD = "0008"
 
 
 def load(url: str, name: str) -> None:
@@ -81,7 +81,7 @@ def test_a_0_1_database_upgrades_to_todays_schema(db_url):
     load(db_url, "{dialect}")
     assert migrate.current(db_url) == "0001"  # recognised by its tables; nothing written yet
     assert "alembic_version" not in tables(db_url)
-    assert migrate.upgrade(db_url) == ["0002", "0003", "0004", "0005", "0006", "0007"]
+    assert migrate.upgrade(db_url) == ["0002", "0003", "0004", "0005", "0006", "0007", "0008"]
     assert migrate.current(db_url) == HEAD
     assert schema_diffs(db_url) == []
     assert_old_rows_usable(db_url)
@@ -91,7 +91,7 @@ def test_a_database_the_hand_written_migration_changed_is_recognised_and_repaire
     load(db_url, "{dialect}_hand_migrated")
     assert migrate.current(db_url) == "0006"
     assert schema_diffs(db_url) != []  # indexes it never made, 0.1's NOT NULL foreign key
-    assert migrate.upgrade(db_url) == ["0007"]
+    assert migrate.upgrade(db_url) == ["0007", "0008"]
     assert schema_diffs(db_url) == []
     assert_old_rows_usable(db_url)
 
@@ -131,7 +131,7 @@ def test_concurrent_upgrades_migrate_once(db_url):
     for t in threads:
         t.join()
     assert errors == []
-    assert sorted(results, key=len) == [[], [], [], ["0002", "0003", "0004", "0005", "0006", "0007"]]
+    assert sorted(results, key=len) == [[], [], [], ["0002", "0003", "0004", "0005", "0006", "0007", "0008"]]
     assert schema_diffs(db_url) == []
 
 

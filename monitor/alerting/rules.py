@@ -147,31 +147,56 @@ def rule_alert(rule: Rule, entity: Entity, decision: Decision, now: datetime) ->
 def fired(config: Config, store: Store, now: datetime) -> Iterator[tuple[Rule, Entity, Decision]]:
     """Each rule, for each entity it covers, over its window: burst and spike first, then
     severe, so an inhibiting burst is already stored when the single mentions it covers
-    are seen (the caller stores each alert before asking for the next)."""
+    are seen (the caller stores each alert before asking for the next).
+
+    A rule reads its window for all its entities at once, when its turn comes: one query
+    for the window's mentions, one for its recent alerts, and for spike one COUNT per
+    entity over the baseline (see :class:`monitor.store.mention_reads.MentionQueries`).
+    What one entity's alert changes is never read for another entity of the same rule."""
     threshold = config.sentiment.negative_threshold
     for rule in sorted(config.rules, key=lambda r: RULE_ORDER[r.kind]):
-        for entity in config.entities:
-            if not rule.applies_to(entity.id):
-                continue
-            if rule.kind == "severe":
-                seen = store.alerted_mentions(rule.id, entity.id, now - 2 * rule.window)
-                for mention in store.entity_mentions(entity.id, now - rule.window, now):
-                    if mention.id not in seen and rule_counts(rule, mention):
-                        decision = evaluate_severe(rule, mention)
-                        if decision.page:
-                            yield rule, entity, decision
-                continue
-            negatives = [m for m in store.negative_mentions(entity.id, now - rule.window, now, threshold)
-                         if rule_counts(rule, m)]
-            last = store.last_alert(rule.id, entity.id)
-            if rule.kind == "spike":
-                start = now - rule.window
-                baseline = store.count_negative(entity.id, start - rule.baseline, start, threshold, rule.causes)
-                decision = evaluate_spike(rule, negatives, baseline, last, now)
-            else:
-                decision = evaluate_burst(rule, negatives, last, now)
-            if decision.page:
-                yield rule, entity, decision
+        entities = [entity for entity in config.entities if rule.applies_to(entity.id)]
+        if not entities:
+            continue
+        if rule.kind == "severe":
+            yield from _severe(rule, entities, store, now)
+        else:
+            yield from _counted(rule, entities, store, now, threshold)
+
+
+def _severe(rule: Rule, entities: list[Entity], store: Store,
+            now: datetime) -> Iterator[tuple[Rule, Entity, Decision]]:
+    seen: dict[str, set[int]] = {}
+    for alert in store.recent_alerts(rule.id, now - 2 * rule.window):
+        seen.setdefault(alert.entity_id, set()).update(alert.mention_id_set)
+    window = store.window_detected([e.id for e in entities], now - rule.window, now)
+    for entity in entities:
+        alerted = seen.get(entity.id, set())
+        for mention in window.get(entity.id, ()):
+            if mention.id not in alerted and rule_counts(rule, mention):
+                decision = evaluate_severe(rule, mention)
+                if decision.page:
+                    yield rule, entity, decision
+
+
+def _counted(rule: Rule, entities: list[Entity], store: Store, now: datetime,
+             threshold: float) -> Iterator[tuple[Rule, Entity, Decision]]:
+    """Burst and spike. Only an alert fired within the window can make a repeat (see
+    :func:`_dedup`), so the last alert older than that is never read."""
+    ids = [e.id for e in entities]
+    start = now - rule.window
+    window = store.window_negatives(ids, start, now, threshold)
+    last = {alert.entity_id: alert for alert in store.recent_alerts(rule.id, start)}  # oldest first: the last wins
+    baseline = (store.negative_counts(ids, start - rule.baseline, start, threshold, rule.causes)
+                if rule.kind == "spike" else {})
+    for entity in entities:
+        negatives = [m for m in window.get(entity.id, ()) if rule_counts(rule, m)]
+        if rule.kind == "spike":
+            decision = evaluate_spike(rule, negatives, baseline.get(entity.id, 0), last.get(entity.id), now)
+        else:
+            decision = evaluate_burst(rule, negatives, last.get(entity.id), now)
+        if decision.page:
+            yield rule, entity, decision
 
 
 def raise_rule_alerts(config: Config, store: Store, now: datetime) -> list[int]:

@@ -32,6 +32,7 @@ from monitor.store.tables import (
     LeaseRow,
     MentionEntityRow,
     MentionRow,
+    MentionTallyRow,
     MentionVersionRow,
     NotificationRow,
     SilenceRow,
@@ -48,6 +49,7 @@ class Store(MentionsRepo, MentionQueries, SourcesRepo, IncidentsRepo, AlertsRepo
 
 __all__ = [
     "RELEASED", "AlertRow", "Counts", "DeliveryRow", "GroupRow", "IncidentRow", "Lease", "LeaseRow", "MentionEntityRow",
-    "MentionRow", "MentionVersionRow", "NotificationRow", "SilenceRow", "SourceStateRow", "Store", "StoredMention",
+    "MentionRow", "MentionTallyRow", "MentionVersionRow", "NotificationRow", "SilenceRow", "SourceStateRow", "Store",
+    "StoredMention",
     "UTCDateTime", "describe_error", "make_engine",
 ]

@@ -35,18 +35,55 @@ class MentionQueries(StoreBase):
         self, entity_id: str, since: datetime, until: datetime, threshold: float
     ) -> list[StoredMention]:
         """Mentions of one entity with P(negative) >= threshold and event time in (since, until]."""
+        return self.window_negatives([entity_id], since, until, threshold).get(entity_id, [])
+
+    def window_negatives(self, entity_ids: Sequence[str], since: datetime, until: datetime,
+                         threshold: float) -> dict[str, list[StoredMention]]:
+        """Per entity: its mentions with P(negative) >= threshold and event time in (since,
+        until], backfill left out, worst first. One query for all the entities; it reads
+        the window's links alone (index (entity_id, event_at)), then their mentions."""
+        link = MentionEntityRow
+        q = (select(MentionRow, link.entity_id).join(link, link.mention_id == MentionRow.id)
+             .where(link.entity_id.in_(list(entity_ids)), link.event_at > since, link.event_at <= until)
+             .where(link.negative_score >= threshold, link.backfill.is_not(True))
+             .order_by(MentionRow.negative_score.desc(), MentionRow.id))
+        return self._by_entity(q)
+
+    def window_detected(self, entity_ids: Sequence[str], since: datetime,
+                        until: datetime) -> dict[str, list[StoredMention]]:
+        """Per entity: its scored mentions detected in (since, until], backfill left out, in
+        id order. One query; it reads the window's links alone (index (entity_id, detected_at))."""
+        link = MentionEntityRow
+        q = (select(MentionRow, link.entity_id).join(link, link.mention_id == MentionRow.id)
+             .where(link.entity_id.in_(list(entity_ids)), link.detected_at > since, link.detected_at <= until)
+             .where(link.scored.is_(True), link.backfill.is_not(True))
+             .order_by(MentionRow.id))
+        return self._by_entity(q)
+
+    def _by_entity(self, q) -> dict[str, list[StoredMention]]:
+        out: dict[str, list[StoredMention]] = {}
         with self.session() as s:
-            q = (
-                select(MentionRow)
-                .join(MentionEntityRow, MentionEntityRow.mention_id == MentionRow.id)
-                .where(MentionEntityRow.entity_id == entity_id)
-                .where(MentionRow.negative_score >= threshold)
-                .where(MentionRow.event_at > since)
-                .where(MentionRow.event_at <= until)
-                .where(MentionRow.backfill.is_not(True))
-                .order_by(MentionRow.negative_score.desc(), MentionRow.id)
-            )
-            return [self._view(r, (entity_id,)) for r in s.exec(q)]
+            for row, entity_id in s.exec(q):
+                out.setdefault(entity_id, []).append(self._view(row, (entity_id,)))
+        return out
+
+    def negative_counts(self, entity_ids: Sequence[str], since: datetime, until: datetime, threshold: float,
+                        causes: Sequence[str] = ()) -> dict[str, int]:
+        """Per entity: how many of its mentions in (since, until] are negative, backfill included
+        (history is what a baseline is made of); only those with one of ``causes`` when given.
+        A COUNT grouped by entity, read from the index (entity_id, event_at, negative_score)
+        alone unless ``causes`` asks for the mentions' causes. Entities with none are absent."""
+        import sqlalchemy as sa
+
+        link = MentionEntityRow
+        q = (select(link.entity_id, func.count()).select_from(link)
+             .where(link.entity_id.in_(list(entity_ids)), link.event_at > since, link.event_at <= until)
+             .where(link.negative_score >= threshold).group_by(link.entity_id))
+        if causes:  # cause names are distinct words, none inside another
+            q = (q.join(MentionRow, MentionRow.id == link.mention_id)
+                 .where(sa.or_(*(MentionRow.causes.like(f"%{c}%") for c in causes))))
+        with self.session() as s:
+            return {entity_id: n for entity_id, n in s.exec(q)}
 
     def mentions(self, since: datetime | None = None, limit: int = 200) -> list[StoredMention]:
         with self.session() as s:
@@ -93,20 +130,6 @@ class MentionQueries(StoreBase):
             model_negative=r.model_negative, backfill=bool(r.backfill), parent_url=r.parent_url, author=r.author,
         )
 
-    def entity_mentions(self, entity_id: str, detected_since: datetime, until: datetime) -> list[StoredMention]:
-        """Scored mentions of one entity detected in (since, until]."""
-        with self.session() as s:
-            q = (
-                select(MentionRow)
-                .join(MentionEntityRow, MentionEntityRow.mention_id == MentionRow.id)
-                .where(MentionEntityRow.entity_id == entity_id)
-                .where(MentionRow.sentiment_label.is_not(None))
-                .where(MentionRow.backfill.is_not(True))
-                .where(MentionRow.detected_at > detected_since, MentionRow.detected_at <= until)
-                .order_by(MentionRow.id)
-            )
-            return [self._view(r, (entity_id,)) for r in s.exec(q)]
-
     def detected_with_entities(self, since: datetime, until: datetime) -> list[tuple[StoredMention, str]]:
         """(mention, entity id) for every mention detected in (since, until]; a mention about
         two entities comes twice."""
@@ -115,24 +138,6 @@ class MentionQueries(StoreBase):
                  .join(MentionEntityRow, MentionEntityRow.mention_id == MentionRow.id)
                  .where(MentionRow.detected_at > since, MentionRow.detected_at <= until))
             return [(self._view(row, (entity_id,)), entity_id) for row, entity_id in s.exec(q)]
-
-    def count_negative(self, entity_id: str, since: datetime, until: datetime, threshold: float,
-                       causes: Sequence[str] = ()) -> int:
-        """Negative mentions of an entity in (since, until], backfill included (history is what
-        a baseline is made of); only those with one of ``causes`` when given."""
-        import sqlalchemy as sa
-
-        with self.session() as s:
-            q = (
-                select(func.count())
-                .select_from(MentionRow)
-                .join(MentionEntityRow, MentionEntityRow.mention_id == MentionRow.id)
-                .where(MentionEntityRow.entity_id == entity_id, MentionRow.negative_score >= threshold)
-                .where(MentionRow.event_at > since, MentionRow.event_at <= until)
-            )
-            if causes:  # cause names are distinct words, none inside another
-                q = q.where(sa.or_(*(MentionRow.causes.like(f"%{c}%") for c in causes)))
-            return s.exec(q).one()
 
     def count_backfill(self, ids: Sequence[int]) -> int:
         if not ids:

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Iterable, Sequence
 
-from sqlalchemy import func, text
+from sqlalchemy import bindparam, func, text
 from sqlmodel import Session, select
 
 from monitor.mention import Mention, canonical_url, clean_url
 from monitor.store.core import StoreBase
 from monitor.store.engine import describe_error
-from monitor.store.tables import MentionEntityRow, MentionRow, MentionVersionRow
+from monitor.store.tables import MentionEntityRow, MentionRow, MentionTallyRow, MentionVersionRow
 
 if TYPE_CHECKING:
     from monitor.matching import Match
@@ -24,6 +24,10 @@ log = logging.getLogger("repwatch.storage")
 _VERDICT_COLUMNS = ("sentiment_label", "sentiment_score", "negative_score", "verdict_by", "causes", "model_label",
                     "model_negative", "scored_by", "scored_at")
 _MENTIONS_LOCK = 0x72657077  # PostgreSQL advisory lock held while mentions are written ("repw")
+_LINKS = MentionEntityRow.__table__
+# a mention's verdict, copied onto its entity links (see MentionEntityRow) by every write that changes it
+_SYNC_LINKS = (_LINKS.update().where(_LINKS.c.mention_id == bindparam("m_id"))
+               .values(negative_score=bindparam("m_negative"), scored=bindparam("m_scored")))
 
 
 @dataclass(frozen=True)
@@ -50,8 +54,22 @@ class StoredMention:
     author: str | None = None
 
 
+def _older(published: datetime | None, before: datetime | None) -> bool:
+    return before is not None and published is not None and published < before
+
+
+def _insert(dialect: str):
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
 class MentionsRepo(StoreBase):
-    """Writing mentions: insert once, edits, verdicts and human labels."""
+    """Writing mentions: insert once, edits, verdicts and human labels. Each write also keeps,
+    in its own transaction, the entity links' copy of the rule columns and the per-source
+    tallies (stored, negative verdict) that ``/metrics`` reads."""
 
     def add_mentions(self, items: Iterable[tuple[Mention, Sequence[Match]]], detected_at: datetime,
                      backfill_all: bool = False, backfill_before: datetime | None = None, *,
@@ -110,12 +128,10 @@ class MentionsRepo(StoreBase):
 
     def _store_mentions(self, items: list[tuple[Mention, Sequence[Match]]], detected_at: datetime,
                         backfill_all: bool, backfill_before: datetime | None, edited: list[int] | None) -> list[int]:
-        if self.dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
+        insert = _insert(self.dialect)
         new_ids: list[int] = []
         changed: list[int] = []
+        tallies: dict[str, list[int]] = {}
         with self.session() as s:
             if self.dialect == "postgresql":
                 s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MENTIONS_LOCK})
@@ -123,8 +139,10 @@ class MentionsRepo(StoreBase):
                 fingerprint = mention.fingerprint
                 known = s.exec(select(MentionRow).where(MentionRow.fingerprint == fingerprint)).first()
                 if known is not None:
+                    was_negative = known.sentiment_label == "negative"
                     if mention.guid and self._edit(s, known, mention, detected_at):
                         changed.append(known.id)
+                        tallies.setdefault(known.source_id, [0, 0])[1] -= was_negative
                     continue
                 key = canonical_url(mention.url)
                 if key and s.exec(select(MentionRow.id).where(MentionRow.url_key == key,
@@ -133,6 +151,7 @@ class MentionsRepo(StoreBase):
                     continue  # the same article, already stored from another source
                 published = mention.published_at
                 event_at = min(published, detected_at) if published else detected_at
+                backfill = backfill_all or _older(published, backfill_before)
                 stmt = (
                     insert(MentionRow)
                     .values(
@@ -148,8 +167,7 @@ class MentionsRepo(StoreBase):
                         detected_at=detected_at,
                         event_at=event_at,
                         parent_url=mention.parent_url,
-                        backfill=bool(backfill_all or (backfill_before is not None and published is not None
-                                                       and published < backfill_before)),
+                        backfill=backfill,
                     )
                     .on_conflict_do_nothing(index_elements=["fingerprint"])
                     .returning(MentionRow.id)
@@ -159,8 +177,11 @@ class MentionsRepo(StoreBase):
                     continue
                 mention_id = row[0]
                 new_ids.append(mention_id)
+                tallies.setdefault(mention.source_id, [0, 0])[0] += 1
                 for m in matches:
-                    s.add(MentionEntityRow(mention_id=mention_id, entity_id=m.entity_id, alias=m.alias))
+                    s.add(MentionEntityRow(mention_id=mention_id, entity_id=m.entity_id, alias=m.alias,
+                                           event_at=event_at, detected_at=detected_at, backfill=backfill))
+            self._tally(s, tallies)
             s.commit()
         if edited is not None:
             edited.extend(changed)
@@ -182,7 +203,26 @@ class MentionsRepo(StoreBase):
         for column in _VERDICT_COLUMNS:  # the verdict was about the old words; human_label stays
             setattr(row, column, None)
         s.add(row)
+        s.execute(_SYNC_LINKS, [{"m_id": row.id, "m_negative": None, "m_scored": False}])
         return True
+
+    def _tally(self, s: Session, tallies: dict[str, list[int]]) -> None:
+        """Add ``source -> [stored, negative]`` to the per-source tallies."""
+        insert = _insert(self.dialect)
+        for source_id, (stored, negative) in sorted(tallies.items()):
+            if not stored and not negative:
+                continue
+            stmt = insert(MentionTallyRow).values(source_id=source_id, stored=stored, negative=negative)
+            s.execute(stmt.on_conflict_do_update(
+                index_elements=["source_id"],
+                set_={"stored": MentionTallyRow.stored + stmt.excluded.stored,
+                      "negative": MentionTallyRow.negative + stmt.excluded.negative}))
+
+    @staticmethod
+    def _verdict_changes(row: MentionRow, was_negative: bool, links: list[dict], tallies: dict[str, list[int]]):
+        """Note what a new verdict on ``row`` changes: its links' copy, its source's tally."""
+        links.append({"m_id": row.id, "m_negative": row.negative_score, "m_scored": row.sentiment_label is not None})
+        tallies.setdefault(row.source_id, [0, 0])[1] += (row.sentiment_label == "negative") - was_negative
 
     def save_scores(self, verdicts: Iterable[tuple], model: str, at: datetime) -> None:
         """Store each mention's verdict, ``(id, Verdict)``, beside the model's own answer; a plain
@@ -190,16 +230,22 @@ class MentionsRepo(StoreBase):
         a human has already labelled keeps the human verdict."""
         from monitor.verdict import Verdict
 
-        with self.session() as s:
+        links: list[dict] = []
+        tallies: dict[str, list[int]] = {}
+        verdicts = list(verdicts)
+        with self.session() as s:  # the rows in one SELECT, the verdicts in one commit
+            ids = [item[0] for item in verdicts]
+            rows = {r.id: r for r in s.exec(select(MentionRow).where(MentionRow.id.in_(ids)))} if ids else {}
             for item in verdicts:
                 if len(item) == 4:  # (id, label, score, P(negative)): a model's answer taken as it is
                     mention_id, label, score, negative = item
                     v = Verdict(label, score, negative, "model", model_label=label, model_negative=negative)
                 else:
                     mention_id, v = item
-                row = s.get(MentionRow, mention_id)
+                row = rows.get(mention_id)
                 if row is None:
                     continue
+                was_negative = row.sentiment_label == "negative"
                 row.model_label, row.model_negative = v.model_label, v.model_negative
                 row.scored_by, row.scored_at = model, at
                 if row.human_label is None:
@@ -216,6 +262,10 @@ class MentionsRepo(StoreBase):
                     elif row.causes is None:
                         row.causes = ",".join(v.causes) or None
                 s.add(row)
+                self._verdict_changes(row, was_negative, links, tallies)
+            if links:
+                s.execute(_SYNC_LINKS, links)
+            self._tally(s, tallies)
             s.commit()
 
     def label_mention(self, mention_id: int, label: str, causes: Sequence[str] | None, by: str,
@@ -226,6 +276,7 @@ class MentionsRepo(StoreBase):
             row = s.get(MentionRow, mention_id)
             if row is None:
                 return None
+            was_negative = row.sentiment_label == "negative"
             row.human_label, row.labelled_by, row.labelled_at = label, by, at
             row.human_causes = ",".join(causes) if causes is not None else None
             row.sentiment_label, row.sentiment_score, row.verdict_by = label, 1.0, "human"
@@ -235,6 +286,11 @@ class MentionsRepo(StoreBase):
             elif causes is not None:
                 row.causes = ",".join(causes) or None
             s.add(row)
+            links: list[dict] = []
+            tallies: dict[str, list[int]] = {}
+            self._verdict_changes(row, was_negative, links, tallies)
+            s.execute(_SYNC_LINKS, links)
+            self._tally(s, tallies)
             s.commit()
             s.refresh(row)
             return row

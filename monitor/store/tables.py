@@ -5,7 +5,14 @@
                      canonical URL) is a second key across sources; an edited item keeps
                      its row (and id) and takes the new text
   mention_versions   the earlier title/text/rating of an edited mention, one row per edit
-  mention_entities   which entities a mention is about (many-to-many)
+  mention_entities   which entities a mention is about (many-to-many), with a copy of what
+                     the rules filter on (event and detection time, P(negative), scored,
+                     backfill), so a rule reads one entity's window from the composite
+                     indexes (entity_id, event_at) and (entity_id, detected_at) alone;
+                     :mod:`monitor.store.mentions` writes the copy in the transaction that
+                     changes the mention
+  mention_tallies    per source: mentions stored and with a negative verdict, kept by the
+                     writes, so ``/metrics`` never counts the mentions table
   source_state       per-source cursor, ETag/Last-Modified, health
   alerts             every alert a rule or the source-health check raised: labels,
                      mentions, and what became of it (grouped, silenced, inhibited, notified)
@@ -28,6 +35,7 @@ import json
 from datetime import datetime
 
 from sqlalchemy import Column, DateTime, Index, String, Text, TypeDecorator
+from sqlalchemy import text as sql
 from sqlmodel import Field, SQLModel
 
 from monitor.clock import UTC, as_utc
@@ -57,7 +65,12 @@ def _dt(**kw):
 
 class MentionRow(SQLModel, table=True):
     __tablename__ = "mentions"
-    __table_args__ = (Index("ix_mentions_label_event", "sentiment_label", "event_at"),)
+    __table_args__ = (
+        Index("ix_mentions_label_event", "sentiment_label", "event_at"),
+        # the scoring queue: only the unscored rows are in it, so finding none costs nothing
+        Index("ix_mentions_unscored", "id", sqlite_where=sql("sentiment_label IS NULL"),
+              postgresql_where=sql("sentiment_label IS NULL")),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     fingerprint: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
@@ -68,7 +81,7 @@ class MentionRow(SQLModel, table=True):
     author: str | None = None
     rating: float | None = None
     published_at: datetime | None = _dt()
-    detected_at: datetime = _dt(nullable=False)
+    detected_at: datetime = _dt(nullable=False, index=True)
     # when it happened, for windows: published time, never later than detection
     event_at: datetime = _dt(nullable=False, index=True)
     parent_url: str | None = Field(default=None, sa_column=Column(Text))  # a reply: the thread it answers
@@ -111,11 +124,33 @@ class MentionVersionRow(SQLModel, table=True):
 
 
 class MentionEntityRow(SQLModel, table=True):
+    """A mention is about an entity; the rest copies the mention's columns of the same name
+    (``scored``: it has a verdict), for the rules' window queries."""
+
     __tablename__ = "mention_entities"
+    __table_args__ = (
+        Index("ix_mention_entities_entity_event", "entity_id", "event_at", "negative_score"),
+        Index("ix_mention_entities_entity_detected", "entity_id", "detected_at"),
+    )
 
     mention_id: int = Field(foreign_key="mentions.id", primary_key=True)
-    entity_id: str = Field(primary_key=True, index=True)
+    entity_id: str = Field(primary_key=True)
     alias: str = ""
+    event_at: datetime | None = _dt()
+    detected_at: datetime | None = _dt()
+    negative_score: float | None = None
+    scored: bool | None = Field(default=False)
+    backfill: bool | None = Field(default=False)
+
+
+class MentionTallyRow(SQLModel, table=True):
+    """Per source: mentions stored, and those whose verdict is negative (for ``/metrics``)."""
+
+    __tablename__ = "mention_tallies"
+
+    source_id: str = Field(primary_key=True)
+    stored: int = 0
+    negative: int = 0
 
 
 class SourceStateRow(SQLModel, table=True):
@@ -145,6 +180,9 @@ class SourceStateRow(SQLModel, table=True):
 
 class AlertRow(SQLModel, table=True):
     __tablename__ = "alerts"
+    # the rules read a rule's recent alerts; /metrics counts by rule and status
+    __table_args__ = (Index("ix_alerts_rule_fired", "rule_id", "fired_at"),
+                      Index("ix_alerts_rule_status", "rule_id", "status"))
 
     id: int | None = Field(default=None, primary_key=True)
     rule_id: str = Field(index=True)
@@ -227,6 +265,7 @@ class IncidentRow(SQLModel, table=True):
 
 class NotificationRow(SQLModel, table=True):
     __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_route_kind", "route_id", "kind"),)  # /metrics counts by these
 
     id: int | None = Field(default=None, primary_key=True)
     route_id: str
@@ -244,6 +283,7 @@ class NotificationRow(SQLModel, table=True):
 
 class DeliveryRow(SQLModel, table=True):
     __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_route_status", "route_id", "status"),)  # /metrics counts by these
 
     id: int | None = Field(default=None, primary_key=True)
     alert_id: int | None = Field(default=None, index=True)  # repwatch 0.1 sent alerts, not notifications
