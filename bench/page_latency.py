@@ -1,4 +1,4 @@
-"""Detection-to-page time: the real daemon (APScheduler, system clock) polls a local
+"""Detection-to-page time: the real daemon (its scheduler, system clock) polls a local
 Google Alerts feed; when the feed gains the mention that completes a burst, how long from
 repwatch's detection of it (``mentions.detected_at``) until the page reaches a local
 json:// receiver? Run side by side for group_wait = 0s and the default 30s.

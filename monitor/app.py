@@ -8,10 +8,17 @@
 command; :meth:`App.reload` rebuilds the config-bound ones (SIGHUP).
 
 Connectors never see the store, the model or the notifier; each stage gets only what
-the previous one produced. ``poll_source`` may run for several sources at once (one
-scheduler job each); ``process`` is serialised by a lock within the process and by the
-``process`` lease (:class:`monitor.store.Lease`) among processes sharing the database,
-so scoring and paging happen once per new batch of mentions.
+the previous one produced. The two entry points:
+
+* :meth:`App.poll_source` fetches, matches and stores one source: nothing else. Any number
+  may run at once, from any threads (the daemon's pool, ``cycle``, Celery workers), each
+  for a different source; it never waits for ``process``. What it stores is committed
+  before it returns (the mentions, then the source's state), so a ``process`` that starts
+  afterwards sees it; one that is running may or may not.
+* :meth:`App.process` scores, evaluates the rules, dispatches and delivers whatever is
+  new. It is serialised by a lock within the process and by the ``process`` lease
+  (:class:`monitor.store.Lease`) among processes sharing the database, so scoring and
+  paging happen once per new batch of mentions however many pollers there are.
 
 Logs carry ids, counts and statuses, never mention text (it can hold patient data)
 and never notification URLs (they hold secrets).
@@ -51,6 +58,7 @@ log = logging.getLogger("repwatch")
 PROCESS_LEASE = "process"
 PROCESS_LEASE_TTL = timedelta(seconds=60)  # a holder killed outright blocks processing at most this long
 PROCESS_LEASE_WAIT = timedelta(seconds=90)  # how long a one-shot run waits for another process's turn
+SCORE_CHUNK = 256  # unscored mentions read, scored and saved together (one SELECT, one scorer call, one commit)
 
 
 @dataclass(frozen=True)
@@ -93,6 +101,7 @@ class PollReport:
     error: str | None = None
     warnings: tuple[str, ...] = ()
     seconds: float = 0.0
+    edited: int = 0  # stored mentions whose text changed: scored again
 
 
 @dataclass
@@ -114,7 +123,8 @@ class App:
 
     def __init__(self, config: Config, *, scorer: Scorer | None, store: Store | None = None,
                  notifier: Notifier | None = None, clock: Clock | None = None,
-                 client: httpx.Client | None = None, policy: HttpPolicy | None = None):
+                 client: httpx.Client | None = None, policy: HttpPolicy | None = None,
+                 limiter: HostLimiter | None = None):
         self.clock = clock or SystemClock()
         self.store = store or Store(config.storage.url)
         self.scorer = scorer
@@ -125,7 +135,7 @@ class App:
             max_redirects=5,
             limits=httpx.Limits(max_connections=config.daemon.max_connections),
         )
-        self.limiter = HostLimiter()
+        self.limiter = limiter or HostLimiter()  # Celery workers share one in Redis (monitor.scale.limiter)
         self._policy = policy
         self._process_lock = threading.Lock()
         self.connectors: dict = {}
@@ -229,10 +239,10 @@ class App:
         # anything published before the longest rule window
         first_poll = result.ok and state.last_success_at is None
         new_ids: list[int] = []
+        edited: list[int] = []
         backfilled = 0
         if matched:
             problems: list[str] = []
-            edited: list[int] = []
             new_ids = self.store.add_mentions(matched, detected_at=now, backfill_all=first_poll,
                                               backfill_before=now - self._longest_window, problems=problems,
                                               edited=edited)
@@ -250,7 +260,7 @@ class App:
         for w in result.warnings:
             log.warning("source %s: %s", source_id, w)
         report = PollReport(source_id, result.status, len(result.mentions), len(matched), len(new_ids),
-                            result.error, result.warnings, time.perf_counter() - started)
+                            result.error, result.warnings, time.perf_counter() - started, len(edited))
         log.info("source %s: %s, %d fetched, %d matched, %d new (%.2fs)", source_id, result.status,
                  report.fetched, report.matched, report.new, report.seconds)
         return report
@@ -323,22 +333,23 @@ class App:
     def cycle(self, flush: bool = True) -> tuple[list[PollReport], ProcessReport]:
         """Poll every enabled source once, then process; a one-shot run flushes groups."""
         ids = [s.id for s in self.config.sources if s.enabled]
-        # at once, so one slow source never delays another (each is bounded by its own
-        # timeout; the shared HostLimiter and connection pool still pace each host)
-        workers = max(1, min(len(ids), self.config.daemon.max_connections))
+        # at once, as many as the daemon's poll pool, so one slow source never delays another
+        # (each is bounded by its own timeout; the shared HostLimiter and connection pool
+        # still pace each host)
+        workers = max(1, min(len(ids), self.config.daemon.poll_workers))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="poll") as pool:
             polls = list(pool.map(self.poll_source, ids))
         return polls, self.process(flush, wait=PROCESS_LEASE_WAIT)
 
     def _score_pending(self, report: ProcessReport) -> None:
         """Score new mentions and store each one's verdict (model, star rating; see
-        :mod:`monitor.verdict`). Star-only reviews are judged by their rating alone."""
-        size = self.config.sentiment.batch_size
+        :mod:`monitor.verdict`). Star-only reviews are judged by their rating alone.
+
+        ``SCORE_CHUNK`` mentions at a time: one SELECT, one scorer call (the scorer batches
+        as ``[sentiment] batch_size`` says; 1 keeps each score independent of its
+        neighbours), one transaction for their verdicts."""
         threshold = self.config.sentiment.negative_threshold
-        while True:
-            rows = self.store.unscored(size)
-            if not rows:
-                return
+        while rows := self.store.unscored(SCORE_CHUNK):
             texts = [join_title_text(r.title, r.text) for r in rows]
             worded = [i for i, t in enumerate(texts) if t.strip()]
             try:

@@ -1,12 +1,19 @@
-"""The daemon: APScheduler runs one job per source, plus a job that scores, evaluates,
-dispatches and delivers every ``outbox_every`` (10 s: a grouped page leaves within
-group_wait + 10 s, escalations within 10 s of their time). The HTTP endpoint
-(:mod:`monitor.httpd`: /healthz, /metrics, /ack) runs beside it when ``[daemon] listen``
-is set.
+"""The daemon: polls on a schedule, processing in a loop of its own, the HTTP endpoint.
 
-Start times are jittered so many sources do not fire together; each source job is
-``max_instances=1`` and coalesced, so a slow source never piles up. SIGTERM and
-SIGINT stop the scheduler gracefully: running polls finish, nothing is cut mid-write.
+* Polls (:meth:`monitor.app.App.poll_source`: fetch, match, store) run on a pool of
+  ``[daemon] poll_workers`` threads, at the times of :mod:`monitor.schedule`: each
+  source's first poll is spread over ``min(every, jitter)`` by a fixed offset per source
+  id, then it polls every ``every`` exactly. A poll still running when its next is due
+  skips that one (counted); nothing piles up.
+* Processing (:meth:`monitor.app.App.process`: scores, rules, dispatch, deliveries) runs
+  in :class:`monitor.processing.ProcessLoop`, woken when a poll stored something new and by
+  the ``outbox`` timer every ``outbox_every`` (10 s: a grouped page leaves within
+  group_wait + 10 s, escalations within 10 s of their time). Polls never wait for it.
+* The HTTP endpoint (:mod:`monitor.httpd`: /healthz, /metrics, /ack) runs beside them
+  when ``[daemon] listen`` is set.
+
+SIGTERM and SIGINT stop scheduling, give running polls up to ``STOP_GRACE`` to finish
+(then abandon them: the store is transactional), run a last process and exit.
 
 SIGHUP reloads the config file, as Prometheus and Alertmanager do: the file is validated
 first, and a file with problems leaves the running config in place (each problem is
@@ -17,21 +24,20 @@ model and the listen address need a restart, and the log says so when they chang
 from __future__ import annotations
 
 import logging
-import random
 import signal
 import threading
 from datetime import timedelta
 
-from apscheduler.jobstores.base import JobLookupError
-from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.interval import IntervalTrigger
-
 from monitor.app import App
-from monitor.clock import UTC
 from monitor.config import Config, Source, load_config
 from monitor.errors import ConfigError
+from monitor.processing import ProcessLoop
+from monitor.schedule import Every, PollPool, Scheduler, phase_offset
 
 log = logging.getLogger("repwatch.daemon")
+
+STOP_GRACE = 5.0  # seconds running polls get to finish on SIGTERM
+LAST_PROCESS = 4.0  # seconds the last process gets before the daemon exits anyway
 
 
 class Daemon:
@@ -40,23 +46,18 @@ class Daemon:
         self.stopping = threading.Event()
         self.reload_requested = threading.Event()
         self.endpoint = None
-        self.scheduler = BackgroundScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1,
-                                                                         "misfire_grace_time": 300})
-        now = app.clock.now()
+        self.processor = ProcessLoop(app.process)
+        self.scheduler = Scheduler(app.clock, PollPool(app.config.daemon.poll_workers))
         for source in app.config.sources:
             if source.enabled:
-                self._schedule(source, now)
-        self.scheduler.add_job(self._run_outbox, IntervalTrigger(seconds=outbox_every.total_seconds(), timezone=UTC),
-                               id="outbox", name="scores, rules and deliveries")
+                self._schedule(source)
+        self.scheduler.add_job("outbox", self.processor.wake, Every(outbox_every), "scores, rules and deliveries",
+                               inline=True)
 
-    def _schedule(self, source: Source, now) -> None:
-        jitter = self.app.config.daemon.jitter.total_seconds()
-        every = source.every.total_seconds()
-        first = now + timedelta(seconds=random.uniform(0, min(jitter, every)) if jitter else 0)
-        self.scheduler.add_job(
-            self._run_source, IntervalTrigger(seconds=every, jitter=min(jitter, every / 4) or None, timezone=UTC),
-            args=(source.id,), id=f"source:{source.id}", name=f"poll {source.id}", next_run_time=first,
-        )
+    def _schedule(self, source: Source) -> None:
+        phase = phase_offset(source.id, source.every, self.app.config.daemon.jitter)
+        self.scheduler.add_job(f"source:{source.id}", lambda: self._run_source(source.id),
+                               Every(source.every, phase), f"poll {source.id}")
 
     def reload(self) -> bool:
         """Read the config file again and run it if it is valid; return whether it runs."""
@@ -78,15 +79,14 @@ class Daemon:
             log.exception("reload: %s could not be applied; still running the previous config", path)
             return False
         added, removed, changed = _source_changes(old, self.app.config)
-        now = self.app.clock.now()
         for source_id in removed | changed:
             try:
                 self.scheduler.remove_job(f"source:{source_id}")
-            except JobLookupError:
+            except KeyError:
                 pass
         for source in self.app.config.sources:
             if source.id in added | changed:
-                self._schedule(source, now)
+                self._schedule(source)
         new = self.app.config
         log.info("reloaded %s: sources added %s, removed %s, changed %s; %d sources, %d entities, %d routes, "
                  "%d rules", path, sorted(added) or "none", sorted(removed) or "none", sorted(changed) or "none",
@@ -96,21 +96,11 @@ class Daemon:
         return True
 
     def _run_source(self, source_id: str) -> None:
-        if self.stopping.is_set() or not any(s.id == source_id for s in self.app.config.sources):
+        if self.stopping.is_set() or source_id not in self.app.connectors:
             return
-        try:
-            self.app.poll_source(source_id)
-            self.app.process()
-        except Exception:  # never let one source kill the scheduler thread
-            log.exception("poll of %s failed", source_id)
-
-    def _run_outbox(self) -> None:
-        if self.stopping.is_set():
-            return
-        try:
-            self.app.process()
-        except Exception:
-            log.exception("outbox run failed")
+        report = self.app.poll_source(source_id)  # never raises
+        if report.new or report.edited:
+            self.processor.wake()
 
     def stop(self, *_args) -> None:
         if not self.stopping.is_set():
@@ -126,6 +116,7 @@ class Daemon:
             signal.signal(signal.SIGINT, self.stop)
             if hasattr(signal, "SIGHUP"):
                 signal.signal(signal.SIGHUP, self.request_reload)
+        self.processor.start()
         self.scheduler.start()
         if self.app.config.daemon.listen:
             from monitor.httpd import Endpoint
@@ -136,8 +127,8 @@ class Daemon:
             except OSError as exc:  # paging goes on without it; ack links and /metrics do not
                 log.error("HTTP endpoint cannot listen on %s (%s): ack links, /healthz and /metrics are off",
                           self.app.config.daemon.listen, exc)
-        log.info("repwatch running: %d sources, %d rules", len(self.scheduler.get_jobs()) - 1,
-                 len(self.app.config.rules))
+        log.info("repwatch running: %d sources, %d rules, %d poll workers", len(self.scheduler.get_jobs()) - 1,
+                 len(self.app.config.rules), self.app.config.daemon.poll_workers)
         try:
             while not self.stopping.wait(0.5):
                 if until is not None and until.is_set():
@@ -147,10 +138,21 @@ class Daemon:
                     log.info("SIGHUP: reloading %s", self.app.config.path)
                     self.reload()
         finally:
-            if self.endpoint is not None:
-                self.endpoint.stop()
-            self.scheduler.shutdown(wait=True)
-            log.info("stopped")
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        self.stopping.set()
+        if self.endpoint is not None:
+            self.endpoint.stop()
+        abandoned = self.scheduler.shutdown(grace=STOP_GRACE)
+        if abandoned:
+            log.warning("stopping: %d polls still running after %.0fs, abandoned (nothing half-stored)",
+                        abandoned, STOP_GRACE)
+        if not self.processor.stop(timeout=LAST_PROCESS):
+            log.warning("stopping: the last process did not finish within %.0fs", LAST_PROCESS)
+        stats = self.scheduler.stats
+        log.info("stopped (polls started %d, skipped while still running %d, missed %d)", stats.started,
+                 stats.skipped, stats.missed)
 
 
 def _source_changes(old: Config, new: Config) -> tuple[set[str], set[str], set[str]]:

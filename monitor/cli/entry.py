@@ -25,8 +25,7 @@ def setup_logging(level: str) -> None:
             handler.addFilter(MaskingFilter())
     # urllib3 (under apprise) logs each request's path at debug level: a webhook's path is its secret
     # alembic says which database backend it found on every start; db upgrade prints what it applied
-    for noisy in ("httpx", "httpcore", "urllib3", "apscheduler.executors.default", "apscheduler.scheduler",
-                  "alembic"):
+    for noisy in ("httpx", "httpcore", "urllib3", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

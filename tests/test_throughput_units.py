@@ -1,0 +1,148 @@
+"""The scheduler, the poll pool and the processing loop, with a manual clock: no sleeping."""
+import statistics
+import threading
+from datetime import datetime, timedelta, timezone
+
+from monitor.clock import ManualClock
+from monitor.processing import ProcessLoop
+from monitor.schedule import Every, PollPool, Scheduler, phase_offset
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+MINUTE = timedelta(minutes=1)
+
+
+class Inline:
+    """A pool that runs each call at once, or holds it until released."""
+
+    def __init__(self, hold: bool = False):
+        self.hold, self.held = hold, []
+
+    def submit(self, call):
+        self.held.append(call) if self.hold else call()
+
+    def release(self):
+        calls, self.held = self.held, []
+        for call in calls:
+            call()
+
+    def close(self):
+        pass
+
+
+def drive(scheduler, clock, until, step=timedelta(seconds=1)):
+    while clock.now() < until:
+        clock.advance(step)
+        scheduler.run_pending(clock.now())
+
+
+def test_phase_offset_is_stable_and_spread_within_30_seconds():
+    offsets = [phase_offset(f"source-{i}", MINUTE, timedelta(seconds=30)) for i in range(1000)]
+    assert offsets == [phase_offset(f"source-{i}", MINUTE, timedelta(seconds=30)) for i in range(1000)]
+    seconds = [o.total_seconds() for o in offsets]
+    assert 0 <= min(seconds) < 1 and 29 < max(seconds) < 30
+    assert 13 < statistics.mean(seconds) < 17  # spread evenly, not bunched
+    assert phase_offset("x", timedelta(seconds=10), timedelta(seconds=30)) < timedelta(seconds=10)  # min(every, 30 s)
+    assert phase_offset("x", MINUTE, timedelta(0)) == timedelta(0)  # jitter = "0s": at once
+
+
+def test_first_polls_fall_within_30_seconds_and_the_period_is_every_exactly():
+    clock = ManualClock(T0)
+    runs: dict[str, list[datetime]] = {}
+    scheduler = Scheduler(clock, Inline())
+    for i in range(200):
+        sid = f"s{i}"
+        scheduler.add_job(sid, lambda sid=sid: runs.setdefault(sid, []).append(clock.now()),
+                          Every(MINUTE, phase_offset(sid, MINUTE, timedelta(seconds=30))))
+    drive(scheduler, clock, T0 + 100 * MINUTE + timedelta(seconds=30), step=timedelta(milliseconds=500))
+    firsts = [times[0] - T0 for times in runs.values()]
+    assert len(runs) == 200 and max(firsts) <= timedelta(seconds=30)
+    for times in runs.values():
+        assert len(times) == 101
+        periods = [(b - a).total_seconds() for a, b in zip(times, times[1:])]
+        assert statistics.mean(periods) == 60.0
+        assert times[-1] - times[0] == 100 * MINUTE  # no drift over 100 periods
+    assert scheduler.stats.started == 200 * 101 and scheduler.stats.skipped == 0
+
+
+def test_a_late_tick_runs_each_job_at_its_due_time_grid_not_from_the_tick():
+    clock = ManualClock(T0)
+    seen = []
+    scheduler = Scheduler(clock, Inline())
+    scheduler.add_job("a", lambda: seen.append(clock.now()), Every(MINUTE, timedelta(seconds=10)))
+    clock.advance(timedelta(seconds=13))  # the scheduler woke 3 s late
+    scheduler.run_pending(clock.now())
+    assert scheduler.next_due() == T0 + timedelta(seconds=70)  # 10 s + 60 s, not 13 s + 60 s
+    clock.advance(timedelta(minutes=5))  # slept through several periods: one run, the rest counted missed
+    assert scheduler.run_pending(clock.now()) == ["a"]
+    assert scheduler.stats.missed == 4 and len(seen) == 2
+    assert scheduler.next_due() == T0 + timedelta(seconds=370)
+
+
+def test_a_poll_still_running_when_its_next_is_due_is_skipped_not_queued():
+    clock = ManualClock(T0)
+    pool = Inline(hold=True)
+    scheduler = Scheduler(clock, pool)
+    calls = []
+    scheduler.add_job("slow", lambda: calls.append(clock.now()), Every(MINUTE))
+    assert scheduler.run_pending(clock.now()) == ["slow"]
+    for _ in range(3):  # its first run is still going (held in the pool) for three more periods
+        clock.advance(MINUTE)
+        assert scheduler.run_pending(clock.now()) == []
+    assert scheduler.stats.skipped == 3 and len(pool.held) == 1
+    pool.release()
+    clock.advance(MINUTE)
+    assert scheduler.run_pending(clock.now()) == ["slow"]
+    pool.release()
+    assert len(calls) == 2  # the skipped periods never ran later
+
+
+def test_removed_and_replaced_jobs_keep_one_schedule():
+    clock = ManualClock(T0)
+    scheduler = Scheduler(clock, Inline())
+    counts = {"a": 0, "b": 0}
+    scheduler.add_job("a", lambda: counts.__setitem__("a", counts["a"] + 1), Every(MINUTE))
+    scheduler.add_job("b", lambda: counts.__setitem__("b", counts["b"] + 1), Every(MINUTE))
+    scheduler.add_job("a", lambda: counts.__setitem__("a", counts["a"] + 1), Every(2 * MINUTE))  # changed
+    scheduler.remove_job("b")
+    drive(scheduler, clock, T0 + 10 * MINUTE)
+    assert counts == {"a": 6, "b": 0}
+    assert [(j.id, j.trigger.interval) for j in scheduler.get_jobs()] == [("a", 2 * MINUTE)]
+
+
+def test_the_pool_runs_polls_at_once_and_shutdown_abandons_a_stuck_one():
+    clock = ManualClock(T0)
+    scheduler = Scheduler(clock, PollPool(4))
+    inside, release, stuck = threading.Barrier(4, timeout=5), threading.Event(), threading.Event()
+
+    def poll():
+        inside.wait()  # four polls are in at the same time, or this times out
+        release.wait(5)
+
+    for i in range(4):
+        scheduler.add_job(f"p{i}", poll, Every(MINUTE))
+    scheduler.add_job("stuck", lambda: stuck.wait(10), Every(MINUTE), inline=False)
+    assert len(scheduler.run_pending(clock.now())) == 5
+    release.set()
+    assert scheduler.shutdown(grace=1.0) == 1  # the four finished; the stuck one is abandoned
+    stuck.set()
+
+
+def test_processing_runs_once_per_burst_of_wakes_and_once_more_on_stop():
+    started, second, go = threading.Event(), threading.Event(), threading.Event()
+    runs = []
+
+    def process():
+        runs.append(1)
+        (second if len(runs) == 2 else started).set()
+        go.wait(5)
+
+    loop = ProcessLoop(process)
+    loop.start()
+    loop.wake()
+    assert started.wait(5)
+    for _ in range(50):  # polls storing while a run is going: coalesced into one more run
+        loop.wake()
+    go.set()
+    assert second.wait(5)
+    assert loop.stop(timeout=5)
+    assert len(runs) == 3  # the first, one for the 50 wakes, and the last one on stop
