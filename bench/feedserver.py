@@ -116,8 +116,12 @@ class Feeds:
         return 200, etag, body
 
     def write_log(self, path: str) -> None:
+        """The requests (time, feed, client, status, version) to ``path``; the plan of
+        negatives (feed, entity index, seconds after start) to ``path.plan``."""
         with open(path, "w", encoding="utf-8") as out:
             out.writelines(f"{t:.4f}\t{i}\t{c}\t{s}\t{v}\n" for t, i, c, s, v in self.log)
+        with open(path + ".plan", "w", encoding="utf-8") as out:
+            out.writelines(f"{n.feed}\t{n.entity}\t{n.at:.3f}\n" for n in self.planned.values())
 
 
 async def _read_request(reader: asyncio.StreamReader) -> tuple[str, dict[str, str]] | None:
