@@ -74,7 +74,7 @@ class _Stages:
 
 def _keep_running(old: Config, config: Config) -> tuple[Config, list[str]]:
     """``config`` with the running values of the settings that take a restart (the
-    database, the loaded model, the listen address, the connection pool), and their keys
+    database, the loaded model, the listen address, the connection pool, the poll pool), and their keys
     where ``config`` changed them."""
     restart: list[str] = []
     if config.storage.url != old.storage.url:
@@ -84,7 +84,7 @@ def _keep_running(old: Config, config: Config) -> tuple[Config, list[str]]:
         if getattr(old.sentiment, key) != getattr(config.sentiment, key):
             restart.append(f"sentiment.{key}")
             config = replace(config, sentiment=replace(config.sentiment, **{key: getattr(old.sentiment, key)}))
-    for key in ("listen", "max_connections"):
+    for key in ("listen", "max_connections", "poll_workers"):
         if getattr(old.daemon, key) != getattr(config.daemon, key):
             restart.append(f"daemon.{key}")
             config = replace(config, daemon=replace(config.daemon, **{key: getattr(old.daemon, key)}))
@@ -252,7 +252,8 @@ class App:
             if edited:
                 log.info("source %s: %d mentions edited since last seen (kept as new versions, scored again)",
                          source_id, len(edited))
-        before, after = record_fetch(self.store, source_id, result, len(new_ids), now, source.digest, backfilled)
+        before, after = record_fetch(self.store, source_id, result, len(new_ids), now, source.digest, backfilled,
+                                     seen=state)
         if after != before and after == "ok" and before not in ("new", "ok"):
             log.warning("source %s recovered (was %s)", source_id, before)
         elif after != "ok" and after != before:

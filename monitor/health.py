@@ -77,10 +77,11 @@ _FAILED_STATUS = {"rate_limited": "rate_limited", "blocked": "blocked", "auth_fa
 
 
 def record_fetch(store: Store, source_id: str, result: FetchResult, new_mentions: int, at: datetime,
-                 digest: str | None = None, backfilled: int = 0) -> tuple[str, str]:
-    """Update a source's state after a fetch, in one transaction; return (previous status, new status)."""
+                 digest: str | None = None, backfilled: int = 0, seen: SourceStateRow | None = None) -> tuple[str, str]:
+    """Update a source's state after a fetch, in one transaction; return (previous status, new
+    status). ``seen``: the state read before the fetch (see ``Store.change_source_state``)."""
     return store.change_source_state(
-        source_id, lambda row: apply_fetch(row, result, new_mentions, at, digest, backfilled))
+        source_id, lambda row: apply_fetch(row, result, new_mentions, at, digest, backfilled), seen)
 
 
 def apply_fetch(row: SourceStateRow, result: FetchResult, new_mentions: int, at: datetime,

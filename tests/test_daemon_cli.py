@@ -71,3 +71,49 @@ def test_demo_runs_end_to_end(capsys):
     assert "PAGE RECEIVED" in out
     assert "A123456789" not in out and "0912-345-678" not in out
     assert "hxxps" in out and "evil.example" not in out  # the review's links, defanged
+
+
+STUCK = """
+[[sources]]
+id = "stuck"
+type = "google_alerts"
+url = "{url}"
+every = "1s"
+"""
+
+
+def test_polls_go_on_while_processing_is_busy_and_a_stop_abandons_a_stuck_poll(tmp_path, feed_server, receiver):
+    import threading
+
+    from monitor.app import App
+    from monitor.config import load_config
+    from monitor.daemon import LAST_PROCESS, STOP_GRACE, Daemon
+    from monitor.mention import FetchResult
+    from tests.test_faults_daemon import wait_until
+
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    feed_server.set("/feed", alerts_feed(KIND, now - timedelta(minutes=2)))
+    text = config_text(tmp_path / "r.db", feed_server.url("/feed"), receiver.apprise_url).replace('every = "5m"',
+                                                                                                  'every = "1s"')
+    cfg = write_config(tmp_path, text + STUCK.format(url=feed_server.url("/stuck")) + '\n[daemon]\nlisten = ""\n')
+    app = App(load_config(cfg), scorer=None)
+    stuck = threading.Event()
+    app.connectors["stuck"].poll = lambda ctx: (stuck.wait(60), FetchResult("ok"))[1]
+    daemon, until = Daemon(app), threading.Event()
+    runner = threading.Thread(target=daemon.run, kwargs={"install_signals": False, "until": until})
+    try:
+        with app._process_lock:  # a process() that takes its time: the polls do not wait for it
+            runner.start()
+            assert wait_until(lambda: feed_server.requests.count("/feed") >= 3, 20), feed_server.requests
+            assert wait_until(lambda: daemon.scheduler.stats.skipped >= 2, 10)  # the stuck poll is not queued
+        started = time.monotonic()
+        until.set()
+        runner.join(timeout=30)
+        took = time.monotonic() - started
+        assert not runner.is_alive() and took < STOP_GRACE + LAST_PROCESS + 1, took
+        assert daemon.processor.runs >= 1  # the last process ran
+    finally:
+        stuck.set()
+        until.set()
+        runner.join(timeout=30)
+        app.close()

@@ -146,3 +146,33 @@ def test_processing_runs_once_per_burst_of_wakes_and_once_more_on_stop():
     assert second.wait(5)
     assert loop.stop(timeout=5)
     assert len(runs) == 3  # the first, one for the 50 wakes, and the last one on stop
+
+
+def test_a_poll_writes_its_source_state_without_reading_it_again_unless_another_wrote(store):
+    from monitor.health import record_fetch
+    from monitor.mention import FetchResult
+
+    ok = FetchResult("ok", etag='"e1"')
+    assert record_fetch(store, "s", ok, 2, T0) == ("new", "ok")  # never polled: the plain path
+    seen = store.source_state("s")
+    statements = []
+    from sqlalchemy import event
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement.split()[0].upper())
+
+    event.listen(store.engine, "before_cursor_execute", count)
+    try:
+        assert record_fetch(store, "s", FetchResult("not_modified"), 0, T0 + MINUTE, seen=seen) == ("ok", "ok")
+    finally:
+        event.remove(store.engine, "before_cursor_execute", count)
+    assert statements == ["UPDATE"]  # one statement, one commit
+    row = store.source_state("s")
+    assert row.last_poll_at == T0 + MINUTE and row.etag == '"e1"' and row.total_mentions == 2
+
+    # another poll of the source wrote since ``seen`` was read: read again, nothing lost
+    record_fetch(store, "s", FetchResult("failed", error="boom"), 0, T0 + 2 * MINUTE, seen=row)
+    assert record_fetch(store, "s", FetchResult("ok", etag='"e2"'), 3, T0 + 3 * MINUTE, seen=row) == ("failing", "ok")
+    row = store.source_state("s")
+    assert row.total_mentions == 5 and row.etag == '"e2"' and row.last_error == "boom"
+    assert row.last_poll_at == T0 + 3 * MINUTE

@@ -23,9 +23,19 @@ class SourcesRepo(StoreBase):
         with self.session() as s:
             return {r.source_id: r for r in s.exec(select(SourceStateRow))}
 
-    def change_source_state(self, source_id: str, change: Callable[[SourceStateRow], None]) -> tuple[str, str]:
+    def change_source_state(self, source_id: str, change: Callable[[SourceStateRow], None],
+                            seen: SourceStateRow | None = None) -> tuple[str, str]:
         """Read the source's state, let ``change`` modify it, and save it, in one transaction;
-        return (status before, status after). ``change`` must not touch the database."""
+        return (status before, status after). ``change`` must not touch the database.
+
+        ``seen``: the state as :meth:`source_state` returned it before the fetch. While the
+        stored row is still that one (its ``last_poll_at`` unchanged: no other poll of the
+        source wrote since), the changed columns are written in one UPDATE that checks
+        exactly that, without reading the row again; otherwise as above."""
+        if seen is not None and seen.last_poll_at is not None:
+            done = self._update_seen(source_id, change, seen)
+            if done is not None:
+                return done
         with self.session() as s:
             row = s.get(SourceStateRow, source_id) or SourceStateRow(source_id=source_id)
             before = row.status
@@ -33,6 +43,17 @@ class SourcesRepo(StoreBase):
             s.add(row)
             s.commit()
             return before, row.status
+
+    def _update_seen(self, source_id: str, change: Callable[[SourceStateRow], None],
+                     seen: SourceStateRow) -> tuple[str, str] | None:
+        table = SourceStateRow.__table__
+        row = SourceStateRow(**{c: getattr(seen, c) for c in table.columns.keys()})
+        change(row)
+        values = {c: getattr(row, c) for c in table.columns.keys() if getattr(row, c) != getattr(seen, c)}
+        with self.engine.begin() as conn:
+            updated = conn.execute(table.update().values(**values).where(
+                table.c.source_id == source_id, table.c.last_poll_at == seen.last_poll_at)).rowcount
+        return (seen.status, row.status) if updated == 1 else None
 
     def record_notice(self, source_id: str, state: str | None, at: datetime) -> None:
         with self.session() as s:
