@@ -146,12 +146,13 @@ def analyse(args, t0: float, elapsed: float, req_path: Path, pages: list, log_te
            "negative_fraction": args.negative_fraction, "group_wait": args.group_wait, "daemon": args.daemon,
            "storage": "postgresql" if args.pg else "sqlite", "elapsed_s": round(elapsed, 1)}
     reqs = read_requests(req_path)
+    span = min(elapsed, args.duration)  # the polls counted: those before the SIGTERM
     report = {"config": cfg, "feedserver": {"capacity_rps": round(measured["capacity_rps"]),
                                             "requests": sum(len(v) for c in WHO for v in reqs.get(c, {}).values())}}
     for code, name in WHO.items():
         if name == "baseline" and name not in measured["cpu_s"]:
             continue
-        report[name] = client_report(reqs.get(code, {}), t0, elapsed, cfg)
+        report[name] = client_report(reqs.get(code, {}), t0, span, cfg)
     for name in ("repwatch", "baseline", "feedserver"):
         if name in measured["cpu_s"]:
             cpu = measured["cpu_s"][name]
@@ -180,13 +181,13 @@ def _fmt(v, spec: str = "") -> str:
 
 def _rows(report: dict) -> list[tuple[str, str, str]]:
     r, b = report["repwatch"], report.get("baseline", {})
-    lag = lambda d: "{} / {} / {}".format(*(_fmt(d.get(k)) for k in ("median", "p99", "max")))  # noqa: E731
+    lag = lambda d: " / ".join(_fmt(d.get(k)) for k in ("min", "median", "p99", "max"))  # noqa: E731
     pick = lambda d, *keys: _fmt(_dig(d, keys))  # noqa: E731
     return [
         ("polls due", pick(r, "polls_due"), pick(b, "polls_due")),
         ("polls completed", pick(r, "polls_completed"), pick(b, "polls_completed")),
         ("completion", pick(r, "completion"), pick(b, "completion")),
-        ("first-poll lag s median/p99/max", lag(r["first_poll_lag_s"]), lag(b.get("first_poll_lag_s", {}))),
+        ("first-poll lag s min/med/p99/max", lag(r["first_poll_lag_s"]), lag(b.get("first_poll_lag_s", {}))),
         ("sources never polled", pick(r, "first_poll_lag_s", "never_polled"),
          pick(b, "first_poll_lag_s", "never_polled")),
         (f"mean period s (every {r['period_s']['every']:g})", pick(r, "period_s", "mean"), pick(b, "period_s", "mean")),
@@ -213,15 +214,16 @@ def print_report(report: dict) -> None:
     print(f"feed server: >= {f['capacity_rps']} req/s to one httpx client before the run (client-bound); "
           f"in the run {f['requests']} requests, CPU {f.get('cpu_cores')} cores, so about "
           f"{_fmt(f.get('rps_per_core_implied'))} req/s per core; peak RSS {f.get('peak_rss_mb')} MB\n")
-    print(f"{'':34}{'repwatch':>18}{'baseline':>18}")
+    print(f"{'':34}{'repwatch':>30}{'baseline':>30}")
     for label, rv, bv in _rows(report):
-        print(f"{label:34}{rv:>18}{bv:>18}")
+        print(f"{label:34}{rv:>30}{bv:>30}")
     ratios = report.get("ratios_repwatch_over_baseline", {})
     print("repwatch / baseline: " + ", ".join(f"{k} {_fmt(v)}" for k, v in ratios.items()))
     print(f"daemon log: {report['repwatch']['log']}")
     lat = p["latency_s"]
-    print(f"pages: {p['negatives_planned']} negatives planned, {p['entities_served_negative']} entities' served to "
-          f"repwatch, {p['entities_paged']} paged ({p['pages_received']} pages); latency after the fetch s "
+    print(f"pages: {p['negatives_planned']} negative entries planned; repwatch fetched one about "
+          f"{p['entities_served_negative']} entities, {p['entities_paged']} of them paged ({p['pages_received']} pages "
+          f"in all); latency from that fetch s "
           f"p50 {_fmt(lat['p50'])} p95 {_fmt(lat['p95'])} max {_fmt(lat['max'])}")
     for key in ("per_minute", "per_5_minutes"):
         print(f"\n{key.replace('_', ' ')}: {'window s':>12}{'due':>10}{'repwatch':>10}{'ratio':>8}{'baseline':>10}")
