@@ -6,7 +6,7 @@ import argparse
 import os
 
 from monitor.cli import config as config_cmds
-from monitor.cli import db, delivery, demo, incidents, mentions, run, sentiment, sources
+from monitor.cli import db, delivery, demo, incidents, mentions, run, scale, sentiment, sources
 from monitor.cli.common import DEFAULT_CONFIG
 
 
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     _delivery_commands(sub, cfg)
     _sentiment_commands(sub, cfg)
     _incident_commands(sub, cfg)
+    _scale_commands(sub, cfg)
     _offline_commands(sub)
     return p
 
@@ -166,6 +167,16 @@ def _incident_commands(sub, cfg: argparse.ArgumentParser) -> None:
     c = ss.add_parser("expire", parents=[cfg], help="end a silence now")
     c.add_argument("id", type=int)
     c.set_defaults(func=incidents.cmd_silence)
+
+
+def _scale_commands(sub, cfg: argparse.ArgumentParser) -> None:
+    c = sub.add_parser("worker", parents=[cfg], help="[scale] run polls from the Celery queue (any number of workers)")
+    c.add_argument("--concurrency", type=int, help="polls at once (default: [scale] concurrency)")
+    c.set_defaults(func=scale.cmd_worker)
+    sub.add_parser("scheduler", parents=[cfg], help="[scale] queue each source's polls when due (one leads)"
+                   ).set_defaults(func=scale.cmd_scheduler)
+    sub.add_parser("processor", parents=[cfg], help="[scale] score, apply rules and page (one leads, others stand "
+                   "by)").set_defaults(func=scale.cmd_processor)
 
 
 def _offline_commands(sub) -> None:

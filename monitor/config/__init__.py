@@ -24,10 +24,10 @@ from monitor.config.models import DEFAULT_CRISIS_TERMS, DEFAULT_MODEL, DEFAULT_S
 from monitor.config.problems import locate_keys
 from monitor.config.rules import RULE_KINDS
 from monitor.config.runtime import (DEFAULT_INHIBIT, Config, DaemonConfig, Entity, IncidentsConfig, Inhibit,
-                                    Route, Rule, SentimentConfig, StorageConfig)
+                                    Route, Rule, ScaleConfig, SentimentConfig, StorageConfig)
 from monitor.units import MAX_DURATION, format_duration, parse_duration, parse_rate
 
 __all__ = ["Config", "DaemonConfig", "DEFAULT_CRISIS_TERMS", "DEFAULT_INHIBIT", "DEFAULT_MODEL",
            "DEFAULT_STORAGE_URL", "Entity", "IncidentsConfig", "Inhibit", "MAX_DURATION", "Route", "RULE_KINDS",
-           "Rule", "SentimentConfig", "Source", "StorageConfig", "format_duration", "load_config", "locate_keys",
+           "Rule", "ScaleConfig", "SentimentConfig", "Source", "StorageConfig", "format_duration", "load_config", "locate_keys",
            "parse_duration", "parse_rate"]

@@ -17,16 +17,18 @@ from pydantic import TypeAdapter
 
 from monitor.config.fields import ID_RE
 from monitor.config.models import (ESCALATE_AFTER, LANGUAGE_TIMEZONE, DaemonModel, EntityModel, IncidentsModel,
-                                   RouteModel, SentimentModel, StorageModel)
+                                   RouteModel, ScaleModel, SentimentModel, StorageModel)
 from monitor.config.problems import Checker, locate_keys
 from monitor.config.rules import InhibitModel, rule_model
 from monitor.config.runtime import (DEFAULT_INHIBIT, Config, DaemonConfig, Entity, IncidentsConfig, Route, Rule,
-                                    SentimentConfig, StorageConfig, inhibit_of)
+                                    ScaleConfig, SentimentConfig, StorageConfig, inhibit_of)
 from monitor.config.sources import SourceModel, build_source, source_model
 from monitor.config.urls import NotifyUrls
 from monitor.errors import ConfigError, Problem
+from monitor.units import format_duration
 
-TABLES = {"storage": StorageModel, "sentiment": SentimentModel, "daemon": DaemonModel, "incidents": IncidentsModel}
+TABLES = {"storage": StorageModel, "sentiment": SentimentModel, "daemon": DaemonModel, "incidents": IncidentsModel,
+          "scale": ScaleModel}
 ARRAYS = {"entities": "entity", "sources": "source", "routes": "route", "rules": "rule", "inhibit": None}
 RECEIVERS = TypeAdapter(NotifyUrls)  # [receivers]: name = [apprise URLs] that several routes can share
 
@@ -151,6 +153,7 @@ def validate(data: Mapping, c: Checker) -> Config:
     rules = _items(c, arrays, "rules", rule_model)
     inhibit = _items(c, arrays, "inhibit", lambda raw: InhibitModel)
     _escalation_loops(c, routes)
+    _visibility(c, tables["scale"], [m for _, m, _ in sources])
     if c.problems:
         raise ConfigError(sorted(c.problems, key=lambda p: p.line or 0))
     return Config(
@@ -163,9 +166,20 @@ def validate(data: Mapping, c: Checker) -> Config:
         rules=tuple(Rule(**dict(m)) for _, m, _ in rules),
         daemon=DaemonConfig(**dict(tables["daemon"])),
         incidents=_incidents(c, tables["incidents"]),
+        scale=ScaleConfig(**dict(tables["scale"])),
         inhibit=tuple(inhibit_of(m) for _, m, _ in inhibit) if "inhibit" in data else DEFAULT_INHIBIT,
         unset=tuple(c.unset),
     )
+
+
+def _visibility(c: Checker, scale: ScaleModel | None, sources: list) -> None:
+    """A poll redelivered while its first worker still runs it would be polled twice: the
+    broker's visibility timeout must outlast every source's timeout."""
+    longest = max((s.timeout for s in sources), default=None)
+    if scale is not None and scale.visibility_timeout is not None and longest is not None \
+            and scale.visibility_timeout <= longest:
+        c.path = ()
+        c.add(("scale", "visibility_timeout"), f"must be longer than the longest source timeout ({format_duration(longest)})")
 
 
 def _route(m: RouteModel, receivers: Mapping[str, tuple]) -> Route:

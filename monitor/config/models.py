@@ -143,6 +143,37 @@ class DaemonModel(Table):
         return value
 
 
+def _broker(value: Any, info) -> str | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        fail(f'must be a string such as "redis://127.0.0.1:6379/0", got {value!r}')
+    c = checker(info)
+    url = expand(c, value, ("broker",))
+    if url is None:
+        return value if not c.need_secrets else None  # variables unset: see Config.unset
+    if not re.match(r"^rediss?://", url):
+        fail("must start with redis:// or rediss://")
+    return url
+
+
+class ScaleModel(Table):
+    """[scale]: polls as Celery tasks on any number of `repwatch worker` processes sharing
+    PostgreSQL; one `repwatch scheduler` enqueues them, one `repwatch processor` processes."""
+
+    broker: Annotated[str | None, PlainValidator(_broker), WithJsonSchema({"type": "string"})] = None
+    """redis://HOST:6379/0 (${VAR} from the environment); unset: no scale-out"""
+    queue: Ident = "repwatch"
+    """the Celery queue of polls, and the prefix of repwatch's own Redis keys"""
+    concurrency: Count = 4
+    """polls at once in each repwatch worker (threads)"""
+    process_every: Duration = timedelta(seconds=10)
+    """the processor's period (it also runs when a worker stores something new)"""
+    visibility_timeout: Duration = None
+    """a poll whose worker died goes to another worker after this long; longer than every
+    source's timeout (default: three times the longest, at least 5m)"""
+
+
 class IncidentsModel(Table):
     """[incidents]: the response deadline and signed ack links."""
 

@@ -12,13 +12,14 @@ from typing import Mapping
 
 from connectors.spec import Source
 from monitor.config.models import (LANGUAGE_TIMEZONE, DaemonModel, EntityModel, IncidentsModel, RouteModel,
-                                   SentimentModel, StorageModel)
+                                   ScaleModel, SentimentModel, StorageModel)
 from monitor.config.rules import DEFAULT_INHIBIT_TABLES, BurstRule, InhibitModel, SevereRule, SpikeRule
 from monitor.errors import NotInConfigError, Problem
 from monitor.labels import Matcher
 
 _STORAGE, _SENTIMENT, _DAEMON, _INCIDENTS = (StorageModel.model_construct(), SentimentModel.model_construct(),
                                              DaemonModel.model_construct(), IncidentsModel.model_construct())
+_SCALE = ScaleModel.model_construct()
 _ENTITY, _ROUTE, _BURST, _SPIKE, _SEVERE, _INHIBIT = (
     EntityModel.model_construct(), RouteModel.model_construct(), BurstRule.model_construct(),
     SpikeRule.model_construct(), SevereRule.model_construct(), InhibitModel.model_construct())
@@ -147,6 +148,21 @@ class DaemonConfig:
 
 
 @dataclass(frozen=True)
+class ScaleConfig:
+    """[scale]: off unless ``broker`` is set (:mod:`monitor.scale`)."""
+
+    broker: str | None = field(default=_SCALE.broker, repr=False)  # may hold a password: never log it
+    queue: str = _SCALE.queue
+    concurrency: int = _SCALE.concurrency
+    process_every: timedelta = _SCALE.process_every
+    visibility_timeout: timedelta | None = _SCALE.visibility_timeout  # None: from the sources' timeouts
+
+    @property
+    def redacted_broker(self) -> str | None:
+        return re.sub(r"://([^:/@]*):[^@]*@", r"://\1:***@", self.broker) if self.broker else None
+
+
+@dataclass(frozen=True)
 class Config:
     path: str
     storage: StorageConfig
@@ -157,6 +173,7 @@ class Config:
     rules: tuple[Rule, ...]
     daemon: DaemonConfig
     incidents: IncidentsConfig = IncidentsConfig()
+    scale: ScaleConfig = ScaleConfig()
     inhibit: tuple[Inhibit, ...] = DEFAULT_INHIBIT
     # need_secrets=False: the variables that were not set, as the problems they would be
     unset: tuple[Problem, ...] = ()
