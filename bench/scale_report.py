@@ -164,6 +164,8 @@ def analyse(args, t0: float, elapsed: float, req_path: Path, pages: list, log_te
         report["feedserver"]["rps_per_core_implied"] = round(report["feedserver"]["requests"] / cpu)
     report["repwatch"].update({"stop_s": round(measured["stop_s"], 2), "log": log_counts(log_text),
                                "exited_before_end": measured["daemon_exit_before_end"]})
+    if measured["daemon_exit_before_end"] is not None:  # its exit status: say why, from its own words
+        report["repwatch"]["log_tail"] = log_text.splitlines()[-20:]
     report["pages"] = page_latency(reqs.get("r", {}), Path(str(req_path) + ".plan"), pages)
     if "baseline" in report:
         r, b = report["repwatch"], report["baseline"]
@@ -220,6 +222,9 @@ def print_report(report: dict) -> None:
     ratios = report.get("ratios_repwatch_over_baseline", {})
     print("repwatch / baseline: " + ", ".join(f"{k} {_fmt(v)}" for k, v in ratios.items()))
     print(f"daemon log: {report['repwatch']['log']}")
+    if (code := report["repwatch"]["exited_before_end"]) is not None:
+        tail = "\n  ".join(report["repwatch"]["log_tail"])
+        print(f"THE DAEMON EXITED ({code}) BEFORE THE END; its last lines:\n  {tail}")
     lat = p["latency_s"]
     print(f"pages: {p['negatives_planned']} negative entries planned; repwatch fetched one about "
           f"{p['entities_served_negative']} entities, {p['entities_paged']} of them paged ({p['pages_received']} pages "
