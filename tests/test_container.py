@@ -22,7 +22,16 @@ def test_compose_services_are_healthchecked_readonly_and_secret_free():
     text = (ROOT / "docker-compose.yml").read_text()
     compose = yaml.safe_load(text)
     services = compose["services"]
-    assert set(services) == {"repwatch", "db"}
+    assert set(services) == {"repwatch", "db", "redis", "worker", "scheduler", "processor"}
+    for name in ("redis", "worker", "scheduler", "processor"):  # only with --profile scale
+        assert services[name]["profiles"] == ["scale"]
+    for name in ("worker", "scheduler", "processor"):
+        svc = services[name]
+        assert svc["command"][0] == name and svc["read_only"] and not svc["user"].startswith("0")
+        assert {k: v["condition"] for k, v in svc["depends_on"].items()} == {"db": "service_healthy",
+                                                                             "redis": "service_healthy"}
+        for key, value in svc["environment"].items():
+            assert "${" in value, f"{name}: {key} must come from the environment, not the file"
     for svc in services.values():
         assert svc["healthcheck"]["test"]
     app = services["repwatch"]

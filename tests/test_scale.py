@@ -25,6 +25,7 @@ import pytest
 from tests.conftest import _pg_url, connected_before, write_config
 
 ROOT = Path(__file__).parent.parent
+pytestmark = pytest.mark.redis
 ENTRY = """<entry><id>tag:google.com,2013:googlealerts/feed:{key}</id><title type="html">{title}</title>
 <link href="https://www.google.com/url?rct=j&amp;sa=t&amp;url=https://news.example.tw/{key}&amp;ct=ga"></link>
 <published>{at}</published><updated>{at}</updated><content type="html">{text}</content></entry>"""
@@ -253,6 +254,46 @@ def _polls_in_window(feeds, procs, proc) -> int:
     start = time.monotonic()
     time.sleep(WINDOW)
     return feeds.count(start, start + WINDOW)
+
+
+def test_the_rate_limit_holds_across_workers(redis_url):
+    """Two limiters (two workers) on one host limited to 5 a second: together they wait as
+    one bucket does, 10 requests taking the 5 tokens then one every 0.2 s."""
+    import redis
+
+    from monitor.scale import Keys, RedisHostLimiter
+    from tests.conftest import Sleeps
+
+    client = redis.Redis.from_url(redis_url)
+    waits = [Sleeps(), Sleeps()]
+    workers = [RedisHostLimiter(client, Keys("rw-test"), {"feeds.example": (5, 1.0)}, sleep=s) for s in waits]
+    for i in range(10):
+        workers[i % 2].acquire("feeds.example")
+    got = sorted(waits[0] + waits[1])
+    assert len(got) == 5 and got[-1] == pytest.approx(1.0, abs=0.1)  # the 10th waits for the 5th new token
+    assert workers[0].acquire("other.example") == 0.0  # unlimited hosts never touch Redis
+
+
+def test_the_scheduler_keeps_its_grid_and_never_queues_a_pending_source_twice(tmp_path, redis_url):
+    import redis
+
+    from monitor.clock import SystemClock
+    from monitor.config import load_config
+    from monitor.scale import Keys, Pending, Scheduler
+
+    path = scale_config(tmp_path, "sqlite:///unused.db", redis_url, source("a", "http://127.0.0.1:9/a") +
+                        source("b", "http://127.0.0.1:9/b"))
+    config = load_config(path)
+    pending = Pending(redis.Redis.from_url(redis_url), Keys("rw-test"), timedelta(minutes=5))
+    sent: list[str] = []
+    start = SystemClock().now()
+    schedule = Scheduler(config, sent.append, pending, start)
+    assert schedule.tick(start).queued == ["a", "b"]  # jitter 0s: both due at start
+    late = start + timedelta(hours=1, minutes=7)  # a poll of "a" still pending, "b" done
+    pending.release("b")
+    report = schedule.tick(late)
+    assert report.queued == ["b"] and report.pending == ["a"] and sent == ["a", "b", "b"]
+    assert schedule.due_at["a"] == schedule.due_at["b"] == start + timedelta(hours=2)  # the grid, not late + 1h
 
 
 def test_two_workers_poll_about_twice_as_much_and_store_each_mention_once(tmp_path, pg_db, redis_url, feeds, procs):
