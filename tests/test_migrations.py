@@ -17,7 +17,7 @@ from alembic.migration import MigrationContext
 from monitor.errors import StorageError
 from monitor.matching import Match
 from monitor.mention import Mention
-from monitor.store import Store, migrate
+from monitor.store import MentionEntityRow, MentionRow, MentionTallyRow, Store, UTCDateTime, migrate
 from monitor.store.tables import metadata
 from tests.conftest import T0, write_config
 
@@ -107,6 +107,42 @@ def test_a_new_database_is_created_at_head(db_url):
     assert migrate.current(db_url) is None
     assert migrate.upgrade(db_url) == []
     assert migrate.current(db_url) == HEAD and schema_diffs(db_url) == []
+
+
+def test_0008_copies_the_rule_columns_onto_the_links_and_counts_the_tallies(db_url):
+    load(db_url, "{dialect}")
+    assert migrate.upgrade(db_url, "0007")[-1] == "0007"
+    mentions = sa.table("mentions", *(sa.column(c) for c in ("id", "fingerprint", "source_id", "title", "text",
+                                                              "backfill", "sentiment_label", "negative_score")),
+                        sa.column("detected_at", UTCDateTime()), sa.column("event_at", UTCDateTime()))
+    links = sa.table("mention_entities", sa.column("mention_id"), sa.column("entity_id"), sa.column("alias"))
+    engine = sa.create_engine(db_url)
+    with engine.begin() as conn:  # rows a 0007 database holds; ids far apart, so the copy takes several batches
+        for k, ident in enumerate((10, 60_000, 120_001)):
+            at = T0 - timedelta(days=k, minutes=7)
+            conn.execute(sa.insert(mentions).values(
+                id=ident, fingerprint=f"f{ident}", source_id="rss", title="t", text="x", backfill=k == 1,
+                sentiment_label=(None, "negative", "neutral")[k], negative_score=(None, 0.8, 0.1)[k],
+                detected_at=at, event_at=at - timedelta(hours=1)))
+            conn.execute(sa.insert(links).values(mention_id=ident, entity_id="dr-lin", alias=""))
+    engine.dispose()
+    assert migrate.upgrade(db_url) == ["0008"] and schema_diffs(db_url) == []
+    store = Store(db_url)
+    try:
+        rows = {m.id: m for m in store.rows(MentionRow)}
+        copied = store.rows(MentionEntityRow, order_by=MentionEntityRow.mention_id)
+        assert len(copied) == 6
+        for link in copied:
+            m = rows[link.mention_id]
+            assert (link.event_at, link.detected_at, link.negative_score, bool(link.scored), bool(link.backfill)) == (
+                m.event_at, m.detected_at, m.negative_score, m.sentiment_label is not None, bool(m.backfill))
+        tallies = {t.source_id: (t.stored, t.negative)
+                   for t in store.rows(MentionTallyRow, order_by=MentionTallyRow.source_id)}
+        assert tallies == {"ga": (2, 1), "rss": (4, 1)}  # a negative verdict: sentiment_label "negative"
+        assert [m.id for m in store.window_negatives(["dr-lin"], T0 - timedelta(days=3), T0, 0.5)["dr-lin"]] == [1]
+        assert store.counts(T0, (60,)).mentions == [("ga", 2, 1), ("rss", 4, 1)]
+    finally:
+        store.close()
 
 
 def test_opening_the_store_upgrades_a_0_1_database(db_url):

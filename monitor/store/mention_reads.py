@@ -14,6 +14,12 @@ from monitor.store.mentions import StoredMention
 from monitor.store.tables import MentionEntityRow, MentionRow, MentionVersionRow
 
 
+# what a StoredMention is made of: the window queries read these columns, not whole ORM rows
+_VIEW = tuple(MentionRow.__table__.c[name] for name in (
+    "id", "source_id", "title", "text", "url", "event_at", "detected_at", "sentiment_label", "negative_score",
+    "rating", "causes", "verdict_by", "model_label", "model_negative", "backfill", "parent_url", "author"))
+
+
 class MentionQueries(StoreBase):
     """Queries over mentions."""
 
@@ -23,8 +29,13 @@ class MentionQueries(StoreBase):
                          order_by=MentionVersionRow.version)
 
     def unscored(self, limit: int) -> list[MentionRow]:
+        """The oldest ``limit`` mentions without a verdict. The ids come from the partial index
+        of unscored mentions alone (asked for the whole rows at once, SQLite's planner walks
+        the table in id order instead), so finding none costs nothing whatever the history."""
         with self.session() as s:
-            q = select(MentionRow).where(MentionRow.sentiment_label.is_(None)).order_by(MentionRow.id).limit(limit)
+            ids = (select(MentionRow.id).where(MentionRow.sentiment_label.is_(None))
+                   .order_by(MentionRow.id).limit(limit))
+            q = select(MentionRow).where(MentionRow.id.in_(ids.scalar_subquery())).order_by(MentionRow.id)
             return list(s.exec(q))
 
     def corrections(self) -> list[MentionRow]:
@@ -43,7 +54,7 @@ class MentionQueries(StoreBase):
         until], backfill left out, worst first. One query for all the entities; it reads
         the window's links alone (index (entity_id, event_at)), then their mentions."""
         link = MentionEntityRow
-        q = (select(MentionRow, link.entity_id).join(link, link.mention_id == MentionRow.id)
+        q = (select(*_VIEW, link.entity_id).join(link, link.mention_id == MentionRow.id)
              .where(link.entity_id.in_(list(entity_ids)), link.event_at > since, link.event_at <= until)
              .where(link.negative_score >= threshold, link.backfill.is_not(True))
              .order_by(MentionRow.negative_score.desc(), MentionRow.id))
@@ -54,7 +65,7 @@ class MentionQueries(StoreBase):
         """Per entity: its scored mentions detected in (since, until], backfill left out, in
         id order. One query; it reads the window's links alone (index (entity_id, detected_at))."""
         link = MentionEntityRow
-        q = (select(MentionRow, link.entity_id).join(link, link.mention_id == MentionRow.id)
+        q = (select(*_VIEW, link.entity_id).join(link, link.mention_id == MentionRow.id)
              .where(link.entity_id.in_(list(entity_ids)), link.detected_at > since, link.detected_at <= until)
              .where(link.scored.is_(True), link.backfill.is_not(True))
              .order_by(MentionRow.id))
@@ -63,8 +74,8 @@ class MentionQueries(StoreBase):
     def _by_entity(self, q) -> dict[str, list[StoredMention]]:
         out: dict[str, list[StoredMention]] = {}
         with self.session() as s:
-            for row, entity_id in s.exec(q):
-                out.setdefault(entity_id, []).append(self._view(row, (entity_id,)))
+            for row in s.execute(q):
+                out.setdefault(row.entity_id, []).append(self._view(row, (row.entity_id,)))
         return out
 
     def negative_counts(self, entity_ids: Sequence[str], since: datetime, until: datetime, threshold: float,
@@ -121,7 +132,8 @@ class MentionQueries(StoreBase):
             return s.exec(select(func.count()).select_from(MentionRow)).one()
 
     @staticmethod
-    def _view(r: MentionRow, entities: tuple[str, ...]) -> StoredMention:
+    def _view(r, entities: tuple[str, ...]) -> StoredMention:
+        """``r``: a MentionRow, or a row of the columns in ``_VIEW``."""
         return StoredMention(
             id=r.id, source_id=r.source_id, title=r.title, text=r.text, url=r.url,
             event_at=r.event_at, detected_at=r.detected_at, label=r.sentiment_label,
