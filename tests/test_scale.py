@@ -274,6 +274,56 @@ def test_the_rate_limit_holds_across_workers(redis_url):
     assert workers[0].acquire("other.example") == 0.0  # unlimited hosts never touch Redis
 
 
+def test_a_poll_is_retried_with_backoff_while_the_database_is_away(redis_url):
+    """The infrastructure away: retried (the pending mark kept) up to MAX_RETRIES, then given up
+    (the mark cleared). A source's own failure with the database up is not retried."""
+    import redis
+    from sqlalchemy.exc import OperationalError
+
+    from monitor.scale import Keys, Pending
+    from monitor.scale.tasks import MAX_RETRIES, run_poll
+
+    class Retry(Exception):
+        pass
+
+    class Task:
+        def __init__(self, retries):
+            self.request = type("Request", (), {"retries": retries})()
+            self.countdowns = []
+
+        def retry(self, exc, countdown, max_retries):
+            self.countdowns.append(countdown)
+            return Retry()
+
+    class App:
+        config = type("C", (), {"sources": (type("S", (), {"id": "s", "enabled": True})(),)})()
+
+        def __init__(self, failure):
+            self.failure = failure
+
+        def poll_source(self, source_id):
+            if self.failure:
+                raise OperationalError("SELECT", {}, Exception("connection refused"))
+            return type("Report", (), {"status": "ok", "new": 0, "edited": 0})()
+
+    client, keys = redis.Redis.from_url(redis_url), Keys("rw-test")
+    pending = Pending(client, keys, timedelta(minutes=1))
+    assert pending.claim("s") and not pending.claim("s")
+    task = Task(retries=1)
+    with pytest.raises(Retry):
+        run_poll(task, App(True), client, keys, pending, "s", max_delay=5.0)
+    assert 3.0 <= task.countdowns[0] <= 4.0 and client.exists(keys.pending("s"))  # 4 s less jitter, still pending
+    with pytest.raises(Retry):
+        run_poll(task := Task(retries=4), App(True), client, keys, pending, "s", max_delay=5.0)
+    assert 3.75 <= task.countdowns[0] <= 5.0  # 32 s capped under the visibility timeout
+    with pytest.raises(OperationalError):
+        run_poll(Task(retries=MAX_RETRIES), App(True), client, keys, pending, "s")
+    assert not client.exists(keys.pending("s"))  # given up: the next due poll may be queued
+    assert pending.claim("s")
+    assert run_poll(Task(retries=0), App(False), client, keys, pending, "s") == "ok"
+    assert not client.exists(keys.pending("s"))
+
+
 def test_the_scheduler_keeps_its_grid_and_never_queues_a_pending_source_twice(tmp_path, redis_url):
     import redis
 
@@ -303,7 +353,7 @@ def test_two_workers_poll_about_twice_as_much_and_store_each_mention_once(tmp_pa
     path = scale_config(tmp_path, pg_db, redis_url, "".join(source(f"f{i}", feeds.url(f"/f{i}")) for i in range(n)))
     config = migrated(path)
     # each source twice in a row: two threads (or two workers) poll it at the same time
-    enqueue(config, [f"f{i % n}" for i in range(2000) for _ in (0, 1)])
+    enqueue(config, [f"f{i % n}" for i in range(700) for _ in (0, 1)])
     one = procs.start("worker", "-c", str(path), "--concurrency", "4")
     polls_1 = _polls_in_window(feeds, procs, one)
     two = procs.start("worker", "-c", str(path), "--concurrency", "4")

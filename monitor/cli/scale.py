@@ -50,7 +50,8 @@ def cmd_worker(args) -> int:
     celery, redis, keys = make_celery(config), redis_client(config), Keys(config.scale.queue)
     limiter = RedisHostLimiter(redis, keys, dict(config.daemon.rate_limits))
     app = App.from_config(config, model=False, limiter=limiter)
-    register_poll(celery, app, redis, keys, Pending(redis, keys, 2 * visibility_timeout(config)))
+    visibility = visibility_timeout(config)
+    register_poll(celery, app, redis, keys, Pending(redis, keys, 2 * visibility), visibility)
     concurrency = args.concurrency or config.scale.concurrency
     log.info("worker: queue %s on %s, %d polls at once, storage %s", config.scale.queue,
              config.scale.redacted_broker, concurrency, config.storage.redacted_url)

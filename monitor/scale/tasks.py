@@ -3,8 +3,9 @@
 A poll is :meth:`monitor.app.App.poll_source` (fetch, match, store; thread-safe) on the
 worker's one :class:`~monitor.app.App`. What it stores is stored once however often it
 runs: mentions are inserted once by their unique keys, so a redelivered or duplicated
-poll stores nothing twice. A poll that stored something new pushes the source's id on
-the wake list, which the elected processor waits on.
+poll stores nothing twice. A poll that stored something new (or a new version of an
+edited mention) pushes the source's id on the wake list, which the elected processor
+waits on.
 
 Errors: a source's own failures (HTTP errors, timeouts, bad payloads) are retried inside
 the poll within its deadline and then recorded as the source's health, as in the daemon;
@@ -33,9 +34,11 @@ def transient_errors() -> tuple[type[BaseException], ...]:
     return OperationalError, InterfaceError, redis.ConnectionError, redis.TimeoutError
 
 
-def backoff(retries: int) -> float:
-    """Seconds before retry ``retries + 1``: 2, 4, 8 … capped at 120, with ±25 % jitter."""
-    return min(2.0 * 2 ** retries, 120.0) * random.uniform(0.75, 1.25)
+def backoff(retries: int, cap: float = 120.0) -> float:
+    """Seconds before retry ``retries + 1``: 2, 4, 8 … capped at ``cap``, less up to 25 % (jitter,
+    so workers that failed together do not retry together). A retry waits in its worker
+    unacknowledged, so ``cap`` stays under the visibility timeout."""
+    return min(2.0 * 2 ** retries, cap) * random.uniform(0.75, 1.0)
 
 
 class Pending:
@@ -68,7 +71,7 @@ def _ring(redis, keys, source_id: str) -> None:
         log.warning("could not wake the processor (%s); it runs at its next period", type(exc).__name__)
 
 
-def run_poll(task, app, redis, keys, pending: Pending, source_id: str) -> str:
+def run_poll(task, app, redis, keys, pending: Pending, source_id: str, max_delay: float = 120.0) -> str:
     """The body of the poll task: poll ``source_id`` once; return its status."""
     if source_id not in {s.id for s in app.config.sources if s.enabled}:
         pending.release(source_id)
@@ -81,24 +84,25 @@ def run_poll(task, app, redis, keys, pending: Pending, source_id: str) -> str:
             _database_answers(app)  # the source failed, or the database is away: retried if so
     except transient as exc:
         if task.request.retries < MAX_RETRIES:
-            delay = backoff(task.request.retries)
+            delay = backoff(task.request.retries, max_delay)
             log.warning("poll of %s: %s; retry %d in %.0fs", source_id, type(exc).__name__,
                         task.request.retries + 1, delay)
             raise task.retry(exc=exc, countdown=delay, max_retries=MAX_RETRIES)
         pending.release(source_id)
         raise
     pending.release(source_id)
-    if report.new:
+    if report.new or report.edited:  # something to score
         _ring(redis, keys, source_id)
     return report.status
 
 
-def register_poll(celery, app, redis, keys, pending: Pending):
+def register_poll(celery, app, redis, keys, pending: Pending, visibility: timedelta):
     """Register the poll task on ``celery``, bound to this worker's ``app``; return it."""
+    max_delay = min(120.0, visibility.total_seconds() / 2)
 
     @celery.task(name=POLL_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True,
                  max_retries=MAX_RETRIES)
     def poll(task, source_id: str) -> str:
-        return run_poll(task, app, redis, keys, pending, source_id)
+        return run_poll(task, app, redis, keys, pending, source_id, max_delay)
 
     return poll
