@@ -69,15 +69,18 @@ class ScheduleStats:
 
 
 class PollPool:
-    """``size`` daemon threads taking calls from one queue."""
+    """``size`` daemon threads taking calls from one queue; started by the first call."""
 
     def __init__(self, size: int, name: str = "poll"):
         self._tasks: queue.SimpleQueue = queue.SimpleQueue()
         self._threads = [threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True) for i in range(size)]
-        for t in self._threads:
-            t.start()
+        self._start = threading.Lock()
 
     def submit(self, call: Callable[[], None]) -> None:
+        with self._start:
+            if not self._threads[0].ident:
+                for t in self._threads:
+                    t.start()
         self._tasks.put(call)
 
     def _work(self) -> None:
@@ -89,8 +92,10 @@ class PollPool:
 
     def close(self) -> None:
         """Let the threads end once the queue is empty (queued calls still run)."""
-        for _ in self._threads:
-            self._tasks.put(None)
+        with self._start:
+            for t in self._threads:
+                if t.ident:
+                    self._tasks.put(None)
 
 
 class Scheduler:

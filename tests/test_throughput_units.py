@@ -164,9 +164,14 @@ def test_a_poll_writes_its_source_state_without_reading_it_again_unless_another_
     event.listen(store.engine, "before_cursor_execute", count)
     try:
         assert record_fetch(store, "s", FetchResult("not_modified"), 0, T0 + MINUTE, seen=seen) == ("ok", "ok")
+        assert statements == ["UPDATE"]  # one statement, one commit
+        seen = store.source_state("s")
+        statements.clear()  # what that statement wrote is found again by the next one
+        record_fetch(store, "s", FetchResult("not_modified"), 0, T0 + 90 * timedelta(seconds=1), seen=seen)
+        assert statements == ["UPDATE"]
+        record_fetch(store, "s", FetchResult("not_modified"), 0, T0 + MINUTE, seen=store.source_state("s"))
     finally:
         event.remove(store.engine, "before_cursor_execute", count)
-    assert statements == ["UPDATE"]  # one statement, one commit
     row = store.source_state("s")
     assert row.last_poll_at == T0 + MINUTE and row.etag == '"e1"' and row.total_mentions == 2
 

@@ -4,12 +4,22 @@ state of ops notices. The rules for how a fetch changes the state live in
 from __future__ import annotations
 
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Callable
 
+from sqlalchemy import bindparam
 from sqlmodel import select
 
 from monitor.store.core import StoreBase
 from monitor.store.tables import SourceStateRow
+
+_TABLE = SourceStateRow.__table__
+_COLUMNS = tuple(_TABLE.columns.keys())
+_FETCH_STATE = tuple(c for c in _COLUMNS if c not in ("source_id", "notice_state", "notice_at"))  # what a fetch sets
+# a poll's write when the row is still the one it read: one statement, built once
+_UPDATE_SEEN = (_TABLE.update()
+                .where(_TABLE.c.source_id == bindparam("b_id"), _TABLE.c.last_poll_at == bindparam("b_seen"))
+                .values({c: bindparam(f"b_{c}") for c in _FETCH_STATE}))
 
 
 class SourcesRepo(StoreBase):
@@ -46,13 +56,11 @@ class SourcesRepo(StoreBase):
 
     def _update_seen(self, source_id: str, change: Callable[[SourceStateRow], None],
                      seen: SourceStateRow) -> tuple[str, str] | None:
-        table = SourceStateRow.__table__
-        row = SourceStateRow(**{c: getattr(seen, c) for c in table.columns.keys()})
-        change(row)
-        values = {c: getattr(row, c) for c in table.columns.keys() if getattr(row, c) != getattr(seen, c)}
+        row = SimpleNamespace(**{c: getattr(seen, c) for c in _COLUMNS})  # a plain copy: change() only sets fields
+        change(row)  # type: ignore[arg-type]
+        binds = {f"b_{c}": getattr(row, c) for c in _FETCH_STATE}
         with self.engine.begin() as conn:
-            updated = conn.execute(table.update().values(**values).where(
-                table.c.source_id == source_id, table.c.last_poll_at == seen.last_poll_at)).rowcount
+            updated = conn.execute(_UPDATE_SEEN, {**binds, "b_id": source_id, "b_seen": seen.last_poll_at}).rowcount
         return (seen.status, row.status) if updated == 1 else None
 
     def record_notice(self, source_id: str, state: str | None, at: datetime) -> None:
