@@ -18,6 +18,7 @@ made on the PostgreSQL server of ``REPWATCH_TEST_PG_URL`` (built each time, then
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
 import os
 import random
@@ -43,6 +44,7 @@ from monitor.metrics import collect_metrics  # noqa: E402
 from monitor.notify import Notifier, SendResult  # noqa: E402
 from monitor.sentiment import Score  # noqa: E402
 from monitor.store import Store, migrate  # noqa: E402
+from monitor.store.tables import metadata  # noqa: E402
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
 ENTITIES = [f"e{i:02d}" for i in range(50)]
@@ -181,8 +183,15 @@ def fill(conn, mark: str, n: int, sqlite: bool) -> None:
     conn.commit()
 
 
+def schema_key() -> str:
+    """Names today's tables, columns and indexes: a cached database made for another schema is not used."""
+    shape = sorted((t.name, tuple(c.name for c in t.c), tuple(sorted(i.name for i in t.indexes)))
+                   for t in metadata.sorted_tables)
+    return f"{migrate.head()}-{hashlib.sha1(repr(shape).encode()).hexdigest()[:8]}"
+
+
 def build_sqlite(n: int) -> Path:
-    path = ROOT / ".data" / "bench" / f"process_{n}_{migrate.head()}.db"
+    path = ROOT / ".data" / "bench" / f"process_{n}_{schema_key()}.db"
     if path.exists():
         return path
     import sqlite3

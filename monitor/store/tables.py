@@ -180,9 +180,10 @@ class SourceStateRow(SQLModel, table=True):
 
 class AlertRow(SQLModel, table=True):
     __tablename__ = "alerts"
-    # the rules read a rule's recent alerts; /metrics counts by rule and status
+    # the rules read a rule's recent alerts; /metrics counts by rule and status; dispatch reads a group's
     __table_args__ = (Index("ix_alerts_rule_fired", "rule_id", "fired_at"),
-                      Index("ix_alerts_rule_status", "rule_id", "status"))
+                      Index("ix_alerts_rule_status", "rule_id", "status"),
+                      Index("ix_alerts_group_status", "group_id", "status"))  # a group's pending alerts
 
     id: int | None = Field(default=None, primary_key=True)
     rule_id: str = Field(index=True)

@@ -2,9 +2,10 @@
 (event_at, detected_at, negative_score, scored, backfill) with the composite indexes
 (entity_id, event_at, negative_score) and (entity_id, detected_at), which replace the index
 on entity_id alone; mention_tallies (per-source counts for /metrics); indexes on
-mentions.detected_at, on the unscored mentions (partial), on alerts (rule, fired_at) and
-(rule, status), notifications (route, kind) and deliveries (route, status). Existing rows
-are copied and counted here, the links 50,000 mentions per statement.
+mentions.detected_at, on the unscored mentions (partial), on alerts (rule, fired_at),
+(rule, status) and (group, status), on notifications (route, kind) and on deliveries
+(route, status). Existing rows are copied and counted here, the links 50,000 mentions per
+statement.
 
 Revision ID: 0008
 Revises: 0007
@@ -38,7 +39,8 @@ def upgrade() -> None:
         where = sa.text("sentiment_label IS NULL")
         op.create_index("ix_mentions_unscored", "mentions", ["id"], sqlite_where=where, postgresql_where=where)
     create_indexes("alerts", (("ix_alerts_rule_fired", ["rule_id", "fired_at"], False),
-                              ("ix_alerts_rule_status", ["rule_id", "status"], False)))
+                              ("ix_alerts_rule_status", ["rule_id", "status"], False),
+                              ("ix_alerts_group_status", ["group_id", "status"], False)))
     create_indexes("notifications", (("ix_notifications_route_kind", ["route_id", "kind"], False),))
     create_indexes("deliveries", (("ix_deliveries_route_status", ["route_id", "status"], False),))
     create_table("mention_tallies", sa.Column("source_id", sa.String, primary_key=True),
