@@ -67,11 +67,9 @@ class Processor:
             if left <= 0:
                 return
             try:
-                rang = self.redis.blpop([self.keys.wake], timeout=min(1.0, left))
+                if self.redis.blpop([self.keys.wake], timeout=min(1.0, left)):
+                    self.redis.delete(self.keys.wake)  # coalesce: one run for every wake so far
+                    return
             except Exception as exc:  # no doorbell: the period still runs it
                 log.warning("processor: wake list unavailable (%s)", type(exc).__name__)
                 stop.wait(min(1.0, left))
-                continue
-            if rang:
-                self.redis.delete(self.keys.wake)  # coalesce: one run for every wake so far
-                return
