@@ -206,3 +206,8 @@ def test_connector_options_are_typed_from_the_connector(tmp_path):
     html = html.replace('every = "5m"', 'every = "5m"\nitem = 3')
     out = problems(tmp_path, html)
     assert any(p.endswith("sources[0].item: must be a string, got 3") for p in out), out
+
+
+def test_keys_are_the_files_names_not_the_attributes(tmp_path):
+    out = problems(tmp_path, GOOD.replace('notify = ["${SLACK_URL}"]', 'notify = ["${SLACK_URL}"]\ncontinue_ = true'))
+    assert len(out) == 1 and "routes[0].continue_: unknown key (allowed here: continue, digest_at," in out[0]
