@@ -14,6 +14,9 @@ Revisions, and the commit of ``monitor/storage.py`` each one stands for:
   0006  bb2da58  url_key (filled in for older rows) and edited_at, mention_versions, leases
   0007  --       what the hand-written migration left different from a fresh database
                  (missing indexes, 0.1's NOT NULL foreign key, a NOT NULL labels column)
+  0008  --       queries that read the window (issue 16): the rule columns copied onto
+                 mention_entities with composite indexes, mention_tallies, indexes for
+                 the unscored mentions, detection time, and the alerting tables' reads
 
 Commits 5625b44, 612eeb1 and d460362 did not change the schema (448264e only let
 ``alerts.labels`` be NULL, which 0004 does). The fixtures of the migration test were written
