@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterable, Sequence
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlmodel import select
 
 from monitor.causes import parse_causes
@@ -84,15 +84,13 @@ class MentionQueries(StoreBase):
         (history is what a baseline is made of); only those with one of ``causes`` when given.
         A COUNT grouped by entity, read from the index (entity_id, event_at, negative_score)
         alone unless ``causes`` asks for the mentions' causes. Entities with none are absent."""
-        import sqlalchemy as sa
-
         link = MentionEntityRow
         q = (select(link.entity_id, func.count()).select_from(link)
              .where(link.entity_id.in_(list(entity_ids)), link.event_at > since, link.event_at <= until)
              .where(link.negative_score >= threshold).group_by(link.entity_id))
         if causes:  # cause names are distinct words, none inside another
             q = (q.join(MentionRow, MentionRow.id == link.mention_id)
-                 .where(sa.or_(*(MentionRow.causes.like(f"%{c}%") for c in causes))))
+                 .where(or_(*(MentionRow.causes.like(f"%{c}%") for c in causes))))
         with self.session() as s:
             return {entity_id: n for entity_id, n in s.exec(q)}
 

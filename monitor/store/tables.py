@@ -8,7 +8,8 @@
   mention_entities   which entities a mention is about (many-to-many), with a copy of what
                      the rules filter on (event and detection time, P(negative), scored,
                      backfill), so a rule reads one entity's window from the composite
-                     indexes (entity_id, event_at) and (entity_id, detected_at) alone;
+                     indexes (entity_id, event_at, negative_score) and (entity_id,
+                     detected_at) alone;
                      :mod:`monitor.store.mentions` writes the copy in the transaction that
                      changes the mention
   mention_tallies    per source: mentions stored and with a negative verdict, kept by the
