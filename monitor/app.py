@@ -56,7 +56,7 @@ from monitor.verdict import decide
 log = logging.getLogger("repwatch")
 
 PROCESS_LEASE = "process"
-PROCESS_LEASE_TTL = timedelta(seconds=60)  # a holder killed outright blocks processing at most this long
+PROCESS_LEASE_TTL = timedelta(seconds=20)  # a holder killed outright blocks processing at most this long (renewed every ttl/3)
 PROCESS_LEASE_WAIT = timedelta(seconds=90)  # how long a one-shot run waits for another process's turn
 SCORE_CHUNK = 256  # unscored mentions read, scored and saved together (one SELECT, one scorer call, one commit)
 

@@ -120,7 +120,7 @@ class DaemonModel(Table):
     jitter: Interval = timedelta(seconds=30)
     """each source's first poll starts up to this much later (a fixed offset per source id), so
     sources do not fire at once; later polls follow every `every` exactly"""
-    max_connections: Count = 10
+    max_connections: Count = 32  # as many as poll_workers: fewer would queue polls on the pool
     poll_workers: Count = 32
     """polls running at once (fetch, match, store); per-host rate limits still hold"""
     ops_route: Text = None
