@@ -59,6 +59,9 @@ PROCESS_LEASE = "process"
 PROCESS_LEASE_TTL = timedelta(seconds=20)  # a holder killed outright blocks processing at most this long (renewed every ttl/3)
 PROCESS_LEASE_WAIT = timedelta(seconds=90)  # how long a one-shot run waits for another process's turn
 SCORE_CHUNK = 256  # unscored mentions read, scored and saved together (one SELECT, one scorer call, one commit)
+# seconds of history (backfill) scored per processing run once live mentions are done: 40,000
+# first-poll mentions of new sources must not hold the rules back for minutes
+BACKFILL_BUDGET_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -349,20 +352,29 @@ class App:
         ``SCORE_CHUNK`` mentions at a time: one SELECT, one scorer call (the scorer batches
         as ``[sentiment] batch_size`` says; 1 keeps each score independent of its
         neighbours), one transaction for their verdicts."""
+        budget = time.monotonic() + BACKFILL_BUDGET_S
+        for backfill in (False, True):  # live mentions first: history never delays a page
+            while rows := self.store.unscored(SCORE_CHUNK, backfill=backfill):
+                if not self._score_rows(rows, report):
+                    return
+                if backfill and time.monotonic() > budget:
+                    return  # the rest at the next run (every 10 s at least), after the rules
+
+    def _score_rows(self, rows: list, report: ProcessReport) -> bool:
         threshold = self.config.sentiment.negative_threshold
-        while rows := self.store.unscored(SCORE_CHUNK):
-            texts = [join_title_text(r.title, r.text) for r in rows]
-            worded = [i for i, t in enumerate(texts) if t.strip()]
-            try:
-                scores = self.scorer.score([texts[i] for i in worded]) if worded else []
-            except Exception as exc:  # keep the mentions unscored; retried next cycle
-                log.exception("scoring failed for %d mentions", len(rows))
-                report.score_error = f"{type(exc).__name__}: {exc}"
-                return
-            by_row = dict(zip(worded, scores))
-            verdicts = [(r.id, decide(texts[i], r.rating, by_row.get(i), threshold)) for i, r in enumerate(rows)]
-            self.store.save_scores(verdicts, self.scorer.name, self.clock.now())
-            report.scored += len(rows)
+        texts = [join_title_text(r.title, r.text) for r in rows]
+        worded = [i for i, t in enumerate(texts) if t.strip()]
+        try:
+            scores = self.scorer.score([texts[i] for i in worded]) if worded else []
+        except Exception as exc:  # keep the mentions unscored; retried next cycle
+            log.exception("scoring failed for %d mentions", len(rows))
+            report.score_error = f"{type(exc).__name__}: {exc}"
+            return False
+        by_row = dict(zip(worded, scores))
+        verdicts = [(r.id, decide(texts[i], r.rating, by_row.get(i), threshold)) for i, r in enumerate(rows)]
+        self.store.save_scores(verdicts, self.scorer.name, self.clock.now())
+        report.scored += len(rows)
+        return True
 
     def _evaluate_rules(self, report: ProcessReport) -> None:
         """Alerts from the rules (:func:`monitor.alerting.rules.raise_rule_alerts`)."""

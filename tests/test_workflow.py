@@ -19,7 +19,7 @@ from monitor.matching import Match
 from monitor.mention import Mention
 from monitor.notify import Notifier
 from monitor.outbox import SEND_LEASE
-from monitor.store import AlertRow, DeliveryRow, IncidentRow, NotificationRow, Store
+from monitor.store import AlertRow, DeliveryRow, IncidentRow, MentionRow, NotificationRow, Store
 from tests.conftest import T0, write_config
 
 SECRET = "test-secret-0123456789abcdef"
@@ -686,3 +686,25 @@ front-desk = ["{receiver.url('/desk-slack')}", "{receiver.url('/desk-mail')}"]
     step(app, clock)
     assert receiver.wait_for(3, 5)
     assert sorted(r.path for r in receiver.received) == ["/desk-mail", "/desk-slack", "/own"]
+
+
+def test_live_mentions_are_scored_before_history_and_history_is_scored_in_bounded_runs(make, clock, monkeypatch):
+    """40,000 first-poll mentions of new sources must not hold a live complaint's page back:
+    live mentions are scored first, and history gets a bounded share of each run."""
+    import monitor.app as app_module
+
+    monkeypatch.setattr(app_module, "SCORE_CHUNK", 2)
+    monkeypatch.setattr(app_module, "BACKFILL_BUDGET_S", -1.0)  # one chunk of history per run
+    app = make()
+    history = [Mention("ga", f"old {i}", f"old post {i}", url=f"https://old.example.tw/{i}") for i in range(5)]
+    old_ids = app.store.add_mentions([(m, [Match("dr-lin", "dr-lin")]) for m in history], clock.now(),
+                                     backfill_all=True)
+    live = Mention("ga", "new", "new complaint", url="https://new.example.tw/1")
+    live_id = app.store.add_mentions([(live, [Match("dr-lin", "dr-lin")])], clock.now())[0]
+    report = app.process()
+    scored = {r.id for r in app.store.rows(MentionRow) if r.sentiment_label is not None}
+    assert live_id in scored
+    assert report.scored == 3 and len(scored & set(old_ids)) == 2  # the live one, then one chunk of history
+    for _ in range(2):
+        app.process()
+    assert all(r.sentiment_label is not None for r in app.store.rows(MentionRow))

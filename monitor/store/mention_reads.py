@@ -28,13 +28,19 @@ class MentionQueries(StoreBase):
         return self._select(MentionVersionRow, MentionVersionRow.mention_id == mention_id,
                          order_by=MentionVersionRow.version)
 
-    def unscored(self, limit: int) -> list[MentionRow]:
-        """The oldest ``limit`` mentions without a verdict. The ids come from the partial index
-        of unscored mentions alone (asked for the whole rows at once, SQLite's planner walks
-        the table in id order instead), so finding none costs nothing whatever the history."""
+    def unscored(self, limit: int, backfill: bool | None = None) -> list[MentionRow]:
+        """The oldest ``limit`` mentions without a verdict; ``backfill`` True or False keeps
+        only history (a source's first poll, old items) or only live mentions. The ids come
+        from the partial index of unscored mentions alone (asked for the whole rows at once,
+        SQLite's planner walks the table in id order instead), so finding none costs nothing
+        whatever the history."""
         with self.session() as s:
-            ids = (select(MentionRow.id).where(MentionRow.sentiment_label.is_(None))
-                   .order_by(MentionRow.id).limit(limit))
+            ids = select(MentionRow.id).where(MentionRow.sentiment_label.is_(None))
+            if backfill is True:
+                ids = ids.where(MentionRow.backfill.is_(True))
+            elif backfill is False:
+                ids = ids.where(or_(MentionRow.backfill.is_(None), MentionRow.backfill.is_(False)))
+            ids = ids.order_by(MentionRow.id).limit(limit)
             q = select(MentionRow).where(MentionRow.id.in_(ids.scalar_subquery())).order_by(MentionRow.id)
             return list(s.exec(q))
 
