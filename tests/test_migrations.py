@@ -22,7 +22,7 @@ from monitor.store.tables import metadata
 from tests.conftest import T0, write_config
 
 DB_0_1 = Path(__file__).parent / "fixtures" / "db_0_1"
-HEAD = "0008"
+HEAD = "0009"
 
 
 def load(url: str, name: str) -> None:
@@ -81,7 +81,7 @@ def test_a_0_1_database_upgrades_to_todays_schema(db_url):
     load(db_url, "{dialect}")
     assert migrate.current(db_url) == "0001"  # recognised by its tables; nothing written yet
     assert "alembic_version" not in tables(db_url)
-    assert migrate.upgrade(db_url) == ["0002", "0003", "0004", "0005", "0006", "0007", "0008"]
+    assert migrate.upgrade(db_url) == ["0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009"]
     assert migrate.current(db_url) == HEAD
     assert schema_diffs(db_url) == []
     assert_old_rows_usable(db_url)
@@ -91,7 +91,7 @@ def test_a_database_the_hand_written_migration_changed_is_recognised_and_repaire
     load(db_url, "{dialect}_hand_migrated")
     assert migrate.current(db_url) == "0006"
     assert schema_diffs(db_url) != []  # indexes it never made, 0.1's NOT NULL foreign key
-    assert migrate.upgrade(db_url) == ["0007", "0008"]
+    assert migrate.upgrade(db_url) == ["0007", "0008", "0009"]
     assert schema_diffs(db_url) == []
     assert_old_rows_usable(db_url)
 
@@ -126,7 +126,7 @@ def test_0008_copies_the_rule_columns_onto_the_links_and_counts_the_tallies(db_u
                 detected_at=at, event_at=at - timedelta(hours=1)))
             conn.execute(sa.insert(links).values(mention_id=ident, entity_id="dr-lin", alias=""))
     engine.dispose()
-    assert migrate.upgrade(db_url) == ["0008"] and schema_diffs(db_url) == []
+    assert migrate.upgrade(db_url) == ["0008", "0009"] and schema_diffs(db_url) == []
     store = Store(db_url)
     try:
         rows = {m.id: m for m in store.rows(MentionRow)}
@@ -167,7 +167,7 @@ def test_concurrent_upgrades_migrate_once(db_url):
     for t in threads:
         t.join()
     assert errors == []
-    assert sorted(results, key=len) == [[], [], [], ["0002", "0003", "0004", "0005", "0006", "0007", "0008"]]
+    assert sorted(results, key=len) == [[], [], [], ["0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009"]]
     assert schema_diffs(db_url) == []
 
 

@@ -2,6 +2,8 @@
 
 Modules
   tables         the SQLModel tables (one docstring lists them) and :class:`UTCDateTime`
+  evidence_tables  the evidence tables: raw payloads, fetches, versions' evidence,
+                 tombstones, legal holds
   engine         :func:`make_engine` (SQLite pragmas, psycopg 3), :func:`describe_error`
   migrate        the schema's version (Alembic, ``migrations/``): what :class:`Store` does on
                  open, ``upgrade`` and ``current`` for ``repwatch db``
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 from monitor.store.alerts import AlertsRepo
 from monitor.store.engine import describe_error, make_engine
+from monitor.store.evidence_tables import FetchRow, HoldRow, MentionEvidenceRow, PayloadRow, TombstoneRow
 from monitor.store.incidents import IncidentsRepo
 from monitor.store.leases import Lease, LeasesRepo
 from monitor.store.mention_reads import MentionQueries
@@ -48,7 +51,8 @@ class Store(MentionsRepo, MentionQueries, SourcesRepo, IncidentsRepo, AlertsRepo
 
 
 __all__ = [
-    "RELEASED", "AlertRow", "Counts", "DeliveryRow", "GroupRow", "IncidentRow", "Lease", "LeaseRow", "MentionEntityRow",
+    "RELEASED", "AlertRow", "Counts", "DeliveryRow", "FetchRow", "GroupRow", "HoldRow", "MentionEvidenceRow",
+    "PayloadRow", "TombstoneRow", "IncidentRow", "Lease", "LeaseRow", "MentionEntityRow",
     "MentionRow", "MentionTallyRow", "MentionVersionRow", "NotificationRow", "SilenceRow", "SourceStateRow", "Store",
     "StoredMention",
     "UTCDateTime", "describe_error", "make_engine",

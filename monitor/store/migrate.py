@@ -17,6 +17,8 @@ Revisions, and the commit of ``monitor/storage.py`` each one stands for:
   0008  --       queries that read the window (issue 16): the rule columns copied onto
                  mention_entities with composite indexes, mention_tallies, indexes for
                  the unscored mentions, detection time, and the alerting tables' reads
+  0009  --       evidence and retention (issue 18): payloads, fetches, mention_evidence,
+                 mention_tombstones, legal_holds (new tables only)
 
 Commits 5625b44, 612eeb1 and d460362 did not change the schema (448264e only let
 ``alerts.labels`` be NULL, which 0004 does). The fixtures of the migration test were written
@@ -60,6 +62,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
 from monitor.errors import StorageError
+from monitor.store import evidence_tables  # noqa: F401  (its tables join ``metadata``)
 from monitor.store.tables import metadata
 from monitor.store.engine import make_engine
 
