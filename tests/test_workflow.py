@@ -423,7 +423,7 @@ def test_healthz_and_metrics(make, clock, receiver):
         server.stop()
     assert 'repwatch_mentions_total{source="ga"} 3' in text
     assert 'repwatch_incidents{status="open"} 1' in text
-    assert 'repwatch_notifications_total{route="crisis",kind="page"} 1' in text
+    assert 'repwatch_notifications_total{kind="page",route="crisis"} 1' in text  # prometheus_client sorts labels
     assert 'repwatch_deliveries{route="crisis",status="sent"} 1' in text
     assert "repwatch_page_latency_seconds_count 1" in text
     assert 'repwatch_alerts_total{rule="negative-burst",status="notified"} 1' in text
