@@ -9,8 +9,8 @@
   in :class:`monitor.processing.ProcessLoop`, woken when a poll stored something new and by
   the ``outbox`` timer every ``outbox_every`` (10 s: a grouped page leaves within
   group_wait + 10 s, escalations within 10 s of their time). Polls never wait for it.
-* The HTTP endpoint (:mod:`monitor.httpd`: /healthz, /metrics, /ack) runs beside them
-  when ``[daemon] listen`` is set.
+* The web app (:mod:`monitor.web`: the dashboard, /healthz, /metrics, /ack) runs beside
+  them when ``[daemon] listen`` is set.
 
 SIGTERM and SIGINT stop scheduling, give running polls up to ``STOP_GRACE`` to finish
 (then abandon them: the store is transactional), run a last process and exit.
@@ -119,10 +119,10 @@ class Daemon:
         self.processor.start()
         self.scheduler.start()
         if self.app.config.daemon.listen:
-            from monitor.httpd import Endpoint
+            from monitor.web import WebServer
 
             try:
-                self.endpoint = Endpoint(self.app, self.app.config.daemon.listen,
+                self.endpoint = WebServer(self.app, self.app.config.daemon.listen,
                                          alive=lambda: self.scheduler.running and not self.stopping.is_set()).start()
             except OSError as exc:  # paging goes on without it; ack links and /metrics do not
                 log.error("HTTP endpoint cannot listen on %s (%s): ack links, /healthz and /metrics are off",

@@ -30,7 +30,7 @@ import pytest
 from monitor.app import App
 from monitor.config import load_config
 from monitor.demo import alerts_feed
-from monitor.httpd import Endpoint
+from monitor.web import WebServer
 from monitor.store import Store
 from tests.conftest import write_config
 from tests.test_pipeline import KIND, config_text
@@ -96,8 +96,8 @@ def endpoint_app(tmp_path, feed_server, receiver):
 def serve(endpoint_app):
     servers = []
 
-    def start(**limits) -> Endpoint:
-        server = Endpoint(endpoint_app, "127.0.0.1:0", **limits).start()
+    def start(**limits) -> WebServer:
+        server = WebServer(endpoint_app, "127.0.0.1:0", **limits).start()
         servers.append(server)
         return server
 

@@ -377,13 +377,13 @@ def test_ack_by_command_and_incident_listing(make, clock, receiver, tmp_path, ca
 
 
 def test_ack_by_signed_link_served_by_the_daemon_endpoint(make, clock, receiver):
-    from monitor.httpd import Endpoint
+    from monitor.web import WebServer
 
     app = make()
     inc = page_once(app, clock, receiver)
     link = next(w for w in receiver.at("/crisis")[0]["message"].split() if "/ack/" in w)
     token = link.rsplit("/ack/", 1)[1]
-    server = Endpoint(app, "127.0.0.1:0").start()
+    server = WebServer(app, "127.0.0.1:0").start()
     base = f"http://127.0.0.1:{server.port}"
     try:
         with urllib.request.urlopen(f"{base}/ack/{token}") as r:  # GET (a chat unfurler) acknowledges nothing
@@ -408,11 +408,11 @@ def test_ack_by_signed_link_served_by_the_daemon_endpoint(make, clock, receiver)
 
 
 def test_healthz_and_metrics(make, clock, receiver):
-    from monitor.httpd import Endpoint
+    from monitor.web import WebServer
 
     app = make()
     page_once(app, clock, receiver)
-    server = Endpoint(app, "127.0.0.1:0").start()
+    server = WebServer(app, "127.0.0.1:0").start()
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/healthz") as r:
             health = json.loads(r.read())

@@ -22,13 +22,14 @@ from monitor.config.problems import Checker, locate_keys
 from monitor.config.rules import InhibitModel, rule_model
 from monitor.config.runtime import (DEFAULT_INHIBIT, Config, DaemonConfig, Entity, IncidentsConfig, Route, Rule,
                                     ScaleConfig, SentimentConfig, StorageConfig, inhibit_of)
+from monitor.config.web import WebModel, web_config
 from monitor.config.sources import SourceModel, build_source, source_model
 from monitor.config.urls import NotifyUrls
 from monitor.errors import ConfigError, Problem
 from monitor.units import format_duration
 
 TABLES = {"storage": StorageModel, "sentiment": SentimentModel, "daemon": DaemonModel, "incidents": IncidentsModel,
-          "scale": ScaleModel}
+          "scale": ScaleModel, "web": WebModel}
 ARRAYS = {"entities": "entity", "sources": "source", "routes": "route", "rules": "rule", "inhibit": None}
 RECEIVERS = TypeAdapter(NotifyUrls)  # [receivers]: name = [apprise URLs] that several routes can share
 
@@ -167,6 +168,7 @@ def validate(data: Mapping, c: Checker) -> Config:
         daemon=DaemonConfig(**dict(tables["daemon"])),
         incidents=_incidents(c, tables["incidents"]),
         scale=ScaleConfig(**dict(tables["scale"])),
+        web=web_config(tables["web"], c.file),
         inhibit=tuple(inhibit_of(m) for _, m, _ in inhibit) if "inhibit" in data else DEFAULT_INHIBIT,
         unset=tuple(c.unset),
     )

@@ -1,0 +1,15 @@
+"""The web app the daemon serves on ``[daemon] listen``: a dashboard behind sign-in, the
+signed ack links, /healthz and /metrics.
+
+Modules
+  server   :class:`WebServer`: uvicorn in a thread, with the limits that keep clients from starving it
+  app      :func:`create_app`: the Starlette app (routes, templates, middleware)
+  ops      /healthz, /metrics, /ack/<token> (no sign-in)
+  i18n     zh-TW and en words, times in a viewer's zone
+"""
+from __future__ import annotations
+
+from monitor.web.app import create_app
+from monitor.web.server import WebServer
+
+__all__ = ["WebServer", "create_app"]
