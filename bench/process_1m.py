@@ -67,7 +67,7 @@ class FastScorer:
 
 
 class NullNotifier(Notifier):
-    def send(self, url, title, body, body_format="text"):
+    def send(self, url, title, body, body_format="text", notify_type="info"):
         return SendResult(True)
 
 

@@ -31,6 +31,30 @@ class SendResult:
     error: str | None = None
 
 
+APP_ID = "repwatch"
+APP_DESC = "repwatch reputation monitor"
+
+
+def notify_type(kind: str, severity: str | None = None, state: str | None = None) -> str:
+    """apprise's notify type for a notification (its colour in Slack, Discord or Teams, and the
+    ``type`` of a JSON webhook): an acknowledgement or a recovered source is ``success``; a
+    digest or report ``info``; anything else follows its severity: critical is ``failure``,
+    warning ``warning``, info (or none) ``info``."""
+    if kind == "ack" or state == "recovered":
+        return apprise.NotifyType.SUCCESS.value
+    if kind in ("digest", "report"):
+        return apprise.NotifyType.INFO.value
+    return {"critical": apprise.NotifyType.FAILURE, "warning": apprise.NotifyType.WARNING}.get(
+        severity or "", apprise.NotifyType.INFO).value
+
+
+def _asset() -> apprise.AppriseAsset:
+    """apprise's asset named for repwatch: Slack's footer reads "repwatch", and no apprise icon
+    (image URLs or files) goes with a message."""
+    return apprise.AppriseAsset(async_mode=False, app_id=APP_ID, app_desc=APP_DESC, app_url="",
+                                image_url_mask="", image_url_logo="", image_path_mask=False)
+
+
 MASK = "***"
 # apprise's generic webhooks: the path is often the token (json://host/hook/SECRET)
 PATH_SECRET_SCHEMES = frozenset({"json", "jsons", "form", "forms", "xml", "xmls"})
@@ -207,15 +231,16 @@ class Notifier:
     def __init__(self, timeout: float = 15.0):
         self.timeout = timeout
 
-    def send(self, url: str, title: str, body: str, body_format: str = "text") -> SendResult:
+    def send(self, url: str, title: str, body: str, body_format: str = "text",
+             notify_type: str = "info") -> SendResult:
         """``body_format``: "text", "markdown" (Slack: apprise writes mrkdwn) or "html" (e-mail:
-        apprise adds the plain-text part)."""
+        apprise adds the plain-text part). ``notify_type``: apprise's ``info``, ``success``,
+        ``warning`` or ``failure`` (:func:`notify_type`)."""
         capture = _installed()
         secrets = secret_parts(url)
         token = _SECRETS.set(tuple(secrets))
         try:
-            asset = apprise.AppriseAsset(async_mode=False)
-            app = apprise.Apprise(asset=asset)
+            app = apprise.Apprise(asset=_asset())
             if not app.add(url):
                 return SendResult(False, "apprise cannot parse the URL")
             for plugin in app:
@@ -226,7 +251,8 @@ class Notifier:
                 try:
                     fmt = {"markdown": apprise.NotifyFormat.MARKDOWN, "html": apprise.NotifyFormat.HTML}.get(
                         body_format, apprise.NotifyFormat.TEXT)
-                    ok = app.notify(title=title, body=body, body_format=fmt)
+                    ok = app.notify(title=title, body=body, body_format=fmt,
+                                    notify_type=apprise.NotifyType(notify_type))
                 except Exception as exc:  # a plugin bug must not kill the daemon
                     return SendResult(False, scrub(f"{type(exc).__name__}: {exc}", secrets))
         finally:

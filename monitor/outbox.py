@@ -27,9 +27,9 @@ from datetime import datetime, timedelta
 
 from monitor.clock import Clock
 from monitor.config import Config
-from monitor.notify import Notifier, SendResult, redact
+from monitor.notify import Notifier, SendResult, notify_type, redact
 from monitor.render import Message, channel_of
-from monitor.store import DeliveryRow, NotificationRow, Store
+from monitor.store import AlertRow, DeliveryRow, IncidentRow, NotificationRow, Store
 
 log = logging.getLogger("repwatch.outbox")
 
@@ -66,16 +66,36 @@ class Outbox:
         if not rows:
             return report
         notes = self.store.notifications({d.notification_id for d in rows if d.notification_id is not None})
+        types = self._notify_types(list(notes.values()))
         with ThreadPoolExecutor(max_workers=min(self.workers, len(rows)), thread_name_prefix="send") as pool:
-            results = list(pool.map(lambda d: self._send_and_record(d, notes.get(d.notification_id), now), rows))
+            results = list(pool.map(lambda d: self._send_and_record(d, notes.get(d.notification_id), now,
+                                                                    types.get(d.notification_id, "info")), rows))
         report.sent += sum(results)
         report.failed += len(results) - sum(results)
         return report
 
-    def _send_and_record(self, delivery: DeliveryRow, note: NotificationRow | None, now: datetime) -> bool:
-        """Send one delivery and record the result at once, in this worker: a crash in another
-        send never leaves this one's outcome unwritten."""
-        result = self._send(delivery, note)
+    def _notify_types(self, notes: list[NotificationRow]) -> dict[int, str]:
+        """apprise's notify type of each notification (:func:`monitor.notify.notify_type`): the
+        severity of its incident, else of its alert (an ops notice: a recovery is a success)."""
+        incidents = {i.id: i for i in self._rows(IncidentRow, {n.incident_id for n in notes})}
+        alerts = {a.id: a for a in self._rows(AlertRow, {n.alert_id for n in notes if n.incident_id is None})}
+        types = {}
+        for n in notes:
+            incident, alert = incidents.get(n.incident_id), alerts.get(n.alert_id)
+            severity = incident.severity if incident else alert.severity if alert else None
+            state = alert.label_map.get("state") if alert and not incident else None
+            types[n.id] = notify_type(n.kind, severity, state)
+        return types
+
+    def _rows(self, model, ids: set[int | None]) -> list:
+        ids.discard(None)
+        return self.store.rows(model, model.id.in_(ids)) if ids else []
+
+    def _send_and_record(self, delivery: DeliveryRow, note: NotificationRow | None, now: datetime,
+                         kind: str = "info") -> bool:
+        """Send one delivery (``kind``: apprise's notify type) and record the result at once, in
+        this worker: a crash in another send never leaves this one's outcome unwritten."""
+        result = self._send(delivery, note, kind)
         row = self.store.finish_delivery(delivery.id, result.ok, result.error, self.clock.now(),
                                          now + delivery_backoff(delivery.attempts + 1), MAX_DELIVERY_ATTEMPTS)
         what = delivery.notification_id or delivery.alert_id
@@ -86,7 +106,7 @@ class Outbox:
                       row.attempts, row.status, result.error)
         return result.ok
 
-    def _send(self, delivery: DeliveryRow, note: NotificationRow | None) -> SendResult:
+    def _send(self, delivery: DeliveryRow, note: NotificationRow | None, kind: str = "info") -> SendResult:
         route = self.routes.get(delivery.route_id)
         if route is None or delivery.target_index >= len(route.notify):
             return SendResult(False, "route or URL no longer in the config")
@@ -98,7 +118,7 @@ class Outbox:
             return self.notifier.send(url, alert.title, alert.body)
         message = Message(note.title, note.text, note.markdown, note.html)
         fmt, body = message.for_channel(channel_of(url))
-        return self.notifier.send(url, note.title, body, fmt)
+        return self.notifier.send(url, note.title, body, fmt, notify_type=kind)
 
     def _fallbacks(self, now: datetime, report: OutboxReport) -> None:
         for route in self.config.routes:

@@ -439,10 +439,10 @@ class CrashingNotifier(Notifier):
         super().__init__(timeout=5)
         self.crash_on = crash_on
 
-    def send(self, url, title, body, body_format="text"):
+    def send(self, url, title, body, body_format="text", notify_type="info"):
         if self.crash_on in url:
             raise Crash(url)
-        return super().send(url, title, body, body_format)
+        return super().send(url, title, body, body_format, notify_type)
 
 
 def test_outbox_after_a_crash_sends_what_was_not_sent_and_nothing_twice(make, clock, receiver):
