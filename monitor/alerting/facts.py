@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import ClassVar, Union
 
+from monitor.defence.attack import Bomb, Cluster, CrossPost
 from monitor.errors import RepwatchError
 
 
@@ -47,6 +48,20 @@ class SevereFacts:
 
 
 @dataclass(frozen=True)
+class AttackFacts:
+    """What an ``attack`` rule found in its window: each signal's evidence (mention ids,
+    sources, accounts, similarity; observed vs expected low ratings). No mention text."""
+
+    kind: ClassVar[str] = "attack"
+    signals: tuple[str, ...]  # near-duplicate | rating-bomb | cross-posting, those found
+    clusters: tuple[Cluster, ...]
+    bomb: Bomb | None
+    cross_posts: tuple[CrossPost, ...]
+    window: float
+    baseline: float
+
+
+@dataclass(frozen=True)
 class SourceHealthFacts:
     """A source-health notice: ids, states and error reasons, never mention text."""
 
@@ -59,8 +74,8 @@ class SourceHealthFacts:
     last_success: datetime | None
 
 
-Facts = Union[BurstFacts, SpikeFacts, SevereFacts, SourceHealthFacts]
-KINDS: dict[str, type] = {c.kind: c for c in (BurstFacts, SpikeFacts, SevereFacts, SourceHealthFacts)}
+Facts = Union[BurstFacts, SpikeFacts, SevereFacts, SourceHealthFacts, AttackFacts]
+KINDS: dict[str, type] = {c.kind: c for c in (BurstFacts, SpikeFacts, SevereFacts, SourceHealthFacts, AttackFacts)}
 
 
 def dump_facts(facts: Facts) -> str:
@@ -93,6 +108,25 @@ def parse_facts(text: str, kind: str | None = None) -> Facts:
         raise FactsError(f"{tag} facts: missing {missing}, unknown {unknown}")
     if cls is SevereFacts:
         values["terms"] = tuple(values["terms"])
+    if cls is AttackFacts:
+        values = _attack_values(values)
     if cls is SourceHealthFacts and values["last_success"] is not None:
         values["last_success"] = datetime.fromisoformat(values["last_success"])
     return cls(**values)
+
+
+def _strict(cls: type, values) -> dict:
+    """``values`` for ``cls``: a JSON object with exactly its fields, lists made tuples."""
+    names = {f.name for f in fields(cls)}
+    if not isinstance(values, dict) or set(values) != names:
+        raise FactsError(f"{cls.__name__} evidence: expected {sorted(names)}, got {values!r:.200}")
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+
+
+def _attack_values(values: dict) -> dict:
+    if not isinstance(values["clusters"], list) or not isinstance(values["cross_posts"], list):
+        raise FactsError("attack facts: clusters and cross_posts must be lists")
+    return {**values, "signals": tuple(values["signals"]),
+            "clusters": tuple(Cluster(**_strict(Cluster, c)) for c in values["clusters"]),
+            "bomb": None if values["bomb"] is None else Bomb(**_strict(Bomb, values["bomb"])),
+            "cross_posts": tuple(CrossPost(**_strict(CrossPost, c)) for c in values["cross_posts"])}

@@ -18,6 +18,9 @@ day is not paged for its usual few, a quiet one is paged for an unusual cluster.
 ``min_score`` or it contains a crisis term (醫療疏失, 提告, lawsuit ...). Terms are
 folded like aliases (NFKC, case, Traditional/Simplified); Latin terms match on word
 boundaries. Each mention fires once per rule.
+
+``attack``: near-duplicate texts, a rating bomb or one account on several platforms within
+the window (:mod:`monitor.alerting.attack`, :mod:`monitor.defence.attack`).
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Iterator
 
+from monitor.alerting.attack import attack_findings
 from monitor.alerting.facts import BurstFacts, Facts, SevereFacts, SpikeFacts
 from monitor.causes import CAUSES, primary_cause
 from monitor.config import Config, Entity, Rule
@@ -36,7 +40,7 @@ from monitor.store.alerts import NewAlert
 from monitor.text import CJK, fold
 
 log = logging.getLogger("repwatch")
-RULE_ORDER = {"burst": 0, "spike": 1, "severe": 2}
+RULE_ORDER = {"burst": 0, "spike": 1, "severe": 2, "attack": 3}
 
 
 @dataclass(frozen=True)
@@ -160,6 +164,9 @@ def fired(config: Config, store: Store, now: datetime) -> Iterator[tuple[Rule, E
             continue
         if rule.kind == "severe":
             yield from _severe(rule, entities, store, now)
+        elif rule.kind == "attack":
+            for entity, found in attack_findings(rule, entities, store, now, threshold):
+                yield rule, entity, Decision(True, found.reason, found.mentions, found.new, found.first, found.facts)
         else:
             yield from _counted(rule, entities, store, now, threshold)
 

@@ -12,7 +12,7 @@ from monitor.config.models import DEFAULT_CRISIS_TERMS, Table, known
 from monitor.config.problems import checker, fail
 from monitor.labels import SEVERITIES
 
-RULE_KINDS = ("burst", "spike", "severe")
+RULE_KINDS = ("burst", "spike", "severe", "attack")
 Severity = choice(SEVERITIES, f"must be one of {', '.join(SEVERITIES)}, got {{value!r}}")
 
 
@@ -21,6 +21,10 @@ def _kind(name: str):
 
 
 Burst, Spike, Severe = _kind("burst"), _kind("spike"), _kind("severe")
+Attack = _kind("attack")
+ATTACK_SIGNALS = ("near-duplicate", "rating-bomb", "cross-posting")
+MinCluster, MinChars, Stars, Platforms = (number(2, 1000, integer=True), number(1, 10_000, integer=True),
+                                          number(1.0, 5.0), number(2, 100, integer=True))
 MinNegative, Factor = number(1, 100_000, integer=True), number(1.0, 1000.0)
 
 
@@ -98,7 +102,50 @@ class SevereRule(RuleModel):
     window: Duration = timedelta(hours=1)
 
 
-RULE_MODELS: dict[str, type[RuleModel]] = {"burst": BurstRule, "spike": SpikeRule, "severe": SevereRule}
+class AttackRule(RuleModel):
+    """Signs of a coordinated attack within window (:mod:`monitor.defence.attack`): near-duplicate
+    texts across sources or accounts, a burst of low ratings far above the listing's own
+    baseline, one account posting on several platforms. Give it a PR/legal route."""
+
+    kind: Attack
+    severity: Severity = "warning"
+    window: Duration = timedelta(hours=24)
+    baseline: Duration = timedelta(days=28)
+    signals: Strings = ATTACK_SIGNALS
+    """which of near-duplicate, rating-bomb, cross-posting are looked for"""
+    similarity: Fraction = 0.6
+    """Jaccard similarity of shingle sets (CJK bigrams, other 3-grams) at which texts are near-duplicates"""
+    min_cluster: MinCluster = 3
+    """distinct (source, account) pairs a near-duplicate cluster needs"""
+    min_chars: MinChars = 30
+    """texts shorter than this (letters and digits) are not compared"""
+    low_rating: Stars = 2.0
+    min_low: MinNegative = 5
+    max_p: Fraction = 1e-4
+    """the Poisson tail a rating bomb must fall under (100 times lower unless mostly new accounts)"""
+    new_share: Fraction = 0.5
+    min_platforms: Platforms = 3
+    ignore_authors: Strings = ("anonymous", "匿名", "a google user", "google 使用者", "guest", "訪客", "deleted")
+
+    @field_validator("signals")
+    @classmethod
+    def _signals(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [n for n in names if n not in ATTACK_SIGNALS]
+        if unknown or not names:
+            fail(f"must name some of {', '.join(ATTACK_SIGNALS)}, got {list(names)!r}")
+        return names
+
+    @field_validator("baseline")
+    @classmethod
+    def _baseline(cls, baseline: timedelta, info) -> timedelta:
+        window = info.data.get("window")
+        if window is not None and baseline <= window:
+            fail(f"must be longer than window ({window}), got {baseline}")
+        return baseline
+
+
+RULE_MODELS: dict[str, type[RuleModel]] = {"burst": BurstRule, "spike": SpikeRule, "severe": SevereRule,
+                                           "attack": AttackRule}
 
 
 def rule_model(raw: Mapping) -> type[RuleModel]:

@@ -14,7 +14,7 @@ from connectors.spec import Source
 from monitor.config.models import (LANGUAGE_TIMEZONE, DaemonModel, EntityModel, IncidentsModel, RouteModel,
                                    ScaleModel, SentimentModel, StorageModel)
 from monitor.config.web import WebConfig
-from monitor.config.rules import DEFAULT_INHIBIT_TABLES, BurstRule, InhibitModel, SevereRule, SpikeRule
+from monitor.config.rules import DEFAULT_INHIBIT_TABLES, AttackRule, BurstRule, InhibitModel, SevereRule, SpikeRule
 from monitor.errors import NotInConfigError, Problem
 from monitor.labels import Matcher
 
@@ -24,6 +24,7 @@ _SCALE = ScaleModel.model_construct()
 _ENTITY, _ROUTE, _BURST, _SPIKE, _SEVERE, _INHIBIT = (
     EntityModel.model_construct(), RouteModel.model_construct(), BurstRule.model_construct(),
     SpikeRule.model_construct(), SevereRule.model_construct(), InhibitModel.model_construct())
+_ATTACK = AttackRule.model_construct()
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,8 @@ class Rule:
     """``burst``: at least ``min_negative`` negative mentions of an entity in ``window``.
     ``spike``: the negative rate in ``window`` is ``factor`` times the entity's own rate over
     the trailing ``baseline``, and at least ``min_negative``. ``severe``: one mention alone,
-    when P(negative) >= ``min_score`` or it contains one of ``terms``."""
+    when P(negative) >= ``min_score`` or it contains one of ``terms``. ``attack``: the signals
+    of :mod:`monitor.defence.attack`, with the thresholds below."""
 
     id: str
     route: str | None
@@ -105,6 +107,17 @@ class Rule:
     baseline: timedelta = _SPIKE.baseline
     factor: float = _SPIKE.factor
     causes: tuple[str, ...] = _BURST.causes  # only mentions with one of these causes count (empty: any)
+    # attack (see monitor.defence.attack): which signals, and the thresholds of each
+    signals: tuple[str, ...] = _ATTACK.signals
+    similarity: float = _ATTACK.similarity
+    min_cluster: int = _ATTACK.min_cluster
+    min_chars: int = _ATTACK.min_chars
+    low_rating: float = _ATTACK.low_rating
+    min_low: int = _ATTACK.min_low
+    max_p: float = _ATTACK.max_p
+    new_share: float = _ATTACK.new_share
+    min_platforms: int = _ATTACK.min_platforms
+    ignore_authors: tuple[str, ...] = _ATTACK.ignore_authors
 
     def applies_to(self, entity_id: str) -> bool:
         return "*" in self.entities or entity_id in self.entities

@@ -4,9 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from monitor.alerting.facts import BurstFacts, Facts, SevereFacts, SpikeFacts
+from monitor.alerting.facts import AttackFacts, BurstFacts, Facts, SevereFacts, SpikeFacts
 from monitor.causes import cause_names
 from monitor.privacy import mask_url
+from monitor.render.attack import attack_evidence, attack_headline, attack_lead
 from monitor.render.doc import Doc, Item, Message, ago, local_time, render
 from monitor.render.safe import safe_link, safe_text
 from monitor.store import StoredMention
@@ -88,6 +89,8 @@ def headline(facts: Facts, language: str) -> str:
     if isinstance(facts, (BurstFacts, SpikeFacts)):
         win = format_duration(timedelta(seconds=facts.window))
         return t[facts.kind].format(window=win, count=facts.count)
+    if isinstance(facts, AttackFacts):
+        return attack_headline(facts, language)
     return t["severe"]
 
 
@@ -161,10 +164,12 @@ def incident_message(kind: str, incident_id: int, severity: str, entity_name: st
                                      route=safe_text(escalated_to, 40)))
     seen: set[str] = set()
     for a in alerts:
-        lead = _lead(a.facts, t)
+        lead = attack_lead(a.facts, language) if isinstance(a.facts, AttackFacts) else _lead(a.facts, t)
         if lead not in seen:
             seen.add(lead)
             doc.p(lead)
+            if isinstance(a.facts, AttackFacts):
+                attack_evidence(doc, a.facts, mentions, language)
     if mentions:
         doc.p("")
         doc.p(t["worst"])

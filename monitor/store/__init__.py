@@ -8,7 +8,7 @@ Modules
   migrate        the schema's version (Alembic, ``migrations/``): what :class:`Store` does on
                  open, ``upgrade`` and ``current`` for ``repwatch db``
   core           :class:`~monitor.store.core.StoreBase`: engine, sessions, opening
-  mentions, mention_reads, sources, leases, outbox, incidents, alerts
+  mentions, mention_reads, attack, sources, leases, outbox, incidents, alerts
                  typed repository methods, mixed into :class:`Store`
 
 All database access goes through :class:`Store`; all datetimes go in and come out as aware
@@ -17,6 +17,7 @@ UTC, on both engines.
 from __future__ import annotations
 
 from monitor.store.alerts import AlertsRepo
+from monitor.store.attack import AttackQueries
 from monitor.store.engine import describe_error, make_engine
 from monitor.store.evidence_tables import FetchRow, HoldRow, MentionEvidenceRow, PayloadRow, TombstoneRow
 from monitor.store.incidents import IncidentsRepo
@@ -44,8 +45,8 @@ from monitor.store.tables import (
 )
 
 
-class Store(MentionsRepo, MentionQueries, SourcesRepo, IncidentsRepo, AlertsRepo, OutboxRepo, LeasesRepo,
-            StatsRepo):
+class Store(MentionsRepo, AttackQueries, MentionQueries, SourcesRepo, IncidentsRepo, AlertsRepo, OutboxRepo,
+            LeasesRepo, StatsRepo):
     """All database access. One instance per process; thread-safe via sessions. Opening it
     brings the database's schema up to date (:func:`monitor.store.migrate.prepare`)."""
 
