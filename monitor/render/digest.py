@@ -42,7 +42,7 @@ def digest_message(day: str, by_entity: list[tuple[str, int, int]], by_source: l
     """Counts by entity and source (name, total, negative), negative mentions by cause, the
     worst mentions, open incidents."""
     t = _DIGEST.get(language, _DIGEST["en"])
-    doc = Doc(t["title"].format(date=day))
+    doc = Doc(t["title"].format(date=day), lang=language)
     total, neg = sum(r[1] for r in by_entity), sum(r[2] for r in by_entity)
     doc.p(t["lead"].format(total=total, neg=neg) if by_entity else t["quiet"])
     for head, rows in ((t["by_entity"], by_entity), (t["by_source"], by_source)):

@@ -1,8 +1,11 @@
 """A message is built once as a small document (headings, paragraphs, numbered items
 with links) and written out per channel: plain text (LINE, JSON and anything else;
 capped below LINE's 5,000 characters by dropping items, never the deadline or the ack
-line), CommonMark for Slack (apprise turns it into Slack mrkdwn), and HTML plus a text
-part for e-mail. :func:`channel_of` picks the format from the apprise URL."""
+line), CommonMark for Slack (apprise turns it into Slack mrkdwn), and a whole HTML document
+for e-mail (doctype, ``<html lang>``, a head with its charset and title, a body). apprise
+writes the e-mail's plain-text part from that HTML and keeps only what is shown, so the ack
+link is written with its URL as its text: the text part shows it too. :func:`channel_of`
+picks the format from the apprise URL."""
 from __future__ import annotations
 
 import html
@@ -37,6 +40,7 @@ class Item:
 class Doc:
     title: str
     blocks: list = field(default_factory=list)  # ("h"|"p", text) | ("items", [Item]) | ("link", label, url)
+    lang: str = "en"  # the HTML document's language
 
     def h(self, text: str) -> None:
         self.blocks.append(("h", text))
@@ -112,8 +116,11 @@ def _markdown(doc: Doc) -> str:
 
 
 def _html(doc: Doc) -> str:
+    """A whole HTML document (what mail clients expect), escaped throughout."""
     e = html.escape
-    out = [f"<h3>{e(doc.title)}</h3>"]
+    out = ["<!DOCTYPE html>", f'<html lang="{e(doc.lang, quote=True)}">', "<head>", '<meta charset="utf-8">',
+           '<meta name="viewport" content="width=device-width, initial-scale=1">', f"<title>{e(doc.title)}</title>",
+           "</head>", "<body>", f"<h3>{e(doc.title)}</h3>"]
     for block in doc.blocks:
         if block[0] == "h":
             out.append(f"<p><strong>{e(block[1])}</strong></p>")
@@ -130,8 +137,9 @@ def _html(doc: Doc) -> str:
                     li += f" <small>[{e(it.meta)}]</small>"
                 lis.append(f"<li>{li}</li>")
             out.append("<ol>" + "".join(lis) + "</ol>")
-        elif block[0] == "link":
-            out.append(f'<p><a href="{e(block[2], quote=True)}">{e(block[1])}</a></p>')
+        elif block[0] == "link":  # the URL as the link's text: the e-mail's text part keeps it
+            out.append(f'<p>{e(block[1])} <a href="{e(block[2], quote=True)}">{e(block[2])}</a></p>')
+    out += ["</body>", "</html>"]
     return "\n".join(out)
 
 

@@ -153,7 +153,7 @@ def incident_message(kind: str, incident_id: int, severity: str, entity_name: st
     if len(alerts) > 1:
         head += " " + t["and_more"].format(n=len(alerts) - 1)
     sep = ":" if language == "zh-TW" else ": "
-    doc = Doc(f"[repwatch] {t['prefix'].get(kind, '')}{name}{sep}{head}")
+    doc = Doc(f"[repwatch] {t['prefix'].get(kind, '')}{name}{sep}{head}", lang=language)
     doc.h(t["incident"].format(id=incident_id, severity=severity, name=name))
     if kind == "update":
         doc.p(t["update"])
@@ -188,7 +188,7 @@ def ack_message(incident_id: int, entity_name: str, by: str, via: str, acked_at:
                 deadline: datetime, language: str = "zh-TW", timezone: str = "UTC") -> Message:
     t = _TEXT.get(language, _TEXT["en"])
     who = safe_text(by, 64)
-    doc = Doc(t["acked_title"].format(id=incident_id, by=who))
+    doc = Doc(t["acked_title"].format(id=incident_id, by=who), lang=language)
     doc.p(t["acked"].format(name=safe_text(entity_name, 60), id=incident_id, by=who,
                             when=local_time(acked_at, timezone, False), via=t["via"].get(via, via),
                             took=ago(acked_at - first_detected), met=t["met" if acked_at <= deadline else "missed"]))

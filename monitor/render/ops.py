@@ -44,7 +44,7 @@ def ops_notice(facts: SourceHealthFacts, language: str = "en", timezone: str = "
     t = _OPS.get(language, _OPS["en"])
     label = t["states"].get(facts.state, facts.state)
     src = safe_text(facts.source, 64)
-    doc = Doc(t["title"].format(source=src, state=label))
+    doc = Doc(t["title"].format(source=src, state=label), lang=language)
     doc.p(t["lead"].format(source=src, type=safe_text(facts.type, 32), state=label))
     if facts.state == "recovered":
         doc.p(t["recovered"])
@@ -59,6 +59,6 @@ def ops_notice(facts: SourceHealthFacts, language: str = "en", timezone: str = "
 
 def unrouted_notice(rule_id: str, entity_id: str, severity: str, language: str = "en") -> Message:
     t = _OPS.get(language, _OPS["en"])
-    doc = Doc(t["unrouted"].format(rule=safe_text(rule_id, 64)))
+    doc = Doc(t["unrouted"].format(rule=safe_text(rule_id, 64)), lang=language)
     doc.p(t["unrouted_lead"].format(rule=safe_text(rule_id, 64), entity=safe_text(entity_id, 64), severity=severity))
     return render(doc)
