@@ -223,7 +223,7 @@ _VALUE_LEAD = re.compile(r"(?:(?:line|賴)(?:\s*(?:id|帳號|账号|號碼?|号�
                          r"|(?:my|on)\s+line\b)?[\s:：=#]*(?:(?:is|was|on|是|為|为|在)\s*)?[:：#]?\s*", re.IGNORECASE)
 
 
-def _normal(text: str) -> tuple[str, str, list[int]]:
+def normal_form(text: str) -> tuple[str, str, list[int]]:
     """(NFKC form, NFKC form with Simplified characters, index of each character in ``text``)."""
     chars: list[str] = []
     index: list[int] = []
@@ -323,7 +323,7 @@ def lint(text: str, language: str | None = None, *, allow: Iterable[str] = ()) -
     ``allow`` lists strings the reply may contain verbatim, such as the clinic's own name and
     contact channel (「第一診所」 is a name, not a ranking): a flag inside one is dropped."""
     del language  # see the docstring: the rules are script-agnostic
-    nf, folded, index = _normal(text or "")
+    nf, folded, index = normal_form(text or "")
     found = {
         "patient-confirmation": _find(_PATIENT, folded, negatable=False),
         "phi": _phi_spans(nf, folded),

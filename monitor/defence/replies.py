@@ -62,7 +62,9 @@ def reply_language(language: str | None, mention_text: str = "") -> str:
     return "zh-TW" if tag == "zh" or tag.startswith("zh-") else "en"
 
 
-def _read(path: Path) -> str:
+def read_template(path: Path) -> str:
+    """A template file's body; :class:`TemplateError` when it is unreadable, empty or names
+    a placeholder other than ``{entity}`` and ``{contact}``."""
     try:
         body = path.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
@@ -86,10 +88,10 @@ def load_template(language: str, cause: str, templates_dir: Path | None = None) 
         if templates_dir is not None:
             custom = Path(templates_dir) / language / f"{stem}.txt"
             if custom.is_file():
-                return f"custom:{language}/{stem}", _read(custom)
+                return f"custom:{language}/{stem}", read_template(custom)
         packaged = shipped / f"{stem}.txt"
         if packaged.is_file():
-            return f"{language}/{stem}", _read(Path(str(packaged)))
+            return f"{language}/{stem}", read_template(Path(str(packaged)))
     raise TemplateError(f"no template for {language}/{cause} and no {language}/{GENERIC}.txt")
 
 
