@@ -17,6 +17,7 @@ UTC, on both engines.
 from __future__ import annotations
 
 from monitor.store.alerts import AlertsRepo
+from monitor.store.dashboard import DashboardReads
 from monitor.store.attack import AttackQueries
 from monitor.store.engine import describe_error, make_engine
 from monitor.store.evidence_tables import FetchRow, HoldRow, MentionEvidenceRow, PayloadRow, TombstoneRow
@@ -46,7 +47,7 @@ from monitor.store.tables import (
 
 
 class Store(MentionsRepo, AttackQueries, MentionQueries, SourcesRepo, IncidentsRepo, AlertsRepo, OutboxRepo,
-            LeasesRepo, StatsRepo):
+            LeasesRepo, StatsRepo, DashboardReads):
     """All database access. One instance per process; thread-safe via sessions. Opening it
     brings the database's schema up to date (:func:`monitor.store.migrate.prepare`)."""
 

@@ -5,6 +5,11 @@ Modules
   server   :class:`WebServer`: uvicorn in a thread, with the limits that keep clients from starving it
   app      :func:`create_app`: the Starlette app (routes, templates, middleware)
   ops      /healthz, /metrics, /ack/<token> (no sign-in)
+  users    the users file (argon2 hashes, roles) and the session key
+  auth     sign-in, sessions, CSRF, the login rate limit, the viewer's language and zone
+  pages    overview, mentions, incident, silences, sources
+  api      the JSON API and the CSV export
+  views    filters, keyset cursors, masked mentions, golden-hour figures, chart series
   i18n     zh-TW and en words, times in a viewer's zone
 """
 from __future__ import annotations

@@ -17,10 +17,12 @@ from typing import Callable
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
 from starlette.templating import Jinja2Templates
 
-from monitor.web import ops
+from monitor.web import api, auth, ops, pages
 from monitor.web.i18n import local, t
+from monitor.web.users import Users, session_secret, users_file
 
 TEMPLATES = Path(__file__).parent / "templates"
 SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
@@ -44,13 +46,22 @@ class _Headers:
         await self.app(scope, receive, sending if scope["type"] == "http" else send)
 
 
-def create_app(app, *, healthz: Callable[[], tuple[int, dict]] | None = None) -> Starlette:
+def create_app(app, *, healthz: Callable[[], tuple[int, dict]] | None = None,
+               login_limiter: auth.LoginLimiter | None = None) -> Starlette:
     """The web app of one :class:`monitor.app.App`. ``healthz`` answers /healthz (the
-    server passes its own, which knows whether the scheduler runs)."""
+    server passes its own, which knows whether the scheduler runs). Users and the session
+    key come from the config (:mod:`monitor.web.users`)."""
     templates = Jinja2Templates(directory=str(TEMPLATES))
     templates.env.globals.update(t=t, local=local)
-    web = Starlette(routes=list(ops.ROUTES), middleware=[Middleware(_Headers)])
+    users_path = users_file(app.config)
+    middleware = [Middleware(_Headers),
+                  Middleware(SessionMiddleware, secret_key=session_secret(users_path), session_cookie="repwatch_session",
+                             max_age=auth.SESSION_AGE, same_site="lax", https_only=app.config.web.behind_tls_proxy)]
+    web = Starlette(routes=[*ops.ROUTES, *auth.ROUTES, *pages.ROUTES, *api.ROUTES], middleware=middleware,
+                    exception_handlers={auth.LoginRequired: auth.login_redirect})
     web.state.repwatch = app
     web.state.templates = templates
     web.state.healthz = healthz or (lambda: ops.health_report(app, True))
+    web.state.users = Users(users_path)
+    web.state.login_limiter = login_limiter or auth.LoginLimiter()
     return web

@@ -108,10 +108,10 @@ def _ack_form(request: Request, token: str) -> Response:
     countdown = t(lang, "ack.left", minutes=left) if left >= 0 else t(lang, "ack.overdue", minutes=-left)
     entity = _name(app, inc)
     severity = t(lang, f"sev.{inc.severity}") if f"sev.{inc.severity}" in WORDS else inc.severity
+    sep = "：" if lang == "zh-TW" else ": "
     return _page(request, 200, lang, t(lang, "ack.title", id=inc.id), state="open", form=True, lines=[
-        f"{t(lang, 'ack.entity')}: {entity}",
-        f"{t(lang, 'ack.severity')}: {severity}",
-        f"{t(lang, 'ack.deadline')}: {local(inc.deadline, zone)} ({countdown})"])
+        f"{t(lang, 'ack.entity')}{sep}{entity}", f"{t(lang, 'ack.severity')}{sep}{severity}",
+        f"{t(lang, 'ack.deadline')}{sep}{local(inc.deadline, zone)} ({countdown})"])
 
 
 def _name(app, inc) -> str:
