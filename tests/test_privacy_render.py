@@ -61,14 +61,14 @@ EVIL = StoredMention(1, "ga", "林志明 誤診", "誤診!身分證 A123456789 �
 def test_page_masks_escapes_and_gives_the_deadline():
     msg = incident_message("page", 7, "critical", "林志明醫師", [BURST], [EVIL], T + timedelta(hours=1), T, "zh-TW",
                            timezone="Asia/Taipei", ack_url="https://rw.example/ack/7.1.sig")
-    assert msg.title == "[repwatch] 林志明醫師:1h內 3 則負面提及"
+    assert msg.title == "[repwatch] 林志明醫師:1 小時內 3 則負面提及"
     for body in (msg.text, msg.markdown, msg.html):
         assert "A123456789" not in body and "0912-345-678" not in body
         assert "<a href='https://evil" not in body and "https://evil.example" not in body
         assert "](https://evil" not in body and "@channel" not in body and "*緊急*" not in body
         assert "https://forum.example.tw/t/3" in body
         assert "https://rw.example/ack/7.1.sig" in body
-    assert "2026-11-22 19:00 CST (11:00 UTC)" in msg.text
+    assert "2026-11-22 19:00 +08:00 (11:00 UTC)" in msg.text
     assert "事件 #7" in msg.text and "repwatch ack 7 --by" in msg.text
     en = incident_message("update", 7, "critical", "Dr. Lin", [BURST], [EVIL], T + timedelta(hours=1), T, "en")
     assert en.title.startswith("[repwatch] [update] Dr. Lin") and "never confirm" in en.text

@@ -148,7 +148,7 @@ def test_burst_waits_for_group_wait_then_one_page_opens_an_incident(make, clock,
     step(app, clock, 1)
     assert receiver.wait_for(1, 5)
     page = receiver.at("/crisis")[0]
-    assert page["title"] == "[repwatch] 林志明醫師:1h內 3 則負面提及"
+    assert page["title"] == "[repwatch] 林志明醫師:1 小時內 3 則負面提及"
     inc = incidents(app)[0]
     assert inc.status == "open" and inc.deadline == T0 + timedelta(hours=1)  # first detection + 1h
     assert f"事件 #{inc.id}" in page["message"] and "/ack/" in page["message"]
@@ -331,7 +331,7 @@ def test_escalation_climbs_the_ladder_until_someone_acks(make, clock, receiver):
     step(app, clock, 1)  # 15 min after the page
     assert receiver.wait_for(2, 5)
     esc = receiver.at("/director")[0]
-    assert esc["title"].startswith("[repwatch] [升級] 林志明醫師") and "15m" in esc["message"]
+    assert esc["title"].startswith("[repwatch] [升級] 林志明醫師") and "15 分鐘內" in esc["message"]
     step(app, clock, 15 * 60)
     assert receiver.wait_for(3, 5) and len(receiver.at("/owner")) == 1
     assert app.store.get(IncidentRow, inc.id).tier == 2
@@ -528,7 +528,7 @@ notify = ["{receiver.url('/email')}"]
     assert receiver.received == []
     step(app, clock, 1)  # 5 min after the page was written, with no URL of the route delivered: fallback
     assert receiver.wait_for(1, 5) and len(receiver.at("/email")) == 1
-    assert receiver.at("/email")[0]["title"] == "[repwatch] 林志明醫師:1h內 3 則負面提及"
+    assert receiver.at("/email")[0]["title"] == "[repwatch] 林志明醫師:1 小時內 3 則負面提及"
     monkeypatch.setenv("REPWATCH_ACK_SECRET", SECRET)
     assert main(["deliveries", "--failed", "--config", str(tmp_path / "repwatch.toml")]) == 0
     out = capsys.readouterr().out

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from monitor.causes import cause_names
 from monitor.render.doc import Doc, Message, local_time, render
-from monitor.render.incident import mention_items
+from monitor.render.incident import mention_items, score_note
 from monitor.render.safe import safe_text
 from monitor.store import StoredMention
 
@@ -56,6 +56,9 @@ def digest_message(day: str, by_entity: list[tuple[str, int, int]], by_source: l
             doc.p("• " + t["cause_row"].format(name=cause_names((cause,), language), n=n))
     if worst:
         doc.h(t["worst"])
+        note = score_note(worst, language)
+        if note:
+            doc.p(note)
         doc.items(mention_items(worst, language, 5))
     doc.h(t["open"])
     if not open_incidents:

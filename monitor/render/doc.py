@@ -95,8 +95,12 @@ def _text(doc: Doc, dropped: int, more: str) -> str:
     return "\n".join(out)
 
 
+_LINK = {"zh-TW": "連結", "en": "link"}
+
+
 def _markdown(doc: Doc) -> str:
     out: list[str] = []
+    word = _LINK.get(doc.lang, _LINK["en"])
     for block in doc.blocks:
         if block[0] == "h":
             out.append(f"**{block[1]}**")
@@ -105,7 +109,7 @@ def _markdown(doc: Doc) -> str:
         elif block[0] == "items":
             for i, it in enumerate(block[1], 1):
                 line = f"{i}. {it.text}"
-                extra = [f"[{'link' if it.link else ''}]({_md_url(it.link)})" if it.link else "", it.meta]
+                extra = [f"[{word}]({_md_url(it.link)})" if it.link else "", it.meta]
                 extra = [e for e in extra if e]
                 if extra:
                     line += "  \n   " + " · ".join(extra)
@@ -156,15 +160,57 @@ def render(doc: Doc, more: str = "… {n} more", limit: int = TEXT_LIMIT) -> Mes
     return Message(doc.title, text, _markdown(doc), _html(doc))
 
 
+def utc_offset(local: datetime) -> str:
+    """``+08:00``: the offset of an aware time (zone abbreviations such as CST are ambiguous)."""
+    raw = local.strftime("%z")
+    return f"{raw[:3]}:{raw[3:5]}"
+
+
 def local_time(when: datetime, timezone: str, with_utc: bool = True) -> str:
+    """``2026-11-22 19:00 +08:00 (11:00 UTC)`` (``with_utc``: the UTC time beside), or
+    ``2026-11-22 10:00 UTC`` in UTC."""
     from zoneinfo import ZoneInfo
 
+    if timezone == "UTC":
+        return when.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%d %H:%M UTC")
     local = when.astimezone(ZoneInfo(timezone))
-    shown = local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or timezone)
-    if with_utc and timezone != "UTC":
-        shown += when.strftime(" (%H:%M UTC)")
+    shown = local.strftime("%Y-%m-%d %H:%M ") + utc_offset(local)
+    if with_utc:
+        shown += when.astimezone(ZoneInfo("UTC")).strftime(" (%H:%M UTC)")
     return shown
 
 
-def ago(delta: timedelta) -> str:
-    return format_duration(timedelta(seconds=max(int(delta.total_seconds()) // 60 * 60, 60)))
+_UNITS = {  # a duration in words, largest unit first
+    "zh-TW": ((86400, "天"), (3600, "小時"), (60, "分鐘"), (1, "秒")),
+    "en": ((86400, "d"), (3600, "h"), (60, "min"), (1, "s")),
+}
+
+
+def _words(seconds: int, language: str) -> str:
+    units = _UNITS.get(language, _UNITS["en"])
+    parts = []
+    for size, name in units:
+        if seconds >= size:
+            parts.append(f"{seconds // size} {name}")
+            seconds %= size
+    return " ".join(parts) or f"0 {units[-1][1]}"
+
+
+def span(value: timedelta, language: str = "en") -> str:
+    """A duration in a page: Traditional Chinese in words (``1 小時 30 分鐘``); English keeps
+    the compact form of the config (``1h30m``)."""
+    if language == "zh-TW":
+        return _words(int(value.total_seconds()), language)
+    return format_duration(value)
+
+
+def time_left(deadline: datetime, now: datetime, language: str = "en") -> str:
+    """The countdown to a deadline in whole minutes (rounded down): ``剩 45 分鐘`` / ``45 min left``."""
+    minutes = int((deadline - now).total_seconds()) // 60
+    if language == "zh-TW":
+        return f"剩 {_words(minutes * 60, language)}" if minutes >= 1 else "剩不到 1 分鐘"
+    return f"{_words(minutes * 60, 'en')} left" if minutes >= 1 else "under 1 min left"
+
+
+def ago(delta: timedelta, language: str = "en") -> str:
+    return span(timedelta(seconds=max(int(delta.total_seconds()) // 60 * 60, 60)), language)
