@@ -11,6 +11,8 @@
   group_wait + 10 s, escalations within 10 s of their time). Polls never wait for it.
 * The web app (:mod:`monitor.web`: the dashboard, /healthz, /metrics, /ack) runs beside
   them when ``[daemon] listen`` is set.
+* Weekly reports (:mod:`monitor.report.schedule`): while a route has ``report_at``, the
+  ``reports`` job checks every minute and queues a due report in the outbox.
 
 SIGTERM and SIGINT stop scheduling, give running polls up to ``STOP_GRACE`` to finish
 (then abandon them: the store is transactional), run a last process and exit.
@@ -32,6 +34,7 @@ from monitor.app import App
 from monitor.config import Config, Source, load_config
 from monitor.errors import ConfigError
 from monitor.processing import ProcessLoop
+from monitor.report.schedule import CHECK_EVERY, WeeklyReports
 from monitor.schedule import Every, PollPool, Scheduler, phase_offset
 
 log = logging.getLogger("repwatch.daemon")
@@ -53,6 +56,20 @@ class Daemon:
                 self._schedule(source)
         self.scheduler.add_job("outbox", self.processor.wake, Every(outbox_every), "scores, rules and deliveries",
                                inline=True)
+        self._schedule_reports()
+
+    def _schedule_reports(self) -> None:
+        """The ``reports`` job while some route has ``report_at`` (checked again on reload)."""
+        wanted = any(r.report_at for r in self.app.config.routes)
+        present = any(j.id == "reports" for j in self.scheduler.get_jobs())
+        if wanted and not present:
+            self.scheduler.add_job("reports", self._run_reports, Every(CHECK_EVERY), "weekly reports")
+        elif present and not wanted:
+            self.scheduler.remove_job("reports")
+
+    def _run_reports(self) -> None:
+        if not self.stopping.is_set() and WeeklyReports(self.app.config, self.app.store, self.app.clock).run():
+            self.processor.wake()  # the outbox sends it
 
     def _schedule(self, source: Source) -> None:
         phase = phase_offset(source.id, source.every, self.app.config.daemon.jitter)
@@ -87,6 +104,7 @@ class Daemon:
         for source in self.app.config.sources:
             if source.id in added | changed:
                 self._schedule(source)
+        self._schedule_reports()
         new = self.app.config
         log.info("reloaded %s: sources added %s, removed %s, changed %s; %d sources, %d entities, %d routes, "
                  "%d rules", path, sorted(added) or "none", sorted(removed) or "none", sorted(changed) or "none",
@@ -127,7 +145,8 @@ class Daemon:
             except OSError as exc:  # paging goes on without it; ack links and /metrics do not
                 log.error("HTTP endpoint cannot listen on %s (%s): ack links, /healthz and /metrics are off",
                           self.app.config.daemon.listen, exc)
-        log.info("repwatch running: %d sources, %d rules, %d poll workers", len(self.scheduler.get_jobs()) - 1,
+        log.info("repwatch running: %d sources, %d rules, %d poll workers",
+                 sum(j.id.startswith("source:") for j in self.scheduler.get_jobs()),
                  len(self.app.config.rules), self.app.config.daemon.poll_workers)
         try:
             while not self.stopping.wait(0.5):

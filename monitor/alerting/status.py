@@ -26,7 +26,8 @@ class IncidentStatus(StrEnum):
 
 class NoteKind(StrEnum):
     """What a notification is: a first page, an update to its incident, a repeat or an
-    escalation of an unacknowledged one, an acknowledgement, an ops notice, a digest."""
+    escalation of an unacknowledged one, an acknowledgement, an ops notice, a digest, a
+    weekly report."""
 
     PAGE = "page"
     UPDATE = "update"
@@ -35,6 +36,7 @@ class NoteKind(StrEnum):
     ACK = "ack"
     OPS = "ops"
     DIGEST = "digest"
+    REPORT = "report"
 
 
 SEVERITY_RANK = {"critical": 3, "warning": 2, "info": 1}

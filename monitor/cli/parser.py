@@ -6,6 +6,7 @@ import argparse
 import os
 
 from monitor.cli import config as config_cmds
+from monitor.cli import report as report_cmds
 from monitor.cli import db, delivery, demo, incidents, mentions, run, scale, sentiment, sources, users
 from monitor.cli.common import DEFAULT_CONFIG
 
@@ -101,6 +102,16 @@ def _delivery_commands(sub, cfg: argparse.ArgumentParser) -> None:
     c.add_argument("route")
     c.add_argument("--send", action="store_true")
     c.set_defaults(func=delivery.cmd_digest)
+
+    c = sub.add_parser("report", parents=[cfg], help="the weekly report as HTML and PDF (--send: through its route)")
+    c.add_argument("--week", action="store_true", required=True, help="the seven days before --end (the only span)")
+    c.add_argument("--route", help="the route whose language and time zone it uses (default: every route with "
+                   "report_at)")
+    c.add_argument("--end", help="the day after the week, in the route's zone, e.g. 2026-03-09 (default: today)")
+    c.add_argument("--out", default=".", help="where the .html and .pdf go (default: here)")
+    c.add_argument("--no-pdf", action="store_true", help="HTML only (no Chromium needed)")
+    c.add_argument("--send", action="store_true", help="also send it through the route now, as report_at does")
+    c.set_defaults(func=report_cmds.cmd_report)
 
 
 def _sentiment_commands(sub, cfg: argparse.ArgumentParser) -> None:

@@ -118,6 +118,16 @@ def parse_clock(text: str) -> tuple[int, int] | None:
     return (int(m.group(1)), int(m.group(2))) if m else None
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_WEEKLY_RE = re.compile(r"^\s*([Mm]on|[Tt]ue|[Ww]ed|[Tt]hu|[Ff]ri|[Ss]at|[Ss]un)\s+([01]?\d|2[0-3]):([0-5]\d)\s*$")
+
+
+def parse_weekly(text: str) -> tuple[int, int, int] | None:
+    """ "Mon 08:30" -> (0, 8, 30): weekday (Monday 0), hour, minute."""
+    m = _WEEKLY_RE.match(text)
+    return (WEEKDAYS.index(m.group(1).lower()), int(m.group(2)), int(m.group(3))) if m else None
+
+
 def parse_span(text: str) -> tuple[int, int] | None:
     """ "22:00-07:00" -> (1320, 420): minutes after local midnight; may wrap past midnight."""
     parts = text.split("-") if isinstance(text, str) else []
@@ -147,6 +157,13 @@ def _clock(value: Any) -> tuple[int, int]:
     return found
 
 
+def _weekly(value: Any) -> tuple[int, int, int]:
+    found = parse_weekly(value) if isinstance(value, str) else None
+    if found is None:
+        fail(f'must be a weekday and a local time such as "Mon 08:30", got {value!r}')
+    return found
+
+
 STRINGS_SCHEMA = {"anyOf": [{"type": "string", "minLength": 1}, {"type": "array", "items": {"type": "string",
                                                                                               "minLength": 1}}]}
 Text = _typed(str, _string, {"type": "string"})
@@ -164,3 +181,4 @@ Matchers = _typed(tuple[Matcher, ...], _matchers, {**STRINGS_SCHEMA, "descriptio
                                                    "'severity=\"critical\"' or 'entity=~\"dr-.*\"'"})
 Spans = _typed(tuple[tuple[int, int], ...], _spans, {**STRINGS_SCHEMA, "description": 'spans such as "22:00-07:00"'})
 Clock = _typed(tuple[int, int], _clock, {"type": "string", "pattern": _CLOCK_RE.pattern})
+Weekly = _typed(tuple[int, int, int], _weekly, {"type": "string", "pattern": _WEEKLY_RE.pattern})

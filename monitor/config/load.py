@@ -192,7 +192,7 @@ def _route(m: RouteModel, receivers: Mapping[str, tuple]) -> Route:
                  repeat_interval=m.repeat_interval, quiet_hours=m.quiet_hours,
                  escalate_after=m.escalate_after or (ESCALATE_AFTER if m.escalate_to else None),
                  escalate_to=m.escalate_to, fallback=m.fallback, fallback_after=m.fallback_after,
-                 digest_at=m.digest_at)
+                 digest_at=m.digest_at, report_at=m.report_at)
 
 
 def _incidents(c: Checker, m: IncidentsModel) -> IncidentsConfig:

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Mapping
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema, field_validator, model_validator
 
 from monitor.config.fields import (AnyId, Clock, Count, Duration, Flag, Fraction, Ident, Interval, Matchers, Name,
-                                   Spans, Strings, Text, choice, number)
+                                   Spans, Strings, Text, Weekly, choice, number)
 from monitor.config.problems import checker, fail
 from monitor.config.urls import ENV_RE, NotifyUrls, expand
 from monitor.units import MAX_DURATION, format_duration, parse_rate
@@ -254,6 +254,8 @@ class RouteModel(Table):
     fallback_after: Duration = timedelta(minutes=10)
     digest_at: Clock = None
     """local time of the daily digest, such as "08:30\""""
+    report_at: Weekly = None
+    """weekday and local time of the weekly report, such as "Mon 08:30\""""
 
     @model_validator(mode="before")
     @classmethod

@@ -85,6 +85,7 @@ class Route:
     fallback: str | None = _ROUTE.fallback
     fallback_after: timedelta = _ROUTE.fallback_after
     digest_at: tuple[int, int] | None = _ROUTE.digest_at  # local (hour, minute) of the daily digest
+    report_at: tuple[int, int, int] | None = _ROUTE.report_at  # local (weekday, hour, minute) of the weekly report
 
 
 @dataclass(frozen=True)

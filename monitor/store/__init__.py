@@ -10,6 +10,7 @@ Modules
   core           :class:`~monitor.store.core.StoreBase`: engine, sessions, opening
   mentions, mention_reads, attack, sources, leases, outbox, incidents, alerts
                  typed repository methods, mixed into :class:`Store`
+  reports        aggregate reads for the weekly report, mixed in too
 
 All database access goes through :class:`Store`; all datetimes go in and come out as aware
 UTC, on both engines.
@@ -26,6 +27,7 @@ from monitor.store.leases import Lease, LeasesRepo
 from monitor.store.mention_reads import MentionQueries
 from monitor.store.mentions import MentionsRepo, StoredMention
 from monitor.store.outbox import OutboxRepo
+from monitor.store.reports import ReportsRepo
 from monitor.store.sources import SourcesRepo
 from monitor.store.stats import Counts, StatsRepo
 from monitor.store.tables import (
@@ -47,7 +49,7 @@ from monitor.store.tables import (
 
 
 class Store(MentionsRepo, AttackQueries, MentionQueries, SourcesRepo, IncidentsRepo, AlertsRepo, OutboxRepo,
-            LeasesRepo, StatsRepo, DashboardReads):
+            LeasesRepo, StatsRepo, DashboardReads, ReportsRepo):
     """All database access. One instance per process; thread-safe via sessions. Opening it
     brings the database's schema up to date (:func:`monitor.store.migrate.prepare`)."""
 
