@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Iterable
 import httpx
 
 from connectors.dates import parse_time
+from connectors.evidence import KeepsEvidence
 from connectors.http import (Deadline, FetchFailed, HostLimiter, HttpPolicy, HttpResponse, Transport, blocked,
                              classify_status, rate_limit_reset)
 from connectors.payload import SchemaError, newest
@@ -225,7 +226,7 @@ class Walk:
         return bool(self.mentions or self.pending)
 
 
-class HttpConnector(Connector):
+class HttpConnector(KeepsEvidence, Connector):
     """The template (Airbyte CDK's HttpStream): the page loop, the pagination guard
     (``max_pages``, a token that comes back), conditional GET on the first page
     (``supports_304``), the cursor, errors and partial failures. A platform gives:
@@ -242,6 +243,9 @@ class HttpConnector(Connector):
 
     Errors: a request, decoding or parsing problem raises FetchFailed (a SchemaError
     becomes "failed" with the page's HTTP status); :meth:`fetch` catches them, once.
+
+    Evidence (:class:`~connectors.evidence.KeepsEvidence`): :meth:`poll` attaches the GET
+    responses read, and a complete listing (``list_item``, ``list_covered``), to the result.
 
     Partial failures, one policy for every connector: **what was read is kept**.
 
@@ -299,7 +303,7 @@ class HttpConnector(Connector):
     # ------------------------------------------------------------------ the loop
 
     def fetch(self, ctx: FetchContext) -> FetchResult:
-        walk = self.start(ctx)
+        walk = self._local.walk = self.start(ctx)  # KeepsEvidence counts its mentions
         failed: list[tuple[Any, int, FetchResult]] = []  # (stream, page, result)
         for stream in self.streams():
             walk.stream, walk.page = stream, 0

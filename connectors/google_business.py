@@ -1,7 +1,10 @@
 """Reviews of a listing the clinic owns, through the Google Business Profile API
 (``accounts/{account}/locations/{location}/reviews``), newest first, 50 per page.
 
-Unlike Places, this returns every review, and replies. It needs OAuth: the clinic's
+Unlike Places, this returns every review, and replies. The pages read are a complete
+listing (newest update first) back to the oldest review on them, so a stored review
+created after that and missing from them was removed (a tombstone; see
+:class:`connectors.evidence.KeepsEvidence`). It needs OAuth: the clinic's
 Google account grants ``business.manage`` once; repwatch keeps only the refresh token
 (environment) and trades it for an access token at https://oauth2.googleapis.com/token.
 Access to the API is granted per project by Google (a quota of 0 until approved).
@@ -80,8 +83,14 @@ class GoogleBusinessConnector(HttpConnector):
         for r in dig(doc, "reviews", kind=list, default=[]):
             if not isinstance(r, dict):
                 walk.warnings.append("a review is not an object; skipped")
+                self.list_unnamed()
                 continue
             when = parse_time(r.get("updateTime") or r.get("createTime"))
+            guid = r.get("name") or r.get("reviewId")
+            if isinstance(guid, str) and guid.strip():
+                self.list_item(guid.strip(), when)
+            else:
+                self.list_unnamed()
             if walk.cursor.is_old(when):
                 reached_old = True
                 continue
@@ -99,4 +108,7 @@ class GoogleBusinessConnector(HttpConnector):
                 author=None if reviewer.get("isAnonymous") else reviewer.get("displayName"),
                 published_at=parse_time(r.get("createTime")) or when, rating=stars,
             ))
-        return None if reached_old else doc.get("nextPageToken")
+        token = None if reached_old else doc.get("nextPageToken")
+        if not token:  # newest first: every review updated since the oldest one named is listed
+            self.list_covered()
+        return token

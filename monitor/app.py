@@ -41,6 +41,7 @@ from connectors.base import FetchContext
 from connectors.http import HostLimiter, HttpPolicy
 from monitor.clock import Clock, SystemClock
 from monitor.config import Config
+from monitor.evidence.stage import keep_evidence
 from monitor.health import Health, record_fetch, source_health
 from monitor.matching import Match, Matcher
 from monitor.mention import FetchResult, canonical_url, join_title_text
@@ -255,6 +256,9 @@ class App:
             if edited:
                 log.info("source %s: %d mentions edited since last seen (kept as new versions, scored again)",
                          source_id, len(edited))
+        kept = keep_evidence(self.store, source_id, result, new_ids + edited, now)  # raw payloads, tombstones
+        if kept:
+            result = replace(result, warnings=result.warnings + tuple(kept))
         before, after = record_fetch(self.store, source_id, result, len(new_ids), now, source.digest, backfilled,
                                      seen=state)
         if after != before and after == "ok" and before not in ("new", "ok"):

@@ -33,6 +33,7 @@ from datetime import timedelta
 from monitor.app import App
 from monitor.config import Config, Source, load_config
 from monitor.errors import ConfigError
+from monitor.evidence.retention import schedule_retention
 from monitor.processing import ProcessLoop
 from monitor.report.schedule import CHECK_EVERY, WeeklyReports
 from monitor.schedule import Every, PollPool, Scheduler, phase_offset
@@ -56,6 +57,7 @@ class Daemon:
                 self._schedule(source)
         self.scheduler.add_job("outbox", self.processor.wake, Every(outbox_every), "scores, rules and deliveries",
                                inline=True)
+        schedule_retention(self.scheduler, self.app)  # while [storage] retain is set
         self._schedule_reports()
 
     def _schedule_reports(self) -> None:
@@ -104,6 +106,7 @@ class Daemon:
         for source in self.app.config.sources:
             if source.id in added | changed:
                 self._schedule(source)
+        schedule_retention(self.scheduler, self.app)
         self._schedule_reports()
         new = self.app.config
         log.info("reloaded %s: sources added %s, removed %s, changed %s; %d sources, %d entities, %d routes, "

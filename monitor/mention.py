@@ -154,8 +154,8 @@ class Mention:
         Storage adds a second key across sources: the canonical URL (one article fetched
         by a feed and by Google Alerts is stored once)."""
         if self.guid:
-            basis = f"guid:{self.source_id}:{self.guid}"
-        elif self.url:
+            return guid_fingerprint(self.source_id, self.guid)
+        if self.url:
             basis = f"url:{canonical_url(self.url)}"
         else:
             basis = "hash:" + content_key(self.title, self.text)
@@ -165,6 +165,12 @@ class Mention:
     def content(self) -> str:
         """Title and text together, as matching and scoring see them."""
         return join_title_text(self.title, self.text)
+
+
+def guid_fingerprint(source_id: str, guid: str) -> str:
+    """The fingerprint of the item ``guid`` of ``source_id`` (what :attr:`Mention.fingerprint`
+    is for an item with a GUID), for a listing that names items it does not produce."""
+    return hashlib.sha256(f"guid:{source_id}:{guid}".encode("utf-8")).hexdigest()
 
 
 def _is_number(value: Any) -> bool:
@@ -196,8 +202,38 @@ def _show(value: Any) -> str:
 
 
 @dataclass(frozen=True)
+class RawResponse:
+    """One 2xx GET response a fetch read, kept as evidence (issue 18): the final URL (query
+    secrets redacted), when it arrived (UTC), the status, the response headers without
+    cookies or credentials, the body as received (None when over the fetch's evidence cap;
+    ``sha256`` is always the hash of the whole body) and the fingerprints of the mentions
+    made from it."""
+
+    url: str
+    status: int
+    fetched_at: datetime
+    headers: tuple[tuple[str, str], ...]
+    sha256: str
+    body: bytes | None
+    fingerprints: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A listing read completely for a range: every item the platform lists that was
+    published at or after ``since`` (None: every item it has) is among ``fingerprints``,
+    produced as a mention or skipped as already seen. ``pages``: the responses read. A
+    stored mention of the source in that range whose fingerprint is missing was removed."""
+
+    fingerprints: frozenset[str]
+    since: datetime | None
+    pages: tuple[RawResponse, ...] = ()
+
+
+@dataclass(frozen=True)
 class FetchResult:
-    """What one fetch of one source produced."""
+    """What one fetch of one source produced; ``raw`` and ``listing`` are its evidence
+    (:class:`RawResponse`, :class:`Listing`), left out of comparisons."""
 
     status: FetchStatus
     mentions: tuple[Mention, ...] = ()
@@ -208,6 +244,8 @@ class FetchResult:
     cursor: str | None = None
     retry_after: datetime | None = None  # do not poll again before this time
     warnings: tuple[str, ...] = field(default=())
+    raw: tuple[RawResponse, ...] = field(default=(), compare=False, repr=False)
+    listing: Listing | None = field(default=None, compare=False, repr=False)
 
     @property
     def ok(self) -> bool:

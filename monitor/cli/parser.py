@@ -6,6 +6,7 @@ import argparse
 import os
 
 from monitor.cli import config as config_cmds
+from monitor.cli import evidence as evidence_cmds
 from monitor.cli import report as report_cmds
 from monitor.cli import db, delivery, demo, incidents, mentions, run, scale, sentiment, sources, users
 from monitor.cli.common import DEFAULT_CONFIG
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     _sentiment_commands(sub, cfg)
     _incident_commands(sub, cfg)
     _scale_commands(sub, cfg)
+    evidence_cmds.add_commands(sub, cfg)
     users.add_parsers(sub, cfg)
     _offline_commands(sub)
     return p

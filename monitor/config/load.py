@@ -159,7 +159,7 @@ def validate(data: Mapping, c: Checker) -> Config:
         raise ConfigError(sorted(c.problems, key=lambda p: p.line or 0))
     return Config(
         path=c.file,
-        storage=StorageConfig(url=tables["storage"].url),
+        storage=StorageConfig(url=tables["storage"].url, retain=tables["storage"].retain),
         sentiment=SentimentConfig(**dict(tables["sentiment"])),
         entities=tuple(Entity(**dict(m)) for _, m, _ in entities),
         sources=tuple(build_source(c, m, raw) for _, m, raw in sources),

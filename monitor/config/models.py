@@ -56,6 +56,18 @@ class StorageModel(Table):
             fail("must start with sqlite:/// or postgresql+psycopg://")
         return url or DEFAULT_STORAGE_URL
 
+    retain: Duration = None
+    """purge mentions, their versions and raw payloads last changed longer ago than this (e.g. "400d"), except
+    those of open incidents and under a legal hold (repwatch hold); not set: keep everything"""
+
+    @field_validator("retain")
+    @classmethod
+    def _at_least_a_day(cls, retain: timedelta | None) -> timedelta | None:
+        if retain is not None and retain < timedelta(days=1):
+            fail(f"must be at least 1d (a shorter one would purge what the rules still read), got "
+                 f"{format_duration(retain)!r}")
+        return retain
+
 
 def _labels(value: Any) -> dict[str, str]:
     if not isinstance(value, dict) or not all(

@@ -30,6 +30,7 @@ _ATTACK = AttackRule.model_construct()
 @dataclass(frozen=True)
 class StorageConfig:
     url: str = _STORAGE.url
+    retain: timedelta | None = _STORAGE.retain  # see monitor.store.retention
 
     @property
     def redacted_url(self) -> str:
