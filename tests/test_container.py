@@ -22,7 +22,8 @@ def test_compose_services_are_healthchecked_readonly_and_secret_free():
     text = (ROOT / "docker-compose.yml").read_text()
     compose = yaml.safe_load(text)
     services = compose["services"]
-    assert set(services) == {"repwatch", "db", "redis", "worker", "scheduler", "processor"}
+    assert set(services) == {"repwatch", "db", "redis", "worker", "scheduler", "processor", "caddy"}
+    assert services["caddy"]["profiles"] == ["tls"]  # only with --profile tls (tests/test_reach.py)
     for name in ("redis", "worker", "scheduler", "processor"):  # only with --profile scale
         assert services[name]["profiles"] == ["scale"]
     for name in ("worker", "scheduler", "processor"):
