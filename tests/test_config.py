@@ -80,7 +80,7 @@ def test_each_problem_names_file_line_and_key(tmp_path):
     bad = bad.replace('route = "crisis-team"', 'route = "nobody"').replace("[storage]\n", "[storage]\nbogus = 1\n")
     out = problems(tmp_path, bad)
     path = str(tmp_path / "repwatch.toml")
-    assert f"{path}:2: storage.bogus: unknown key (allowed here: url)" in out
+    assert f"{path}:2: storage.bogus: unknown key (allowed here: retain, url)" in out
     assert any(p.startswith(f"{path}:19: sources[0].every: bad duration '5 parsecs'") for p in out)
     assert f"{path}:20: sources[0].entities: undefined entity 'dr-who'" in out
     assert f"{path}:30: rules[0].route: undefined route 'nobody'" in out
