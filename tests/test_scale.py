@@ -25,7 +25,7 @@ import pytest
 from tests.conftest import _pg_url, connected_before, write_config
 
 ROOT = Path(__file__).parent.parent
-pytestmark = pytest.mark.redis
+pytestmark = [pytest.mark.redis, pytest.mark.serial]
 ENTRY = """<entry><id>tag:google.com,2013:googlealerts/feed:{key}</id><title type="html">{title}</title>
 <link href="https://www.google.com/url?rct=j&amp;sa=t&amp;url=https://news.example.tw/{key}&amp;ct=ga"></link>
 <published>{at}</published><updated>{at}</updated><content type="html">{text}</content></entry>"""
