@@ -74,8 +74,32 @@ class SourceHealthFacts:
     last_success: datetime | None
 
 
-Facts = Union[BurstFacts, SpikeFacts, SevereFacts, SourceHealthFacts, AttackFacts]
-KINDS: dict[str, type] = {c.kind: c for c in (BurstFacts, SpikeFacts, SevereFacts, SourceHealthFacts, AttackFacts)}
+@dataclass(frozen=True)
+class ExtortionFacts:
+    """An extortion post (:mod:`monitor.defence.extortion`): its frame, the phrases that raised
+    it as written (untrusted: escaped where shown) and a masked one-line excerpt."""
+
+    kind: ClassVar[str] = "extortion"
+    frame: str  # removal-service | pay-to-delete | threat
+    phrases: tuple[str, ...]
+    mention_ids: tuple[int, ...]
+    excerpt: str
+
+
+@dataclass(frozen=True)
+class PhiExposureFacts:
+    """A post exposing a patient's data (:mod:`monitor.defence.phi`): the kinds of data and how
+    many names beside them. Never the values, never the text."""
+
+    kind: ClassVar[str] = "phi-exposure"
+    exposed: tuple[str, ...]  # ID | phone | email | chart no. | date of birth | LINE ID
+    names: int
+    mention_ids: tuple[int, ...]
+
+
+Facts = Union[BurstFacts, SpikeFacts, SevereFacts, SourceHealthFacts, AttackFacts, ExtortionFacts, PhiExposureFacts]
+KINDS: dict[str, type] = {c.kind: c for c in (BurstFacts, SpikeFacts, SevereFacts, SourceHealthFacts, AttackFacts,
+                                              ExtortionFacts, PhiExposureFacts)}
 
 
 def dump_facts(facts: Facts) -> str:
@@ -108,6 +132,8 @@ def parse_facts(text: str, kind: str | None = None) -> Facts:
         raise FactsError(f"{tag} facts: missing {missing}, unknown {unknown}")
     if cls is SevereFacts:
         values["terms"] = tuple(values["terms"])
+    if cls in (ExtortionFacts, PhiExposureFacts):
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
     if cls is AttackFacts:
         values = _attack_values(values)
     if cls is SourceHealthFacts and values["last_success"] is not None:

@@ -19,6 +19,10 @@ day is not paged for its usual few, a quiet one is paged for an unusual cluster.
 folded like aliases (NFKC, case, Traditional/Simplified); Latin terms match on word
 boundaries. Each mention fires once per rule.
 
+``extortion`` and ``phi-exposure``: one mention alone, like severe, when its text offers
+deletion for money or threatens more posts unless paid, or exposes a patient's data next to
+a name (:mod:`monitor.alerting.defence`).
+
 ``attack``: near-duplicate texts, a rating bomb or one account on several platforms within
 the window (:mod:`monitor.alerting.attack`, :mod:`monitor.defence.attack`).
 """
@@ -32,6 +36,7 @@ from functools import lru_cache
 from typing import Iterator
 
 from monitor.alerting.attack import attack_findings
+from monitor.alerting.defence import DEFENCE_KINDS, defence_findings
 from monitor.alerting.facts import BurstFacts, Facts, SevereFacts, SpikeFacts
 from monitor.causes import CAUSES, primary_cause
 from monitor.config import Config, Entity, Rule
@@ -40,7 +45,7 @@ from monitor.store.alerts import NewAlert
 from monitor.text import CJK, fold
 
 log = logging.getLogger("repwatch")
-RULE_ORDER = {"burst": 0, "spike": 1, "severe": 2, "attack": 3}
+RULE_ORDER = {"burst": 0, "spike": 1, "severe": 2, "extortion": 2, "phi-exposure": 2, "attack": 3}
 
 
 @dataclass(frozen=True)
@@ -164,6 +169,9 @@ def fired(config: Config, store: Store, now: datetime) -> Iterator[tuple[Rule, E
             continue
         if rule.kind == "severe":
             yield from _severe(rule, entities, store, now)
+        elif rule.kind in DEFENCE_KINDS:
+            for entity, found in defence_findings(rule, entities, store, now):
+                yield rule, entity, Decision(True, found.reason, (found.mention,), 1, True, found.facts)
         elif rule.kind == "attack":
             for entity, found in attack_findings(rule, entities, store, now, threshold):
                 yield rule, entity, Decision(True, found.reason, found.mentions, found.new, found.first, found.facts)

@@ -8,6 +8,9 @@ from monitor.cli.common import load, make_app
 
 
 def cmd_mentions(args) -> int:
+    """Stored mentions, patient data masked; a mention that exposes a patient (restricted,
+    :mod:`monitor.defence.phi`) is listed without its title and text."""
+    from monitor.defence.phi import is_restricted, restricted_note
     from monitor.privacy import mask_phi, mask_url
     from monitor.render import safe_text
     from monitor.units import parse_duration
@@ -19,13 +22,15 @@ def cmd_mentions(args) -> int:
     finally:
         app.close()
     for m in rows:
+        restricted = is_restricted(m.title, m.text)
         if args.json:
             print(json.dumps({
                 "id": m.id, "source": m.source_id, "entities": list(m.entities), "event_at": m.event_at.isoformat(),
                 "detected_at": m.detected_at.isoformat(), "label": m.label, "negative": m.negative_score,
                 "verdict_by": m.verdict_by, "model_label": m.model_label, "model_negative": m.model_negative,
                 "rating": m.rating, "causes": list(m.causes), "backfill": m.backfill, "parent_url": m.parent_url,
-                "url": mask_url(m.url) if m.url else None, "title": mask_phi(m.title), "text": mask_phi(m.text),
+                "url": mask_url(m.url) if m.url else None, "restricted": restricted,
+                "title": None if restricted else mask_phi(m.title), "text": None if restricted else mask_phi(m.text),
             }, ensure_ascii=False))
         else:
             neg = f"{m.negative_score:.2f}" if m.negative_score is not None else "  - "
@@ -33,7 +38,8 @@ def cmd_mentions(args) -> int:
             by = {"human": "H", "rating": "R"}.get(m.verdict_by or "", " ")
             causes = ",".join(m.causes)
             print(f"{m.id:>6} {m.event_at:%Y-%m-%d %H:%M}  {(m.label or 'unscored'):<9}{by} {neg} {stars:>2}  "
-                  f"{','.join(m.entities):<16} {causes:<16} {safe_text(m.title or m.text or '(stars only)', 60)}")
+                  f"{','.join(m.entities):<16} {causes:<16} "
+                  f"{restricted_note('en') if restricted else safe_text(m.title or m.text or '(stars only)', 60)}")
     if not args.json:
         print(f"({len(rows)} mentions)")
     return 0

@@ -7,6 +7,7 @@ import os
 
 from monitor.cli import config as config_cmds
 from monitor.cli import evidence as evidence_cmds
+from monitor.cli import reply as reply_cmds
 from monitor.cli import report as report_cmds
 from monitor.cli import db, delivery, demo, incidents, mentions, run, scale, sentiment, sources, users
 from monitor.cli.common import DEFAULT_CONFIG
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     _scale_commands(sub, cfg)
     evidence_cmds.add_commands(sub, cfg)
     users.add_parsers(sub, cfg)
+    reply_cmds.add_parser(sub, cfg)
     _offline_commands(sub)
     return p
 

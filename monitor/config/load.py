@@ -15,6 +15,8 @@ from typing import Any, Mapping
 
 from pydantic import TypeAdapter
 
+from monitor.config.defence import DefenceModel, defence_config
+from monitor.config.web import WebModel, web_config
 from monitor.config.fields import ID_RE
 from monitor.config.models import (ESCALATE_AFTER, LANGUAGE_TIMEZONE, DaemonModel, EntityModel, IncidentsModel,
                                    RouteModel, ScaleModel, SentimentModel, StorageModel)
@@ -22,14 +24,14 @@ from monitor.config.problems import Checker, locate_keys
 from monitor.config.rules import InhibitModel, rule_model
 from monitor.config.runtime import (DEFAULT_INHIBIT, Config, DaemonConfig, Entity, IncidentsConfig, Route, Rule,
                                     ScaleConfig, SentimentConfig, StorageConfig, inhibit_of)
-from monitor.config.web import WebModel, web_config
 from monitor.config.sources import SourceModel, build_source, source_model
 from monitor.config.urls import NotifyUrls
 from monitor.errors import ConfigError, Problem
 from monitor.units import format_duration
 
 TABLES = {"storage": StorageModel, "sentiment": SentimentModel, "daemon": DaemonModel, "incidents": IncidentsModel,
-          "scale": ScaleModel, "web": WebModel}
+          "scale": ScaleModel, "defence": DefenceModel,
+          "web": WebModel}
 ARRAYS = {"entities": "entity", "sources": "source", "routes": "route", "rules": "rule", "inhibit": None}
 RECEIVERS = TypeAdapter(NotifyUrls)  # [receivers]: name = [apprise URLs] that several routes can share
 
@@ -168,6 +170,7 @@ def validate(data: Mapping, c: Checker) -> Config:
         daemon=DaemonConfig(**dict(tables["daemon"])),
         incidents=_incidents(c, tables["incidents"]),
         scale=ScaleConfig(**dict(tables["scale"])),
+        defence=defence_config(tables["defence"]),
         web=web_config(tables["web"], c.file),
         inhibit=tuple(inhibit_of(m) for _, m, _ in inhibit) if "inhibit" in data else DEFAULT_INHIBIT,
         unset=tuple(c.unset),

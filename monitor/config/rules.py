@@ -12,7 +12,7 @@ from monitor.config.models import DEFAULT_CRISIS_TERMS, Table, known
 from monitor.config.problems import checker, fail
 from monitor.labels import SEVERITIES
 
-RULE_KINDS = ("burst", "spike", "severe", "attack")
+RULE_KINDS = ("burst", "spike", "severe", "extortion", "phi-exposure", "attack")
 Severity = choice(SEVERITIES, f"must be one of {', '.join(SEVERITIES)}, got {{value!r}}")
 
 
@@ -21,6 +21,7 @@ def _kind(name: str):
 
 
 Burst, Spike, Severe = _kind("burst"), _kind("spike"), _kind("severe")
+Extortion, PhiExposure = _kind("extortion"), _kind("phi-exposure")
 Attack = _kind("attack")
 ATTACK_SIGNALS = ("near-duplicate", "rating-bomb", "cross-posting")
 MinCluster, MinChars, Stars, Platforms = (number(2, 1000, integer=True), number(1, 10_000, integer=True),
@@ -102,6 +103,22 @@ class SevereRule(RuleModel):
     window: Duration = timedelta(hours=1)
 
 
+class ExtortionRule(RuleModel):
+    """One mention that offers deletion for a fee or threatens more posts unless paid
+    (:mod:`monitor.defence.extortion`); give it its own route (legal)."""
+
+    kind: Extortion
+    window: Duration = timedelta(hours=1)
+
+
+class PhiExposureRule(RuleModel):
+    """One public post that exposes a patient's data next to a name (:mod:`monitor.defence.phi`);
+    give it the privacy officer's route."""
+
+    kind: PhiExposure
+    window: Duration = timedelta(hours=1)
+
+
 class AttackRule(RuleModel):
     """Signs of a coordinated attack within window (:mod:`monitor.defence.attack`): near-duplicate
     texts across sources or accounts, a burst of low ratings far above the listing's own
@@ -145,6 +162,7 @@ class AttackRule(RuleModel):
 
 
 RULE_MODELS: dict[str, type[RuleModel]] = {"burst": BurstRule, "spike": SpikeRule, "severe": SevereRule,
+                                           "extortion": ExtortionRule, "phi-exposure": PhiExposureRule,
                                            "attack": AttackRule}
 
 

@@ -11,9 +11,10 @@ from types import MappingProxyType
 from typing import Mapping
 
 from connectors.spec import Source
+from monitor.config.defence import DefenceConfig
+from monitor.config.web import WebConfig
 from monitor.config.models import (LANGUAGE_TIMEZONE, DaemonModel, EntityModel, IncidentsModel, RouteModel,
                                    ScaleModel, SentimentModel, StorageModel)
-from monitor.config.web import WebConfig
 from monitor.config.rules import DEFAULT_INHIBIT_TABLES, AttackRule, BurstRule, InhibitModel, SevereRule, SpikeRule
 from monitor.errors import NotInConfigError, Problem
 from monitor.labels import Matcher
@@ -190,6 +191,7 @@ class Config:
     daemon: DaemonConfig
     incidents: IncidentsConfig = IncidentsConfig()
     scale: ScaleConfig = ScaleConfig()
+    defence: DefenceConfig = DefenceConfig()
     web: WebConfig = WebConfig()
     inhibit: tuple[Inhibit, ...] = DEFAULT_INHIBIT
     # need_secrets=False: the variables that were not set, as the problems they would be

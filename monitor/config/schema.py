@@ -15,7 +15,8 @@ from pydantic.json_schema import GenerateJsonSchema
 
 from monitor.config.load import ARRAYS, TABLES, _connector_classes
 from monitor.config.models import EntityModel, RouteModel, Table
-from monitor.config.rules import DEFAULT_INHIBIT_TABLES, AttackRule, BurstRule, InhibitModel, SevereRule, SpikeRule
+from monitor.config.rules import (DEFAULT_INHIBIT_TABLES, AttackRule, BurstRule, ExtortionRule, InhibitModel,
+                                  PhiExposureRule, SevereRule, SpikeRule)
 from monitor.config.sources import SourceModel, source_model
 from monitor.config.urls import NotifyUrls
 from monitor.units import format_duration
@@ -38,7 +39,7 @@ def config_model(classes: dict[str, type]) -> type[Table]:
     items: dict[str, Any] = {
         "entities": EntityModel, "routes": RouteModel, "inhibit": InhibitModel,
         "sources": Union[tuple(source_model(cls) for cls in classes.values())] if classes else SourceModel,
-        "rules": Union[BurstRule, SpikeRule, SevereRule, AttackRule],
+        "rules": Union[BurstRule, SpikeRule, SevereRule, ExtortionRule, PhiExposureRule, AttackRule],
     }
     assert set(items) == set(ARRAYS)
     fields: dict[str, Any] = {name: (model, None) for name, model in TABLES.items()}

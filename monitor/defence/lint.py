@@ -350,12 +350,14 @@ def detect_language(text: str) -> str:
     return "zh-TW" if han and han >= latin / 4 else "en"
 
 
-def check_text(text: str, *, allow: Iterable[str] = ()) -> tuple[int, list[str], dict]:
+def check_text(text: str, *, allow: Iterable[str] = (), ignore: Iterable[str] = ()) -> tuple[int, list[str], dict]:
     """What ``repwatch reply check`` prints: (exit code, human lines, JSON object).
 
-    Exit code 1 when anything is flagged, else 0. Excerpts in the human lines are one bounded
-    line each; the JSON keeps them verbatim (``json.dumps`` escapes them)."""
-    flags = lint(text, allow=allow)
+    Exit code 1 when anything is flagged, else 0; ``ignore`` names rules whose flags are
+    dropped. Excerpts in the human lines are one bounded line each; the JSON keeps them
+    verbatim (``json.dumps`` escapes them)."""
+    skipped = set(ignore)
+    flags = [f for f in lint(text, allow=allow) if f.rule not in skipped]
     lines = [f"{f.span[0]}-{f.span[1]} {f.rule}: \u00ab{one_line(f.excerpt, 80)}\u00bb {f.reason}" for f in flags]
     if not flags:
         lines = ["ok: no flags"]

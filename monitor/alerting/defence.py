@@ -1,0 +1,76 @@
+"""The ``extortion`` and ``phi-exposure`` rules: one mention alone, like ``severe``.
+
+Each rule reads the mentions of its entities detected in its window (scored, backfill left
+out; :meth:`monitor.store.mention_reads.MentionQueries.window_detected`) and runs its
+detector on each one's title and text: :func:`monitor.defence.extortion.detect_extortion`
+or :func:`monitor.defence.phi.detect_phi_exposure`. The sentiment verdict does not matter
+(an eraser service's offer reads as friendly). A mention pages once per rule: one already
+in an alert of the rule fired within two windows is skipped, so a restart never repeats it.
+
+The facts are the evidence listed in the page: for extortion the frame, the phrases as
+written and a masked excerpt; for PHI exposure only the kinds of data and the number of
+names (the text itself is restricted, see :mod:`monitor.defence.phi`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Iterator, Sequence
+
+from monitor.alerting.facts import ExtortionFacts, Facts, PhiExposureFacts
+from monitor.config import Entity, Rule
+from monitor.defence.extortion import detect_extortion
+from monitor.defence.phi import detect_phi_exposure
+from monitor.mention import join_title_text
+from monitor.privacy import mask_phi
+from monitor.store import Store, StoredMention
+from monitor.text import one_line
+
+DEFENCE_KINDS = ("extortion", "phi-exposure")
+EXCERPT_CHARS = 200
+
+
+@dataclass(frozen=True)
+class DefenceFinding:
+    """What pages: the reason line (ids and kinds, no mention text), the mention, its facts."""
+
+    reason: str
+    mention: StoredMention
+    facts: Facts
+
+
+def examine(kind: str, mention: StoredMention) -> DefenceFinding | None:
+    """The finding of rule kind ``kind`` on one mention, or None."""
+    text = join_title_text(mention.title, mention.text)
+    if kind == "extortion":
+        found = detect_extortion(text)
+        if found is None:
+            return None
+        excerpt = one_line(mask_phi(text), EXCERPT_CHARS)
+        return DefenceFinding(f"extortion ({found.frame}) in mention {mention.id}", mention,
+                              ExtortionFacts(found.frame, found.phrases, (mention.id,), excerpt))
+    if kind == "phi-exposure":
+        exposed = detect_phi_exposure(text)
+        if exposed is None:
+            return None
+        return DefenceFinding(f"patient data ({', '.join(exposed.exposed)}) exposed in mention {mention.id}", mention,
+                              PhiExposureFacts(exposed.exposed, exposed.names, (mention.id,)))
+    raise ValueError(f"not a defence rule kind: {kind!r}")
+
+
+def defence_findings(rule: Rule, entities: Sequence[Entity], store: Store,
+                     now: datetime) -> Iterator[tuple[Entity, DefenceFinding]]:
+    """Each entity's mentions in the window that the rule's detector flags and no alert of
+    this rule has listed yet."""
+    seen: dict[str, set[int]] = {}
+    for alert in store.recent_alerts(rule.id, now - 2 * rule.window):
+        seen.setdefault(alert.entity_id, set()).update(alert.mention_id_set)
+    window = store.window_detected([e.id for e in entities], now - rule.window, now)
+    for entity in entities:
+        alerted = seen.get(entity.id, set())
+        for mention in window.get(entity.id, ()):
+            if mention.id in alerted or (rule.causes and not set(rule.causes) & set(mention.causes)):
+                continue
+            found = examine(rule.kind, mention)
+            if found is not None:
+                yield entity, found
