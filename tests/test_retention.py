@@ -137,3 +137,29 @@ def test_retain_is_checked_where_it_is_written(tmp_path):
         load_config(config(tmp_path, "sqlite:///x.db", '"12h"'))
     assert load_config(config(tmp_path, "sqlite:///x.db")).storage.retain == timedelta(days=400)
     assert load_config(config(tmp_path, "sqlite:///x.db", None)).storage.retain is None
+
+
+def test_a_recheck_that_answers_410_records_the_removal_and_a_200_closes_it(tmp_path, feed_server, capsys):
+    url = f"sqlite:///{tmp_path / 'rw.db'}"
+    cfg = str(config(tmp_path, url))
+    store = Store(url)
+    try:
+        m = Mention("gb", "", "這篇文章之後被刪除", url=feed_server.url("/post/1"), published_at=OLD)
+        [ident] = store.add_mentions([(m, [Match("dr-lin", "林志明醫師")])], OLD)
+    finally:
+        store.close()
+    feed_server.set("/post/1", "gone", "text/plain", status=410)
+    assert main(["evidence", "recheck", f"mention:{ident}", "-c", cfg]) == 0
+    assert f"mention {ident}: removed (HTTP 410); tombstone 1 recorded; the last copy is kept" in capsys.readouterr().out
+    feed_server.set("/post/1", "moved?", "text/plain", status=503)
+    assert main(["evidence", "recheck", f"mention:{ident}", "-c", cfg]) == 1  # says nothing either way
+    feed_server.set("/post/1", "<html>back</html>", "text/html", status=200)
+    assert main(["evidence", "recheck", f"mention:{ident}", "-c", cfg]) == 0
+    assert "1 removal record(s) closed" in capsys.readouterr().out
+    store = Store(url)
+    try:
+        [tomb] = store.mention_evidence(ident).tombstones
+        assert (tomb.how, tomb.detail.startswith(f"HTTP 410 from {feed_server.url('/post/1')}")) == ("recheck", True)
+        assert tomb.restored_at is not None and store.get(MentionRow, ident).text == "這篇文章之後被刪除"
+    finally:
+        store.close()

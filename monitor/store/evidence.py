@@ -86,16 +86,18 @@ class EvidenceRepo(StoreBase):
         last = dict(s.exec(select(MentionVersionRow.mention_id, func.max(MentionVersionRow.version))
                            .where(MentionVersionRow.mention_id.in_(list(ids)))
                            .group_by(MentionVersionRow.mention_id)).all())
-        linked = 0
+        have = set(s.exec(select(MentionEvidenceRow.mention_id, MentionEvidenceRow.version)
+                          .where(MentionEvidenceRow.mention_id.in_(list(ids)))).all())
+        links = []
         for mention_id, fingerprint in rows:
             response = by_fp.get(fingerprint)
             version = (last.get(mention_id) or 0) + 1
-            if response is None or s.get(MentionEvidenceRow, (mention_id, version)) is not None:
-                continue
-            fetch_id = self._fetch_row(s, source_id, response, at, written)
-            s.add(MentionEvidenceRow(mention_id=mention_id, version=version, fetch_id=fetch_id))
-            linked += 1
-        return linked
+            if response is not None and (mention_id, version) not in have:
+                links.append({"mention_id": mention_id, "version": version,
+                              "fetch_id": self._fetch_row(s, source_id, response, at, written)})
+        if links:
+            s.execute(MentionEvidenceRow.__table__.insert(), links)
+        return len(links)
 
     def _fetch_row(self, s: Session, source_id: str, raw: RawResponse, at: datetime, written: dict[int, int]) -> int:
         """The fetches row of ``raw`` (written once per poll), its body stored once by hash."""
