@@ -324,8 +324,11 @@ def test_weekly_report_pdf_has_the_charts_and_the_database_figures(world, chromi
     assert sorted(bars(charts[w["bar_cause"]])) == sorted((w["causes"][c], float(n)) for c, n in exp.causes.items())
     trend = [float(c.get("data-y")) for c in charts[w["trend"]].iter(f"{SVG}circle")]
     assert trend[-1] == round(exp.negative / exp.scored * 100, 1) and trend[-2] == round(exp.prev_share * 100, 1)
-    daily = next(g for g in charts[w["daily"]].iter(f"{SVG}g") if g.get("data-name") == w["all"])
-    assert sum(float(c.get("data-y")) for c in daily.iter(f"{SVG}circle")) == exp.negative
+    daily = {g.get("data-name"): sum(float(c.get("data-y")) for c in g.iter(f"{SVG}circle"))
+             for g in charts[w["daily"]].iter(f"{SVG}g") if g.get("class") == "series"}
+    assert daily == {NAMES[k]: v[2] for k, v in exp.by_entity.items()}  # one line per entity, its negatives
+    per_day = re.search(w["all"] + r"((?: \d+){7}) ", text).group(1).split()  # the table's total row
+    assert sum(map(int, per_day)) == exp.negative
     for title in charts:
         assert title in text
     ink = b"".join(streams)
@@ -459,3 +462,51 @@ def test_cli_writes_html_and_pdf_and_sends_through_the_route(world, chromium, ca
     assert f"Negative share {pct(exp.negative / exp.scored)}" in got[0]["message"]
     assert main(["report", "--week", "--route", "nope", "--config", str(tmp / "repwatch.toml")]) == 2
     assert main(["report", "--week", "--end", "03/09", "--config", str(tmp / "repwatch.toml")]) == 2
+
+
+def test_report_e_mail_is_the_whole_document_with_a_text_part_holding_the_figures(world):
+    """Through apprise's mailto:// to a local SMTP server (aiosmtpd): the HTML part is the report
+    with its inline charts; the plain-text part apprise writes from it keeps every figure."""
+    import email
+    import socket
+    import threading
+    from email import policy
+
+    from aiosmtpd.controller import Controller
+
+    from monitor.notify import Notifier
+    from monitor.render import channel_of
+    from monitor.report import report_message
+
+    class Inbox:
+        def __init__(self):
+            self.messages, self.arrived = [], threading.Event()
+
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+            self.messages.append(envelope.content)
+            self.arrived.set()
+            return "250 OK"
+
+    app, clock, tmp, _ = world
+    msg = report_message(build(app.config, app.store, app.config.route("crisis"), END_DAY, clock.now()))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        url = f"mailto://127.0.0.1:{port}?from=repwatch@clinic.example&to=pr@clinic.example&mode=insecure"
+        fmt, body = msg.for_channel(channel_of(url))
+        assert Notifier().send(url, msg.title, body, fmt).ok and inbox.arrived.wait(10)
+    finally:
+        controller.stop()
+    mail = email.message_from_bytes(inbox.messages[0], policy=policy.default)
+    assert mail["Subject"] == msg.title
+    html_part = mail.get_body(("html",)).get_content()
+    assert html_part.startswith("<!DOCTYPE html>") and html_part.count("<svg") == 5
+    text = " ".join(mail.get_body(("plain",)).get_content().split())
+    exp = expected(tmp / "r.db", "Asia/Taipei", END_DAY)
+    assert f"負面比例 {pct(exp.negative / exp.scored)}" in text
+    assert f"{exp.inside} / {exp.incidents}({pct(exp.inside / exp.incidents)})" in text
+    assert "<svg" not in text and "@page" not in text  # no markup or style in the text part

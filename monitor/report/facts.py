@@ -24,7 +24,7 @@ from monitor.store import Store
 from monitor.store.reports import IncidentTimes, Tally
 
 TREND_WEEKS = 8  # weeks in the negative-share trend, this one included
-DAILY_SERIES = 3  # entities drawn one by one in the per-day chart (the most negative), beside the total
+DAILY_SERIES = 5  # entities counted day by day (the most negative), after the total
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,8 @@ class WeeklyReport:
     end: datetime  # exclusive: the midnight after the last day
     generated_at: datetime
     trend: tuple[WeekShare, ...]  # oldest first; the last one is this week
-    daily: tuple[tuple[str, tuple[tuple[datetime, int], ...]], ...]  # (series name, (local day, negatives))
+    # (series name, ((local day, negatives), ...)): the total first, then the most negative entities
+    daily: tuple[tuple[str, tuple[tuple[datetime, int], ...]], ...]
     entities: tuple[Named, ...]
     sources: tuple[Named, ...]
     causes: tuple[tuple[str, int], ...]  # (cause, negative mentions), most first

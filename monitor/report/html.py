@@ -9,6 +9,7 @@ any text; no mention text is in the report (it can hold patient data)."""
 from __future__ import annotations
 
 import html
+from collections import Counter
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -21,6 +22,9 @@ from monitor.report.facts import Named, WeeklyReport
 from monitor.report.text import change, duration, percent, strings, weekday, zone_label
 
 CHART_WIDTH = 680
+TABLE_ROWS = 15  # rows of a breakdown table; the rest are counted in a line under it
+HEALTH_ROWS = 20  # sources listed under source health, those with problems first
+_STATE_ORDER = ("failing", "blocked", "auth-failed", "silent", "new", "ok", "disabled")
 _ONE_DAY = timedelta(days=1)
 _CSS = """
 @page { size: A4; margin: 12mm 12mm 14mm 12mm; }
@@ -30,7 +34,7 @@ h1 { font-size: 18pt; margin: 0 0 2pt 0; }
 h2 { font-size: 13pt; margin: 14pt 0 4pt 0; border-bottom: 1px solid #ccc; break-after: avoid; }
 p { margin: 3pt 0; }
 .meta { color: #555; font-size: 9.5pt; }
-section { break-inside: avoid; }
+.chart, tr, .figures { break-inside: avoid; }
 table { border-collapse: collapse; width: 100%; font-size: 9.5pt; margin: 4pt 0 6pt 0; }
 th, td { border-bottom: 1px solid #e2e2e2; padding: 2pt 6pt; text-align: left; vertical-align: top; }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
@@ -95,7 +99,8 @@ def _trend(r: WeeklyReport, t: dict) -> str:
 
 
 def _daily(r: WeeklyReport, t: dict) -> str:
-    series = {name: [(day, float(n)) for day, n in points] for name, points in r.daily}
+    """The most negative entities day by day (the total would dwarf them: it is in the table)."""
+    series = {name: [(day, float(n)) for day, n in points] for name, points in r.daily[1:]}
     if not any(n for _, points in r.daily for _, n in points):
         series = {}
     svg = line_chart(series, title=t["daily_chart"], width=CHART_WIDTH, height=230, tz=r.timezone, empty=t["empty"])
@@ -110,9 +115,10 @@ def _breakdown(title: str, col: str, items: tuple[Named, ...], t: dict, limit: i
     shown = [i for i in items if i.negative][:limit]
     svg = bar_chart([(i.name, float(i.negative)) for i in shown], title=f"{title}: {t['negative']}",
                     width=CHART_WIDTH, height=max(90, 36 + 24 * len(shown)), empty=t["empty"])
-    rows = [[i.name, i.total, i.negative, percent(i.share)] for i in items]
+    rows = [[i.name, i.total, i.negative, percent(i.share)] for i in items[:TABLE_ROWS]]
     table = _table([col, t["mentions"], t["negative"], t["share"]], rows, {1, 2, 3}) if rows else ""
-    return f"<section><h2>{_e(title)}</h2><div class=\"chart\">{svg}</div>{table}</section>"
+    more = _more(t, items, TABLE_ROWS)
+    return f"<section><h2>{_e(title)}</h2><div class=\"chart\">{svg}</div>{table}{more}</section>"
 
 
 def _causes(r: WeeklyReport, t: dict) -> str:
@@ -142,18 +148,28 @@ def _golden(r: WeeklyReport, t: dict) -> str:
     return "<section>" + "".join(out) + "</section>"
 
 
+def _more(t: dict, items, shown: int) -> str:
+    return f"<p class=\"meta\">{_e(t['more'].format(n=len(items) - shown))}</p>" if len(items) > shown else ""
+
+
 def _health(r: WeeklyReport, t: dict) -> str:
     zone = ZoneInfo(r.timezone)
+    ordered = sorted(r.health, key=lambda s: (_STATE_ORDER.index(s.state) if s.state in _STATE_ORDER else 0, s.id))
+    counts = Counter(s.state for s in r.health)
+    summary = " · ".join(f"{t['states'].get(k, k)} {counts[k]}" for k in _STATE_ORDER if counts[k])
+    # a few sources: all of them; many: those that are not ok (the ok ones are in the count line)
+    shown = ordered if len(ordered) <= HEALTH_ROWS else [s for s in ordered if s.state != "ok"][:HEALTH_ROWS]
     rows = []
-    for s in r.health:
+    for s in shown:
         state = t["states"].get(s.state, s.state)
         rows.append([s.id, s.type, state, s.last_success_at.astimezone(zone).strftime("%m-%d %H:%M")
                      if s.last_success_at else t["never"], s.failures, s.mentions])
     table = _table([t["source"], t["type"], t["state"], t["last_ok"], t["failures"], t["week_mentions"]], rows,
-                   {4, 5})
+                   {4, 5}) if rows else ""
     bad = [s.id for s in r.health if s.state in ("failing", "blocked", "auth-failed", "silent")]
     lead = f"<p class=\"bad\">{_e(t['sources_problem'].format(names=', '.join(bad)))}</p>" if bad else ""
-    return f"<section><h2>{_e(t['health'])}</h2>{lead}{table}</section>"
+    return (f"<section><h2>{_e(t['health'])}</h2>{lead}<p>{_e(summary)}</p>{table}"
+            f"{_more(t, ordered, len(shown))}</section>")
 
 
 def report_html(r: WeeklyReport) -> str:

@@ -25,7 +25,7 @@ STRINGS = {
                    "new": "尚未輪詢", "disabled": "已停用"},
         "never": "從未", "none": "無", "quiet": "本週沒有提及。請確認各來源狀態正常(repwatch sources)。",
         "note": "本報告只含統計數字,不含提及內文。負面比例=負面提及÷已判讀提及;p50/p90 為最近秩百分位數。",
-        "pts": "{sign}{v:.1f} 個百分點", "min": "{m} 分鐘", "hm": "{h} 小時 {m} 分鐘", "empty": "沒有資料",
+        "pts": "{sign}{v:.1f} 個百分點", "min": "{m} 分鐘", "hm": "{h} 小時 {m} 分鐘", "empty": "沒有資料", "more": "…另有 {n} 項未列出",
         "weekdays": "一二三四五六日", "wd": "週{d}", "sources_problem": "有問題的來源:{names}",
         "share_line": "負面比例 {share}({change})", "top": "負面最多:{rows}", "row": "{name} {n} 則",
     },
@@ -55,7 +55,7 @@ STRINGS = {
                                                    "(repwatch sources).",
         "note": "Figures only, no mention text. Negative share = negative mentions / scored mentions; p50/p90 are "
                 "nearest-rank percentiles.",
-        "pts": "{sign}{v:.1f} pts", "min": "{m} min", "hm": "{h} h {m} min", "empty": "No data",
+        "pts": "{sign}{v:.1f} pts", "min": "{m} min", "hm": "{h} h {m} min", "empty": "No data", "more": "… {n} more not shown",
         "weekdays": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), "wd": "{d}",
         "sources_problem": "Sources with problems: {names}",
         "share_line": "Negative share {share} ({change})", "top": "Most negative: {rows}", "row": "{name} {n}",
