@@ -22,7 +22,7 @@ _TEXT = {
         "sep": "、",
         "cluster": "近乎相同的內容 {n} 則:提及 {ids};來源 {sources};帳號 {authors};相似度 {lo}–{mean}(最低–平均)。",
         "bomb": "低分評價:{window}內 {observed} 則(≤ {stars} 星),其中 {new} 則來自此期間才出現的帳號;"
-                "依過去 {baseline} 的 {base} 則推算應約 {expected} 則(Poisson p = {p})。提及 {ids}。",
+                "依過去 {baseline} 的 {base} 則推算應約 {expected} 則(離散度 {phi},Poisson p = {p})。提及 {ids}。",
         "cross": "帳號 {author} 在 {n} 個來源發文:{sources};提及 {ids}。",
         "none": "(無)",
     },
@@ -35,7 +35,8 @@ _TEXT = {
         "cluster": "{n} near-duplicate mentions: ids {ids}; sources {sources}; accounts {authors}; "
                    "similarity {lo}–{mean} (lowest–mean).",
         "bomb": "Low ratings: {observed} (≤ {stars}★) in {window}, {new} of them from accounts first seen in it; "
-                "the {baseline} baseline ({base} low ratings) predicts {expected} (Poisson p = {p}). Ids {ids}.",
+                "the {baseline} baseline ({base} low ratings) predicts {expected} (dispersion {phi}, Poisson p = {p}). "
+                "Ids {ids}.",
         "cross": "Account {author} posted on {n} sources: {sources}; ids {ids}.",
         "none": "(none)",
     },
@@ -87,7 +88,8 @@ def attack_evidence(doc: Doc, facts: AttackFacts, mentions: Sequence[StoredMenti
         doc.p(t["bomb"].format(observed=b.observed, stars=f"{b.low_rating:g}", new=b.new_accounts,
                                window=span(timedelta(seconds=facts.window), language),
                                baseline=span(timedelta(seconds=facts.baseline), language), base=b.baseline_count,
-                               expected=f"{b.expected:.2f}", p=f"{b.p_value:.1e}", ids=_ids(b.mention_ids)))
+                               expected=f"{b.expected:.2f}", phi=f"{b.dispersion:.1f}", p=f"{b.p_value:.1e}",
+                               ids=_ids(b.mention_ids)))
     for x in facts.cross_posts:
         doc.p(t["cross"].format(author=safe_text(x.author, 40), n=len(x.sources), sources=_names(x.sources, t),
                                 ids=_ids(x.mention_ids)))
