@@ -138,11 +138,11 @@ def test_extortion_pages_its_own_route_with_the_evidence_and_money_complaints_pa
     assert page["title"] == "[repwatch] 仁心診所:疑似勒索:付費刪文或威脅"
     message = page["message"]
     assert f"證據:提及 #{mention_id}" in message
-    assert "「付錢刪」" in message and "付費刪評服務" in message
+    assert "關鍵語句:「付錢刪評,一則五千,不付我就每天來留」" in message and "付費刪評服務" in message
     assert "摘錄(已遮蔽個資):" in message and "[phone]" in message
     assert "0912-345-678" not in message and "0912345678" not in message
     facts = parse_facts(app.store.rows(AlertRow)[0].detail, "extortion")
-    assert facts == ExtortionFacts("removal-service", ("付錢刪",), (mention_id,), facts.excerpt)
+    assert facts == ExtortionFacts("removal-service", ("付錢刪評,一則五千,不付我就每天來留",), (mention_id,), facts.excerpt)
     assert "[phone]" in facts.excerpt and "0912" not in facts.excerpt
     clock.advance(timedelta(minutes=5))
     app.process()

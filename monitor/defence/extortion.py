@@ -26,7 +26,8 @@ Simplified characters, any case; :func:`monitor.defence.lint.normal_form`):
                      news); or, for "until you pay"/"then pay", before it.
 
 :func:`detect_extortion` returns the frame and the phrases that raised it, as written in the
-original text (the evidence shown in the page).
+original text (the evidence shown in the page): the first frame found in that order, and the
+phrases of every frame found.
 """
 from __future__ import annotations
 
@@ -172,11 +173,12 @@ def detect_extortion(text: str | None) -> Extortion | None:
     if not folded.strip():
         return None
     service = [m.span() for m in _patterns()["service"].finditer(folded)]
-    for frame, spans in (("removal-service", service or None), ("pay-to-delete", _pay_to_delete(folded)),
-                         ("threat", _threat(folded))):
-        if spans:
-            return Extortion(frame, _phrases(text or "", index, spans))
-    return None
+    found = [(frame, spans) for frame, spans in (("removal-service", service), ("pay-to-delete", _pay_to_delete(folded)),
+                                                 ("threat", _threat(folded))) if spans]
+    if not found:
+        return None
+    phrases = _phrases(text or "", index, [span for _, spans in found for span in spans])
+    return Extortion(found[0][0], phrases)
 
 
 def _phrases(original: str, index: list[int], spans: list[tuple[int, int]]) -> tuple[str, ...]:
