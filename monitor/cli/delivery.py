@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import sys
 
-from monitor.cli.common import load, make_app
+from monitor.cli.common import display_zone, load, make_app, shown_time
 from monitor.errors import NotInConfigError
 
 
@@ -43,6 +43,7 @@ def cmd_deliveries(args) -> int:
     if args.failed:
         rows = [d for d in rows if d.status in ("failed", "retrying", "sending")]
     rows.reverse()
+    zone = display_zone(config)
     for d in rows:
         if args.json:
             print(json.dumps({"id": d.id, "notification": d.notification_id, "route": d.route_id,
@@ -56,7 +57,7 @@ def cmd_deliveries(args) -> int:
             extra = f" - {d.last_error}" if d.last_error and d.status != "sent" else ""
             fb = f" (fallback for #{d.fallback_for})" if d.fallback_for else ""
             print(f"#{d.id:<5} n{d.notification_id or '-':<5} {d.route_id:<14} {d.status:<9} x{d.attempts:<2} "
-                  f"{d.created_at:%m-%d %H:%M}  {mask_shown(d.target)}{fb}{extra}")
+                  f"{shown_time(d.created_at, zone)}  {mask_shown(d.target)}{fb}{extra}")
     if not args.json:
         print(f"({len(rows)} deliveries)")
     return 1 if any(d.status == "failed" for d in rows) else 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import sys
 
-from monitor.cli.common import can_send, load, make_app
+from monitor.cli.common import can_send, display_zone, load, make_app, shown_time
 
 
 def duration_text(delta) -> str:
@@ -42,12 +42,13 @@ def cmd_incidents(args) -> int:
         for r in out:
             print(json.dumps(r, ensure_ascii=False))
         return 0
-    print(f"{'id':>4}  {'entity':<16} {'severity':<8} {'status':<8} {'tier':>4}  {'detected (UTC)':<16}  "
+    zone = display_zone(config)
+    print(f"{'id':>4}  {'entity':<16} {'severity':<8} {'status':<8} {'tier':>4}  {'detected':<23}  "
           f"{'to ack':>7} {'to resolve':>10}  hour   owner")
     for r, i in zip(out, rows):
         met = {True: "met", False: "MISSED", None: "open"}[r["hour_met"]]
         print(f"{r['id']:>4}  {r['entity']:<16} {r['severity']:<8} {r['status']:<8} {r['tier']:>4}  "
-              f"{i.first_detected_at:%Y-%m-%d %H:%M}  {duration_text(i.acked_at and i.acked_at - i.first_detected_at):>7} "
+              f"{shown_time(i.first_detected_at, zone)}  {duration_text(i.acked_at and i.acked_at - i.first_detected_at):>7} "
               f"{duration_text(i.resolved_at and i.resolved_at - i.first_detected_at):>10}  {met:<6} "
               f"{i.acked_by or ''}")
     print(f"({len(out)} incidents{'' if args.all else ' open; --all shows resolved ones too'})")
@@ -71,11 +72,12 @@ def cmd_ack(args) -> int:
             inc = app.dispatcher.resolve(args.incident, args.by)
     finally:
         app.close()
+    zone = display_zone(config)
     if args.command == "resolve":
-        print(f"incident #{inc.id} resolved by {inc.resolved_by} at {inc.resolved_at:%Y-%m-%d %H:%M:%S} UTC")
+        print(f"incident #{inc.id} resolved by {inc.resolved_by} at {shown_time(inc.resolved_at, zone, True)}")
         return 0
     late = "" if inc.acked_at <= inc.deadline else " (after the golden-hour deadline)"
-    print(f"incident #{inc.id} acknowledged by {inc.acked_by} at {inc.acked_at:%Y-%m-%d %H:%M:%S} UTC{late}")
+    print(f"incident #{inc.id} acknowledged by {inc.acked_by} at {shown_time(inc.acked_at, zone, True)}{late}")
     return 0
 
 
@@ -88,7 +90,7 @@ def cmd_silence(args) -> int:
     config = load(args.config, need_secrets=False)
     app = make_app(config, model=False)
     store, dispatcher = app.store, app.dispatcher
-    now = app.clock.now()
+    now, zone = app.clock.now(), display_zone(config)
     try:
         if args.silence_command == "add":
             if bool(args.duration) == bool(args.until):
@@ -103,11 +105,11 @@ def cmd_silence(args) -> int:
                 print("--until needs a time zone, e.g. 2026-11-23T08:00+08:00", file=sys.stderr)
                 return 2
             row = dispatcher.silence(args.matchers, ends.astimezone(UTC), args.by, args.comment)
-            print(f"silence #{row.id} until {row.ends_at:%Y-%m-%d %H:%M} UTC: {' '.join(row.matcher_list)}")
+            print(f"silence #{row.id} until {shown_time(row.ends_at, zone)}: {' '.join(row.matcher_list)}")
             return 0
         if args.silence_command == "expire":
             row = dispatcher.expire_silence(args.id)
-            print(f"silence #{row.id} expired at {row.ends_at:%Y-%m-%d %H:%M:%S} UTC")
+            print(f"silence #{row.id} expired at {shown_time(row.ends_at, zone, True)}")
             return 0
         rows = store.silences() if args.all else store.active_silences(now)
         for r in rows:
@@ -117,7 +119,7 @@ def cmd_silence(args) -> int:
                                   "ends_at": r.ends_at.isoformat(), "by": r.created_by, "comment": r.comment,
                                   "state": state}, ensure_ascii=False))
             else:
-                print(f"#{r.id:<4} {state:<8} until {r.ends_at:%Y-%m-%d %H:%M} UTC  {' '.join(r.matcher_list)}  "
+                print(f"#{r.id:<4} {state:<8} until {shown_time(r.ends_at, zone)}  {' '.join(r.matcher_list)}  "
                       f"by {r.created_by}: {r.comment}")
         if not args.json:
             print(f"({len(rows)} silences)")

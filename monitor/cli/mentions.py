@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import sys
 
-from monitor.cli.common import load, make_app
+from monitor.cli.common import display_zone, load, make_app, shown_time
 
 
 def cmd_mentions(args) -> int:
@@ -15,7 +15,8 @@ def cmd_mentions(args) -> int:
     from monitor.render import safe_text
     from monitor.units import parse_duration
 
-    app = make_app(load(args.config, need_secrets=False), model=False)
+    config = load(args.config, need_secrets=False)
+    app, zone = make_app(config, model=False), display_zone(config)
     try:
         since = app.clock.now() - parse_duration(args.since) if args.since else None
         rows = app.store.mentions(since=since, limit=args.limit)
@@ -37,7 +38,7 @@ def cmd_mentions(args) -> int:
             stars = f"{m.rating:.0f}★" if m.rating is not None else "  "
             by = {"human": "H", "rating": "R"}.get(m.verdict_by or "", " ")
             causes = ",".join(m.causes)
-            print(f"{m.id:>6} {m.event_at:%Y-%m-%d %H:%M}  {(m.label or 'unscored'):<9}{by} {neg} {stars:>2}  "
+            print(f"{m.id:>6} {shown_time(m.event_at, zone)}  {(m.label or 'unscored'):<9}{by} {neg} {stars:>2}  "
                   f"{','.join(m.entities):<16} {causes:<16} "
                   f"{restricted_note('en') if restricted else safe_text(m.title or m.text or '(stars only)', 60)}")
     if not args.json:

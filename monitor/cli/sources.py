@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from monitor.cli.common import load, make_app
+from monitor.cli.common import display_zone, load, make_app, shown_time
 
 
 def cmd_sources(args) -> int:
@@ -38,11 +38,13 @@ def cmd_sources(args) -> int:
             print(json.dumps(r, ensure_ascii=False))
     else:
         print(f"{'source':<24} {'type':<15} {'health':<12} {'fails':>5} {'total':>6} {'backfill':>8}  "
-              f"{'last success (UTC)':<19}  last error / note")
-        for r in rows:
-            ok_at = r["last_success"][:19].replace("T", " ") if r["last_success"] else "never"
+              f"{'last success':<23}  last error / note")
+        zone = display_zone(config)
+        for r, s in zip(rows, config.sources):
+            st = states.get(s.id)
+            ok_at = shown_time(st.last_success_at, zone) if st and st.last_success_at else "never"
             note = r["last_error"] if r["health"] != "ok" and r["last_error"] else (
                 r["reason"] if r["health"] not in ("ok",) else "")
             print(f"{r['source']:<24} {r['type']:<15} {r['health']:<12} {r['consecutive_failures']:>5} "
-                  f"{r['total_mentions']:>6} {r['backfilled']:>8}  {ok_at:<19}  {safe_text(note or '', 90)}")
+                  f"{r['total_mentions']:>6} {r['backfilled']:>8}  {ok_at:<23}  {safe_text(note or '', 90)}")
     return 0 if all(r["health"] in ("ok", "new", "disabled") for r in rows) else 1

