@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -67,7 +67,7 @@ def cmd_report(args) -> int:
                 except PdfError as exc:
                     print(f"route {route.id}: {exc}", file=sys.stderr)
                     failed += 1
-            print(f"route {route.id}: week {report.start.date()} to {report.end.date()}: "
+            print(f"route {route.id}: week {report.start.date()} to {(report.end - timedelta(days=1)).date()}: "
                   + ", ".join(f"{p} ({p.stat().st_size:,} bytes)" for p in written)
                   + f" in {time.monotonic() - started:.1f} s")
             if args.send:

@@ -44,7 +44,7 @@ def html_to_pdf(document: str, out: Path, *, chromium: str | None = None, timeou
     if exe is None:
         raise PdfError("no Chromium found for the PDF: install Debian's chromium (apt-get install chromium "
                        "fonts-noto-cjk) or set REPWATCH_CHROMIUM to its path")
-    out = Path(out).resolve()
+    given, out = Path(out), Path(out).resolve()
     with tempfile.TemporaryDirectory(prefix="repwatch-pdf-") as tmp:
         src = Path(tmp) / "report.html"
         src.write_text(document, encoding="utf-8")
@@ -64,4 +64,4 @@ def html_to_pdf(document: str, out: Path, *, chromium: str | None = None, timeou
         part = out.with_name(out.name + ".part")
         shutil.copyfile(partial, part)
         os.replace(part, out)  # whole or not at all: never a half-written file at ``out``
-    return out
+    return given
