@@ -16,6 +16,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import event
 from argon2 import PasswordHasher
 from starlette.testclient import TestClient
 
@@ -301,3 +302,50 @@ def test_non_loopback_listen_is_a_logged_choice(app, caplog):
     server = WebServer(app, "127.0.0.1:0").start()
     server.stop()
     assert "not a loopback address" not in caplog.text
+
+
+def _plans(store, call) -> list[str]:
+    """SQLite's query plan of each statement ``call`` runs."""
+    seen = []
+
+    def hook(conn, cursor, statement, parameters, context, executemany):
+        seen.append((statement, parameters))
+
+    event.listen(store.engine, "before_cursor_execute", hook)
+    try:
+        call()
+    finally:
+        event.remove(store.engine, "before_cursor_execute", hook)
+    raw = store.engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        cur.execute("ANALYZE")
+        plans = []
+        for statement, parameters in seen:
+            cur.execute("EXPLAIN QUERY PLAN " + statement, parameters)
+            plans.append("\n".join(str(row[-1]) for row in cur.fetchall()))
+        return plans
+    finally:
+        raw.close()
+
+
+def test_dashboard_queries_read_their_window_through_indexes(app, clock):
+    for i in range(40):
+        mention(app, clock, f"林志明 {i}", neg=0.9 if i % 3 else 0.2, age=timedelta(days=i), entity="dr-lin")
+        mention(app, clock, f"仁心 {i}", neg=0.9, age=timedelta(days=i), entity="renxin", source="other")
+    store, now = app.store, clock.now()
+    since = now - timedelta(days=30)
+    (plan,) = _plans(store, lambda: store.negative_totals(["dr-lin", "renxin"], since, now - timedelta(days=7), now,
+                                                          0.5))
+    assert "COVERING INDEX ix_mention_entities_entity_event" in plan and "SCAN" not in plan, plan
+    (plan,) = _plans(store, lambda: store.negative_by_hour(["dr-lin"], since, now, 0.5))
+    assert "COVERING INDEX ix_mention_entities_entity_event" in plan and "SCAN" not in plan, plan
+    assert store.negative_totals(["dr-lin", "renxin"], since, now - timedelta(days=7), now, 0.5) == {
+        "dr-lin": (5, 20), "renxin": (8, 30)}  # [7 days ago, now]: ages 0-7; (30 days ago, now]: 0-29
+    from monitor.store.dashboard import MentionFilter
+
+    page, links = _plans(store, lambda: store.mention_page(MentionFilter(entity="dr-lin", label="negative"), 10))
+    assert "ix_mention_entities_entity_event" in page and "SCAN mention" not in page, page
+    assert "TEMP B-TREE FOR ORDER BY" not in page, page  # walks the index newest first, stops after the page
+    (page, links) = _plans(store, lambda: store.mention_page(MentionFilter(label="negative"), 10))
+    assert "SCAN mentions" not in page and "TEMP B-TREE FOR ORDER BY" not in page, page

@@ -1,8 +1,9 @@
 """What the dashboard reads (:mod:`monitor.web`): each query reads only what its page shows.
 
-* :meth:`DashboardReads.negative_by_hour`: per entity, negative mentions per UTC hour in a
-  window: a COUNT grouped by entity and hour, read from the index (entity_id, event_at,
-  negative_score) alone, so its cost follows the window, not the history.
+* :meth:`DashboardReads.negative_totals` and :meth:`DashboardReads.negative_by_hour`: per
+  entity, negative mentions in a window (and its recent part), and per UTC hour: COUNTs
+  grouped by entity (and hour), read from the index (entity_id, event_at, negative_score)
+  alone, so their cost follows the window, not the history.
 * :meth:`DashboardReads.mention_page`: one page of the mention list, newest first, keyset
   paginated on (event_at, id) (never OFFSET): with an entity it walks the index
   (entity_id, event_at), else the index on event_at (or (sentiment_label, event_at) for a
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Sequence
 
-from sqlalchemy import and_, func, or_
+from sqlalchemy import and_, case, func, or_
 from sqlmodel import select
 
 from monitor.store.core import StoreBase
@@ -62,10 +63,22 @@ class DashboardReads(StoreBase):
              .where(link.entity_id.in_(list(entity_ids)), link.event_at > since, link.event_at <= until)
              .where(link.negative_score >= threshold).group_by(link.entity_id, hour))
         out: dict[str, dict[str, int]] = {}
-        with self.session() as s:
-            for entity_id, bucket, n in s.execute(q):
+        with self.engine.connect() as conn:
+            for entity_id, bucket, n in conn.execute(q):
                 out.setdefault(entity_id, {})[bucket] = n
         return out
+
+    def negative_totals(self, entity_ids: Sequence[str], since: datetime, recent: datetime, until: datetime,
+                        threshold: float) -> dict[str, tuple[int, int]]:
+        """Per entity: (negative mentions with event time in [recent, until], in (since, until]);
+        one COUNT grouped by entity from the same index. Entities with none are absent."""
+        link = MentionEntityRow
+        q = (select(link.entity_id, func.sum(case((link.event_at >= recent, 1), else_=0)), func.count())
+             .select_from(link)
+             .where(link.entity_id.in_(list(entity_ids)), link.event_at > since, link.event_at <= until)
+             .where(link.negative_score >= threshold).group_by(link.entity_id))
+        with self.engine.connect() as conn:
+            return {entity_id: (int(week or 0), n) for entity_id, week, n in conn.execute(q)}
 
     def mention_page(self, f: MentionFilter, limit: int = 50,
                      after: tuple[datetime, int] | None = None) -> list[StoredMention]:

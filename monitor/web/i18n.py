@@ -39,6 +39,7 @@ WORDS: dict[str, tuple[str, str]] = {  # key: (zh-TW, en)
     "overview.negative": ("負評數（{days} 天，每{unit}）", "Negative mentions ({days} days, per {unit})"),
     "unit.hour": ("小時", "hour"), "unit.day": ("日", "day"),
     "overview.health": ("來源狀態", "Source health"),
+    "overview.totals": ("各對象負評數", "Negative mentions by entity"),
     "col.incident": ("事件", "Incident"), "col.entity": ("對象", "Entity"), "col.severity": ("嚴重度", "Severity"),
     "col.status": ("狀態", "Status"), "col.opened": ("開啟", "Opened"), "col.left": ("黃金一小時", "Golden hour"),
     "col.time": ("時間", "Time"), "col.source": ("來源", "Source"), "col.label": ("判定", "Label"),

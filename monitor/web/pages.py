@@ -1,8 +1,9 @@
 """The dashboard's pages (signed-in users; times in the viewer's zone, words in their language).
 
-* ``/``: per doctor and clinic, negative mentions per hour over 7 days and per day over
-  30 days (SVG from :func:`monitor.charts.line_chart`); open incidents with the time left
-  in the golden hour; source health.
+* ``/``: per doctor and clinic, negative mentions over 7 and 30 days (a table of all),
+  charted per hour over 7 days and per day over 30 days (SVG from
+  :func:`monitor.charts.line_chart`) for ``?entity=`` or the six with the most this
+  week; open incidents with the time left in the golden hour; source health.
 * ``/mentions``: the filtered mention list (entity, source, label, cause, rating, dates),
   PHI masked, keyset pages of 50.
 * ``/incidents/<id>``: the timeline of alerts, pages, deliveries, escalations, the ack and
@@ -11,7 +12,8 @@
 """
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
@@ -31,21 +33,35 @@ from monitor.web.views import (LABELS, PAGE_SIZE, BadFilter, cursor_of, daily_se
                                mention_filter, read_cursor, shown)
 
 
-def _charts(app, language: str, zone: str) -> list[dict]:
+CHARTED = 6  # entities charted on the overview unless one is asked for
+
+
+def _charts(app, language: str, zone: str, chosen: str | None) -> tuple[list[dict], list[dict]]:
+    """(every entity's 7- and 30-day totals, the charts of the chosen entity or of the
+    ``CHARTED`` with the most negatives in the last 7 days); the hourly counts are read
+    for the charted ones only."""
     now = app.clock.now()
     entities = app.config.entities
-    counts = app.store.negative_by_hour([e.id for e in entities], now - timedelta(days=30), now,
+    local_today = now.astimezone(ZoneInfo(zone)).date()
+    since = datetime.combine(local_today - timedelta(days=29), time(0), ZoneInfo(zone))  # the 30 days charted
+    week_since = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=7 * 24 - 1)  # the chart's hours
+    totals = app.store.negative_totals([e.id for e in entities], since, week_since, now,
+                                       app.config.sentiment.negative_threshold)
+    rows = [{"entity": e, "week_total": totals.get(e.id, (0, 0))[0], "month_total": totals.get(e.id, (0, 0))[1]}
+            for e in entities]
+    ranked = sorted(rows, key=lambda r: (-r["week_total"], -r["month_total"]))
+    shown = [r for r in rows if r["entity"].id == chosen] or ranked[:CHARTED]
+    counts = app.store.negative_by_hour([r["entity"].id for r in shown], since, now,
                                         app.config.sentiment.negative_threshold)
-    out = []
-    for e in entities:
-        by_hour = counts.get(e.id, {})
-        week, month = hourly_series(by_hour, now, 7 * 24), daily_series(by_hour, now, 30, zone)
-        title7 = t(language, "overview.negative", days=7, unit=t(language, "unit.hour"))
-        title30 = t(language, "overview.negative", days=30, unit=t(language, "unit.day"))
-        out.append({"entity": e, "week_total": int(sum(v for _, v in week)), "month_total": int(sum(v for _, v in month)),
-                    "week": Markup(line_chart({e.name: week}, title=title7, tz=zone, width=520, height=200)),
-                    "month": Markup(line_chart({e.name: month}, title=title30, tz=zone, width=520, height=200))})
-    return out
+    title7 = t(language, "overview.negative", days=7, unit=t(language, "unit.hour"))
+    title30 = t(language, "overview.negative", days=30, unit=t(language, "unit.day"))
+    for r in shown:
+        by_hour, name = counts.get(r["entity"].id, {}), r["entity"].name
+        r["week"] = Markup(line_chart({name: hourly_series(by_hour, now, 7 * 24)}, title=title7, tz=zone,
+                                      width=520, height=200))
+        r["month"] = Markup(line_chart({name: daily_series(by_hour, now, 30, zone)}, title=title30, tz=zone,
+                                       width=520, height=200))
+    return ranked, shown
 
 
 def _overview(request: Request) -> Response:
@@ -55,8 +71,9 @@ def _overview(request: Request) -> Response:
     now = app.clock.now()
     incidents = [(inc, golden_hour(inc, now), _entity_name(app, inc.entity_id))
                  for inc in app.store.incidents(open_only=True)]
-    return render(request, "overview.html", user, charts=_charts(app, ctx["language"], ctx["zone"]),
-                  incidents=incidents, health=app.health())
+    totals, charts = _charts(app, ctx["language"], ctx["zone"], request.query_params.get("entity"))
+    return render(request, "overview.html", user, totals=totals, charts=charts, incidents=incidents,
+                  health=app.health())
 
 
 def _entity_name(app, entity_id: str) -> str:

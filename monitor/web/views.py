@@ -132,9 +132,11 @@ def daily_series(by_hour: dict[str, int], end: datetime, days: int, zone: str) -
     """``days`` points, one per local day in ``zone`` up to ``end``'s day (at local midnight)."""
     tz = ZoneInfo(zone)
     totals: dict[date, int] = {}
-    for bucket, n in by_hour.items():
-        at = datetime.strptime(bucket, "%Y-%m-%d %H").replace(tzinfo=ZoneInfo("UTC")).astimezone(tz)
-        totals[at.date()] = totals.get(at.date(), 0) + n
+    utc = ZoneInfo("UTC")
+    for bucket, n in by_hour.items():  # 'YYYY-MM-DD HH', read without strptime (thousands per page)
+        at = datetime(int(bucket[:4]), int(bucket[5:7]), int(bucket[8:10]), int(bucket[11:13]), tzinfo=utc)
+        day = at.astimezone(tz).date()
+        totals[day] = totals.get(day, 0) + n
     today = end.astimezone(tz).date()
     return [(datetime.combine(today - timedelta(days=i), time(0), tz), float(totals.get(today - timedelta(days=i), 0)))
             for i in range(days - 1, -1, -1)]
