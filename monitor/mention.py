@@ -221,9 +221,10 @@ class RawResponse:
 @dataclass(frozen=True)
 class Listing:
     """A listing read completely for a range: every item the platform lists that was
-    published at or after ``since`` (None: every item it has) is among ``fingerprints``,
-    produced as a mention or skipped as already seen. ``pages``: the responses read. A
-    stored mention of the source in that range whose fingerprint is missing was removed."""
+    published after ``since`` (the oldest time among the items named; None when it named
+    none, and then it proves nothing) is among ``fingerprints``, produced as a mention or
+    skipped as already seen. ``pages``: the responses read. A stored mention of the source
+    published in that range whose fingerprint is missing was removed."""
 
     fingerprints: frozenset[str]
     since: datetime | None
