@@ -40,7 +40,7 @@ from monitor.clock import ManualClock  # noqa: E402
 from monitor.config import load_config  # noqa: E402
 from monitor.matching import Match  # noqa: E402
 from monitor.mention import Mention  # noqa: E402
-from monitor.metrics import collect_metrics  # noqa: E402
+from monitor.metrics import metrics_payload  # noqa: E402
 from monitor.notify import Notifier, SendResult  # noqa: E402
 from monitor.sentiment import Score  # noqa: E402
 from monitor.store import Store, migrate  # noqa: E402
@@ -263,7 +263,7 @@ def measure(url: str, work: Path, n: int = 20) -> dict[str, float]:
     try:
         app.process()  # warm-up: what the last window already holds is alerted once
         runs = timed(app.process, n)
-        scrape = timed(lambda: collect_metrics(app), n)
+        scrape = timed(lambda: metrics_payload(app), n)
         clock.advance(timedelta(minutes=1))
         arrived = [(Mention(SOURCES[i % 7], f"評論 新 {i}", "糟糕 等太久" if i % 5 == 0 else "還可以",
                             url=f"https://new.example/{i}"), [Match(ENTITIES[i % 3], "(bench)")]) for i in range(50)]

@@ -99,8 +99,3 @@ def metrics_payload(app, accept: str = "") -> tuple[bytes, str]:
     registry.register(RepwatchCollector(app))
     encoder, content_type = choose_encoder(accept)
     return encoder(registry), content_type
-
-
-def collect_metrics(app) -> str:
-    """The Prometheus text format as a string (what :func:`metrics_payload` sends by default)."""
-    return metrics_payload(app)[0].decode("utf-8")

@@ -283,7 +283,7 @@ def app_for(tmp_path, store: Store, clock):
 
 @pytest.mark.parametrize("what", ["metrics", "process"])
 def test_metrics_and_an_idle_process_cost_the_same_with_100_times_the_history(tmp_path, clock, what):
-    from monitor.metrics import collect_metrics
+    from monitor.metrics import metrics_payload
 
     costs, scans = [], []
     for n in (1_000, 100_000):
@@ -293,7 +293,7 @@ def test_metrics_and_an_idle_process_cost_the_same_with_100_times_the_history(tm
         (tmp_path / str(n)).mkdir()
         app = app_for(tmp_path / str(n), store, clock)
         app.process()  # the recent mentions are scored and alerted once
-        run = (lambda: collect_metrics(app)) if what == "metrics" else app.process
+        run = (lambda: metrics_payload(app)) if what == "metrics" else app.process
         run()
         costs.append(vm_steps(store, run))
         scans.append(vm_steps(store, lambda: old_mention_counts(store)))
