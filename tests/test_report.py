@@ -380,6 +380,7 @@ def test_report_at_queues_once_at_its_local_time_and_the_outbox_delivers_it(worl
     assert sent.sent == 1 and rx.wait_for(1, 5)
     got = reports_at(rx, "/crisis")
     assert [p["title"] for p in got] == ["[repwatch] 每週報告 2026-03-02 – 2026-03-08"]
+    assert got[0]["type"] == "info"  # a report is news, not an alarm
     exp = expected(app.config.storage.url.removeprefix("sqlite:///"), "Asia/Taipei", END_DAY)
     assert f"負面比例 {pct(exp.negative / exp.scored)}" in got[0]["message"]
     assert f"{exp.inside} / {exp.incidents}" in got[0]["message"]
@@ -510,3 +511,41 @@ def test_report_e_mail_is_the_whole_document_with_a_text_part_holding_the_figure
     assert f"負面比例 {pct(exp.negative / exp.scored)}" in text
     assert f"{exp.inside} / {exp.incidents}({pct(exp.inside / exp.incidents)})" in text
     assert "<svg" not in text and "@page" not in text  # no markup or style in the text part
+
+
+def test_aggregate_reads_on_both_engines(store):
+    """ReportsRepo's counts on SQLite and PostgreSQL: event-time bounds [start, end), a mention
+    about two entities, unscored mentions, causes of negative verdicts only, incidents by opening."""
+    from monitor.store import IncidentRow
+
+    t0 = datetime(2026, 3, 2, tzinfo=timezone.utc)
+    rows = [("a", ("dr-lin",), t0, "negative", "wait,attitude"), ("b", ("dr-lin", "renxin"), t0 + timedelta(hours=5),
+            "negative", "wait"), ("c", ("renxin",), t0 + timedelta(days=6, hours=23), "positive", None),
+            ("d", ("renxin",), t0 + timedelta(days=1), None, None),  # not scored yet
+            ("e", ("dr-lin",), t0 + timedelta(days=7), "negative", "billing"),  # the next week
+            ("f", ("dr-lin",), t0 - timedelta(seconds=1), "negative", "billing")]  # the week before
+    for text, entities, at, label, causes in rows:
+        m = Mention("ga" if text != "b" else "ptt", text, text, url=f"https://x.example/{text}", published_at=at)
+        (mid,) = store.add_mentions([(m, [Match(e, e) for e in entities])], at + timedelta(minutes=1))
+        if label:
+            from monitor.verdict import Verdict
+
+            store.save_scores([(mid, Verdict(label, 0.9, 0.9 if label == "negative" else 0.1, "model",
+                                             tuple(causes.split(",")) if causes else ()))], "test", at)
+    first = t0 + timedelta(hours=1)
+    for opened, acked in ((first, first + timedelta(minutes=20)), (t0 + timedelta(days=8), None)):
+        store.add(IncidentRow(route_id="crisis", entity_id="dr-lin", opened_at=opened, first_detected_at=opened,
+                              deadline=opened + timedelta(hours=1), acked_at=acked))
+    end = t0 + timedelta(days=7)
+    tally = store.mention_tally(t0, end)
+    assert (tally.total, tally.scored, tally.negative) == (4, 3, 2)
+    assert [(t.key, t.total, t.scored, t.negative) for t in store.entity_tallies(t0, end)] == [
+        ("dr-lin", 2, 2, 2), ("renxin", 3, 2, 1)]
+    assert [(t.key, t.total, t.negative) for t in store.source_tallies(t0, end)] == [("ga", 3, 1), ("ptt", 1, 1)]
+    assert store.negative_causes(t0, end) == Counter({"wait": 2, "attitude": 1})
+    events = store.negative_events(t0, end)
+    assert sorted((e, t) for _, e, t in events) == [("dr-lin", t0), ("dr-lin", t0 + timedelta(hours=5)),
+                                                    ("renxin", t0 + timedelta(hours=5))]
+    assert len({m for m, _, _ in events}) == 2
+    (inc,) = store.incidents_opened(t0, end)
+    assert inc.acked_at - inc.first_detected_at == timedelta(minutes=20)

@@ -164,7 +164,8 @@ def gather(config: Config, store: Store, route: Route, end_day: date, now: datet
         s, e = week_bounds(end_day - timedelta(days=7 * k), route.timezone)
         trend.append(WeekShare(s, e, store.mention_tally(s, e)))
     names = {e.id: e.name for e in config.entities}
-    entities = tuple(Named(t.key, names.get(t.key, t.key), t.total, t.scored, t.negative) for t in store.entity_tallies(start, end))
+    entities = tuple(Named(t.key, names.get(t.key, t.key), t.total, t.scored, t.negative)
+                     for t in store.entity_tallies(start, end))
     by_source = store.source_tallies(start, end)
     causes = sorted(store.negative_causes(start, end).items(), key=lambda kv: (-kv[1], kv[0]))
     states = store.source_states()

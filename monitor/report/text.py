@@ -55,7 +55,8 @@ STRINGS = {
                                                    "(repwatch sources).",
         "note": "Figures only, no mention text. Negative share = negative mentions / scored mentions; p50/p90 are "
                 "nearest-rank percentiles.",
-        "pts": "{sign}{v:.1f} pts", "min": "{m} min", "hm": "{h} h {m} min", "empty": "No data", "more": "… {n} more not shown",
+        "pts": "{sign}{v:.1f} pts", "min": "{m} min", "hm": "{h} h {m} min", "empty": "No data",
+        "more": "… {n} more not shown",
         "weekdays": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), "wd": "{d}",
         "sources_problem": "Sources with problems: {names}",
         "share_line": "Negative share {share} ({change})", "top": "Most negative: {rows}", "row": "{name} {n}",
