@@ -10,6 +10,7 @@ import json
 import zipfile
 from datetime import timedelta
 
+from connectors.http import HttpPolicy
 from monitor import __version__
 from monitor.app import App
 from monitor.cli import main
@@ -218,3 +219,21 @@ def test_what_a_fetch_keeps_never_holds_credentials_and_is_capped():
         ("https://p.example/a", None, frozenset({made[0].fingerprint})),  # over the cap: its hash only
         ("https://p.example/b", b"zz", frozenset({made[1].fingerprint}))]
     assert result.raw[0].sha256 == hashlib.sha256(b"abcdefgh").hexdigest() and result.listing is None
+
+
+def test_a_listing_read_part_way_tombstones_nothing(tmp_path, clock, sleeps):
+    with ReplayServer("google_business") as server:
+        cfg = config_file(tmp_path, server, f"sqlite:///{tmp_path / 'rw.db'}")
+        app = App(load_config(cfg, env=server.env), scorer=FakeScorer(), clock=clock, policy=HttpPolicy(sleep=sleeps))
+        try:
+            assert app.poll_source("gb").new == 5
+            fresh = {**FIRST, "name": "accounts/108123/locations/4455667788/reviews/New1", "reviewId": "New1",
+                     "comment": "新的評論", "updateTime": "2026-11-22T09:00:00Z", "createTime": "2026-11-22T09:00:00Z"}
+            body = json.loads(page([fresh]))  # only new reviews on page 1: the rest is on page 2, which fails
+            server.override(200, json.dumps({**body, "nextPageToken": PAGE1["nextPageToken"]}), "application/json")
+            server.override(500, "oops", "text/plain", route="page2.json")
+            report = app.poll_source("gb")
+            assert (report.status, report.new) == ("ok", 1) and any("failed" in w for w in report.warnings)
+            assert app.store.rows(TombstoneRow) == []  # page 1 lacks the old reviews, but the listing is not complete
+        finally:
+            app.close()
