@@ -190,14 +190,13 @@ def line_chart(series: dict[str, list[tuple[datetime, float]]], *, title: str, y
     parts += _y_axis(ticks, ymap, left, right, y_label, top, bottom)
     parts += _x_axis(t0, t1, xmap, zone, bottom, right)
     for i, (name, pts) in enumerate(points.items()):
-        colour = PALETTE[i % len(PALETTE)]
-        coords = " ".join(f"{_num(xmap(t))},{_num(ymap(v))}" for t, v in pts)
+        colour, label = PALETTE[i % len(PALETTE)], _text(name)
+        xy = [(_num(xmap(t)), _num(ymap(v)), t, v) for t, v in pts]  # each point's place, worked out once
+        coords = " ".join(f"{x},{y}" for x, y, _, _ in xy)
         parts.append(f'<g class="series" data-name={_attr(name)}><polyline points="{coords}" fill="none" '
                      f'stroke="{colour}" stroke-width="2" stroke-linejoin="round"/>')
-        for t, v in pts:
-            parts.append(f'<circle cx="{_num(xmap(t))}" cy="{_num(ymap(v))}" r="2.5" fill="{colour}" '
-                         f'data-x="{t.isoformat()}" data-y="{v:g}"><title>{_text(name)}: '
-                         f'{_text(_fmt_value(v))}</title></circle>')
+        parts += [f'<circle cx="{x}" cy="{y}" r="2.5" fill="{colour}" data-x="{t.isoformat()}" data-y="{v:g}">'
+                  f"<title>{label}: {_fmt_value(v)}</title></circle>" for x, y, t, v in xy]  # digits: nothing to escape
         parts.append("</g>")
     return "\n".join(parts + ["</svg>"])
 
