@@ -549,3 +549,21 @@ def test_aggregate_reads_on_both_engines(store):
     assert len({m for m, _, _ in events}) == 2
     (inc,) = store.incidents_opened(t0, end)
     assert inc.acked_at - inc.first_detected_at == timedelta(minutes=20)
+
+
+def test_report_at_is_validated_with_file_and_line(tmp_path, receiver):
+    from monitor.config.schema import json_schema
+    from monitor.errors import ConfigError
+
+    body = config_text(tmp_path / "c.db", receiver)
+    assert load_config(write_config(tmp_path, body.replace("Mon 08:30", "sun 23:59")), env={}).route(
+        "crisis").report_at == (6, 23, 59)
+    path = write_config(tmp_path, body.replace("Mon 08:30", "Monday 8.30"))
+    with pytest.raises(ConfigError) as err:
+        load_config(path, env={})
+    line = body.splitlines().index('report_at = "Mon 08:30"') + 1
+    assert [str(p) for p in err.value.problems] == [
+        f"{path}:{line}: routes[0].report_at: must be a weekday and a local time such as \"Mon 08:30\", "
+        "got 'Monday 8.30'"]
+    pattern = re.compile(json_schema()["$defs"]["RouteModel"]["properties"]["report_at"]["pattern"])
+    assert pattern.match("Mon 08:30") and not pattern.match("Monday 8.30")
