@@ -11,7 +11,9 @@ import json
 import logging
 import os
 import re
+import socket
 import stat
+import time
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -25,7 +27,7 @@ from monitor.cli import main
 from monitor.config import load_config
 from monitor.matching import Match
 from monitor.mention import Mention
-from monitor.store import IncidentRow
+from monitor.store import IncidentRow, MentionRow
 from monitor.web import WebServer, create_app
 from monitor.web.auth import LoginLimiter
 from monitor.web.users import Users, users_file
@@ -125,15 +127,16 @@ def test_every_state_changing_post_needs_the_csrf_token(app, clock, receiver):
     c = sign_in(client(app))
     web = c.app
     posts = sorted({r.path for r in web.routes if "POST" in (r.methods or ()) and not r.path.startswith("/ack/")})
-    assert posts == ["/incidents/{id:int}/{action:str}", "/login", "/logout", "/settings", "/silences",
-                     "/silences/{id:int}/expire"]
+    assert posts == ["/incidents/{id:int}/{action:str}", "/login", "/logout", "/mentions/{id:int}/label", "/settings",
+                     "/silences", "/silences/{id:int}/expire"]
     for path in (f"/incidents/{inc.id}/ack", f"/incidents/{inc.id}/resolve", "/login", "/logout", "/settings",
-                 "/silences", "/silences/1/expire"):
-        r = c.post(path, data={"by": "x", "matchers": 'entity="dr-lin"', "duration": "1h"})
+                 "/silences", "/silences/1/expire", "/mentions/1/label"):
+        r = c.post(path, data={"by": "x", "matchers": 'entity="dr-lin"', "duration": "1h", "label": "positive"})
         assert r.status_code == 403, path
         r = c.post(path, data={"csrf": "forged-token"})
         assert r.status_code == 403, path
     assert app.store.incident(inc.id).status == "open" and app.store.silences() == []
+    assert app.store.get_mentions([1])[0].label == "negative"
     assert c.get("/").status_code == 200  # still signed in: /logout without the token did nothing
 
 
@@ -186,6 +189,49 @@ def test_untrusted_text_is_escaped_and_phi_masked(app, clock):
     assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<img src=x" not in page and "0912" not in page and "[phone]" in page
     assert "tel=%5Bphone%5D" in page or "tel=[phone]" in page  # the link's query is masked too
+
+
+def test_links_headers_and_label_correction(app, clock):
+    bad = mention(app, clock, "林志明 很差")
+    with app.store.session() as s:  # a hostile feed's link
+        row = s.get(MentionRow, bad)
+        row.url = "javascript:alert(document.cookie)"
+        s.add(row)
+        s.commit()
+    responder = sign_in(client(app))
+    page = responder.get("/mentions?label=negative")
+    assert "javascript:" not in page.text.split("<table", 1)[1]  # shown, never a link
+    csp = page.headers["content-security-policy"]
+    assert "default-src 'none'" in csp and "script-src" not in csp and page.headers["x-frame-options"] == "DENY"
+    token = csrf_of(page.text)
+    viewer = sign_in(client(app), "viewer1")
+    assert 'action="/mentions/' not in viewer.get("/mentions").text
+    assert viewer.post(f"/mentions/{bad}/label", data={"csrf": csrf_of(viewer.get("/mentions").text),
+                                                        "label": "positive"}).status_code == 403
+    r = responder.post(f"/mentions/{bad}/label", data={"csrf": token, "label": "positive",
+                                                        "next": "/mentions?label=negative"})
+    assert r.status_code == 303 and r.headers["location"] == "/mentions?label=negative"
+    row = app.store.get(MentionRow, bad)
+    assert row.human_label == "positive" and row.labelled_by == "resp1" and row.negative_score == 0.0
+    assert f'data-mention="{bad}"' not in responder.get("/mentions?label=negative").text
+    assert responder.post(f"/mentions/{bad}/label", data={"csrf": token, "label": "positive",
+                                                           "cause": "billing"}).status_code == 400
+
+
+def test_chunked_body_gets_411_and_stop_is_quick(app):
+    server = WebServer(app, "127.0.0.1:0").start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+            s.sendall(b"POST /login HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+            assert s.recv(65536).startswith(b"HTTP/1.1 411 ")
+        idle = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        idle.sendall(b"GET /healthz HTTP/1.1\r\n")  # half a request, still open at the stop
+    finally:
+        started = time.monotonic()
+        server.stop()
+    assert time.monotonic() - started < 3 and not server.thread.is_alive()
+    assert idle.recv(65536) == b""  # closed by the stop, not left hanging
+    idle.close()
 
 
 def test_csv_export_is_masked_and_formula_safe(app, clock):

@@ -5,7 +5,7 @@
   :func:`monitor.charts.line_chart`) for ``?entity=`` or the six with the most this
   week; open incidents with the time left in the golden hour; source health.
 * ``/mentions``: the filtered mention list (entity, source, label, cause, rating, dates),
-  PHI masked, keyset pages of 50.
+  PHI masked, keyset pages of 50; responders correct a mention's label there.
 * ``/incidents/<id>``: the timeline of alerts, pages, deliveries, escalations, the ack and
   the resolve; responders acknowledge and resolve here.
 * ``/silences``: list; responders add and expire. ``/sources``: each source's health.
@@ -96,7 +96,8 @@ def _mentions(request: Request) -> Response:
     next_query = {**query, "after": cursor_of(rows[-1])} if more else None
     return render(request, "mentions.html", user, mentions=[shown(m) for m in rows], params=query,
                   next_query=next_query, entities=app.config.entities, sources=app.config.sources,
-                  labels=LABELS, causes=CAUSES)
+                  labels=LABELS, causes=CAUSES, may_label=user.may("responder"), here=str(request.url.path) + (
+                      f"?{request.url.query}" if request.url.query else ""))
 
 
 def _incident(request: Request, incident_id: int) -> Response:
@@ -128,6 +129,23 @@ def _events(inc, timeline) -> list[tuple]:
     if inc.resolved_at:
         events.append((inc.resolved_at, "ev.resolved", inc.resolved_by or ""))
     return sorted(events, key=lambda e: e[0])
+
+
+async def label_mention(request: Request) -> Response:
+    """A responder's verdict on a mention (as ``repwatch label``): it counts at once in rules,
+    pages and digests, and ``repwatch sentiment adapt`` learns from it."""
+    user = require(request, "responder")
+    form = await checked_form(request)
+    label, cause = form.get("label", ""), form.get("cause", "")
+    if label not in LABELS or (cause and (cause not in CAUSES or label != "negative")):
+        raise HTTPException(400, "label must be negative, neutral or positive; a cause goes with negative")
+    app = request.app.state.repwatch
+    row = await run_in_threadpool(app.store.label_mention, request.path_params["id"], label,
+                                  [cause] if cause else None, user.name, app.clock.now())
+    if row is None:
+        raise HTTPException(404, "no such mention")
+    back = form.get("next", "")
+    return RedirectResponse(back if back.startswith("/mentions") else "/mentions", status_code=303)
 
 
 async def incident_action(request: Request) -> Response:
@@ -209,6 +227,7 @@ async def sources(request: Request) -> Response:
 ROUTES = [
     Route("/", overview, methods=["GET"]),
     Route("/mentions", mentions, methods=["GET"]),
+    Route("/mentions/{id:int}/label", label_mention, methods=["POST"]),
     Route("/incidents/{id:int}", incident, methods=["GET"]),
     Route("/incidents/{id:int}/{action:str}", incident_action, methods=["POST"]),
     Route("/silences", silences, methods=["GET"]),

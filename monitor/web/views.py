@@ -94,6 +94,11 @@ class ShownMention:
     text: str
     url: str
 
+    @property
+    def link(self) -> str:
+        """The URL when it may be a link (http or https: never javascript: or data:)."""
+        return self.url if self.url.lower().startswith(("https://", "http://")) else ""
+
     def as_json(self) -> dict:
         return {"id": self.id, "event_at": self.event_at.isoformat(), "source": self.source,
                 "entities": list(self.entities), "label": self.label, "negative_score": self.negative,
