@@ -219,7 +219,7 @@ def test_frozen_test_split_floor():
     (PHI_POST, ("ID", "phone")),
     ("I saw the front desk post Jane Doe's phone 0912 345 678 on Facebook", ("phone",)),
     ("陳OO 身分證F223456789,就是那個在仁心診所做隆鼻的", ("ID",)),
-    ("病歷號 12345678 的資料被貼在群組", ("chart no.",)),
+    ("病患陳OO 的病歷號 12345678 被貼在群組", ("chart no.",)),
 ])
 def test_phi_exposure_next_to_a_name(text, exposed):
     found = detect_phi_exposure(text)
@@ -229,7 +229,7 @@ def test_phi_exposure_next_to_a_name(text, exposed):
 @pytest.mark.parametrize("text", [
     "打了仁心診所電話 02-2345-6789 都沒人接", "我的電話是0912345678,請診所回電", "林醫師 0912345678 私人手機",
     "Dr. Lin gave me his cell 0912 345 678", "The Sunshine Clinic phone 02 2345 6789 never answers",
-    "王小明說醫生很親切",
+    "王小明說醫生很親切", "病歷號 12345678 的資料被貼在群組",
 ])
 def test_a_phone_alone_a_doctor_or_a_name_alone_is_no_exposure(text):
     assert detect_phi_exposure(text) is None

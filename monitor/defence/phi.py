@@ -4,8 +4,9 @@ A post about the clinic (the matching stage already tied it to an entity) expose
 when it carries personal data that :mod:`monitor.privacy` masks (an ID, NHI or passport
 number, a phone, an e-mail, a LINE ID, a birth date, a chart number) *next to a person's
 name*: within :data:`NEAR` characters of a name such as 「病患王小明」, 「陳OO」, 「林小姐」,
-"patient Jane Doe", "Mr. Smith", "Jane Doe's". A chart number needs no name (it only
-exists for a patient). Names of staff (「林醫師」, 「王院長」, "Dr. Lin") and of clinics are not
+"patient Jane Doe", "Mr. Smith", "Jane Doe's". A writer's own data with no name beside it
+(「身分證 A123…,病歷號碼 123…」 in a complaint) is masked wherever it is shown but is no
+exposure. Names of staff (「林醫師」, 「王院長」, "Dr. Lin") and of clinics are not
 patients; a phone on its own (「打 02-2345-6789 都沒人接」) is the clinic's channel, not an
 exposure.
 
@@ -81,7 +82,7 @@ def detect_phi_exposure(text: str | None) -> PhiExposure | None:
     near_names: set[tuple[int, int]] = set()
     for kind, start, end in values:
         beside = [n for n in names if n[1] >= start - NEAR and n[0] <= end + NEAR and not (n[0] >= start and n[1] <= end)]
-        if beside or kind == "chart no.":
+        if beside:
             exposed.setdefault(kind, None)
             near_names.update(beside)
     if not exposed:
