@@ -10,7 +10,8 @@ matching, storage, evidence). Prints the evidence tables' bytes per stored menti
 compressed, each stored once by hash) against keeping a copy of the page per mention, the
 median poll time with evidence (and of the evidence step alone) against the same polls with
 the evidence step switched off,
-then exports an incident of ``--incident`` of the mentions and verifies the zip.
+then exports an incident of ``--incident`` of the mentions, verifies the zip, and purges
+everything but that (open) incident.
 """
 from __future__ import annotations
 
@@ -132,6 +133,10 @@ def main() -> None:
             assert result.ok, result.problems
             print(f"export of {summary.mentions} mentions: {summary.files} files, {summary.payloads} payloads, "
                   f"{summary.size:,} bytes in {exported:.2f} s; verify {result.files} files in {checked:.2f} s")
+            started = time.perf_counter()
+            purged = app.store.purge(app.clock.now() + timedelta(days=1))  # everything but the open incident
+            print(f"purge: {purged.mentions} mentions, {purged.fetches} fetches, {purged.payloads} payloads in "
+                  f"{time.perf_counter() - started:.2f} s; kept {purged.kept_open} of the open incident")
         finally:
             app.close()
 
