@@ -1,6 +1,7 @@
 """The wiring: one place where the stages meet, in the order data flows.
 
     poll_source:  connector.fetch -> Mention -> match -> store (insert-once)
+                  -> evidence (raw payloads, tombstones: monitor.evidence.stage)
     process:      score (batches) -> rules (alerts) -> source health (alerts)
                   -> dispatch (route, silence, inhibit, group, incidents) -> outbox -> notify
 
