@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Iterator, Sequence
 
 from monitor.alerting.facts import ExtortionFacts, Facts, PhiExposureFacts
@@ -39,18 +40,29 @@ class DefenceFinding:
     facts: Facts
 
 
+@lru_cache(maxsize=8192)
+def _detect(kind: str, text: str):
+    """The detector's answer for a text: a window is read again every processing run, and
+    only texts not seen before (new or edited mentions) cost a detection."""
+    if kind == "extortion":
+        return detect_extortion(text)
+    if kind == "phi-exposure":
+        return detect_phi_exposure(text)
+    raise ValueError(f"not a defence rule kind: {kind!r}")
+
+
 def examine(kind: str, mention: StoredMention) -> DefenceFinding | None:
     """The finding of rule kind ``kind`` on one mention, or None."""
     text = join_title_text(mention.title, mention.text)
     if kind == "extortion":
-        found = detect_extortion(text)
+        found = _detect(kind, text)
         if found is None:
             return None
         excerpt = one_line(mask_phi(text), EXCERPT_CHARS)
         return DefenceFinding(f"extortion ({found.frame}) in mention {mention.id}", mention,
                               ExtortionFacts(found.frame, found.phrases, (mention.id,), excerpt))
     if kind == "phi-exposure":
-        exposed = detect_phi_exposure(text)
+        exposed = _detect(kind, text)
         if exposed is None:
             return None
         return DefenceFinding(f"patient data ({', '.join(exposed.exposed)}) exposed in mention {mention.id}", mention,
