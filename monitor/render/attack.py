@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Sequence
 
 from monitor.alerting.facts import AttackFacts
+from monitor.defence.phi import is_restricted, restricted_note
 from monitor.render.doc import Doc, Item, span
 from monitor.render.safe import safe_text
 from monitor.store import StoredMention
@@ -58,9 +59,10 @@ def _ids(ids: Sequence[int]) -> str:
     return shown + (f" … (+{len(ids) - MAX_IDS})" if len(ids) > MAX_IDS else "")
 
 
-def _excerpt(m: StoredMention) -> Item:
+def _excerpt(m: StoredMention, language: str) -> Item:
     who = safe_text(m.author or "-", 40)
-    return Item(f"#{m.id} {who}: {safe_text(m.text or m.title, 100)}", None, safe_text(m.source_id, 40))
+    text = restricted_note(language) if is_restricted(m.title, m.text) else safe_text(m.text or m.title, 100)
+    return Item(f"#{m.id} {who}: {text}", None, safe_text(m.source_id, 40))
 
 
 def attack_headline(facts: AttackFacts, language: str) -> str:
@@ -82,7 +84,7 @@ def attack_evidence(doc: Doc, facts: AttackFacts, mentions: Sequence[StoredMenti
         doc.p(t["cluster"].format(n=len(c.mention_ids), ids=_ids(c.mention_ids), sources=_names(c.sources, t),
                                   authors=_names(c.authors, t), lo=f"{c.min_similarity:.2f}",
                                   mean=f"{c.mean_similarity:.2f}"))
-        doc.items([_excerpt(by_id[i]) for i in c.mention_ids[:MAX_EXCERPTS] if i in by_id])
+        doc.items([_excerpt(by_id[i], language) for i in c.mention_ids[:MAX_EXCERPTS] if i in by_id])
     if facts.bomb:
         b = facts.bomb
         doc.p(t["bomb"].format(observed=b.observed, stars=f"{b.low_rating:g}", new=b.new_accounts,
