@@ -395,3 +395,22 @@ def test_dashboard_queries_read_their_window_through_indexes(app, clock):
     assert "TEMP B-TREE FOR ORDER BY" not in page, page  # walks the index newest first, stops after the page
     (page, links) = _plans(store, lambda: store.mention_page(MentionFilter(label="negative"), 10))
     assert "SCAN mentions" not in page and "TEMP B-TREE FOR ORDER BY" not in page, page
+
+
+def test_a_read_only_folder_keeps_the_app_up(tmp_path, app, caplog, monkeypatch):
+    """The container mounts the config read-only: the session key then lives in memory, and
+    the app (with /healthz) still starts."""
+    import errno
+
+    def read_only(path, text):
+        raise OSError(errno.EROFS, "Read-only file system", str(path))
+
+    monkeypatch.setattr("monitor.web.users.write_private", read_only)
+    monkeypatch.delenv("REPWATCH_WEB_SECRET", raising=False)
+    (tmp_path / "repwatch-web-secret").unlink(missing_ok=True)
+    caplog.set_level(logging.WARNING, logger="repwatch.http")
+    c = client(app)
+    assert "sessions end when the daemon restarts" in caplog.text
+    assert c.get("/healthz").status_code == 200 and not (tmp_path / "repwatch-web-secret").exists()
+    sign_in(c)  # signed with the key in memory
+    assert c.get("/").status_code == 200

@@ -12,6 +12,7 @@ generated once and kept in ``repwatch-web-secret`` beside the users file (mode 0
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import secrets
@@ -24,6 +25,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from monitor.config.web import default_users_file
 from monitor.errors import RepwatchError
+
+log = logging.getLogger("repwatch.http")
 
 ROLES = ("viewer", "responder", "admin")
 NAME_RE = re.compile(r"^[\w.@-]{1,64}$")
@@ -132,7 +135,8 @@ def write_private(path: Path, text: str) -> None:
 
 
 def session_secret(users_path: Path, env: dict | None = None) -> str:
-    """``REPWATCH_WEB_SECRET``, else the generated secret beside the users file."""
+    """``REPWATCH_WEB_SECRET``, else the generated secret beside the users file (kept in memory
+    only, with a warning, when that folder cannot be written)."""
     env = os.environ if env is None else env
     if env.get(SECRET_ENV):
         return env[SECRET_ENV]
@@ -140,6 +144,11 @@ def session_secret(users_path: Path, env: dict | None = None) -> str:
     try:
         return path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
-        secret = secrets.token_urlsafe(32)
+        pass
+    secret = secrets.token_urlsafe(32)
+    try:
         write_private(path, secret + "\n")
-        return secret
+    except OSError as exc:  # a read-only folder: sign-ins then last until a restart
+        log.warning("cannot keep the session key in %s (%s): sessions end when the daemon restarts; set %s or "
+                    "[web] users_file in a writable folder", path, exc, SECRET_ENV)
+    return secret
