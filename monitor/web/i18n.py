@@ -63,7 +63,6 @@ WORDS: dict[str, tuple[str, str]] = {  # key: (zh-TW, en)
     "silence.duration": ("持續", "Duration"), "silence.active": ("生效中", "active"),
     "silence.expired": ("已結束", "expired"),
     "settings.language": ("語言", "Language"), "settings.zone": ("時區", "Time zone"), "settings.save": ("儲存", "Save"),
-    "forbidden": ("權限不足", "Not allowed"),
     "label.correct": ("更正判定", "Correct the label"), "label.save": ("儲存", "Save"),
 }
 
