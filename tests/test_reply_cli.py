@@ -159,6 +159,8 @@ def test_check_reads_a_file_or_stdin_and_prints_spans_and_reasons(tmp_path):
     assert done.returncode == 0 and done.stdout.strip() == "ok: no flags"
     assert repwatch("reply", "check", str(reply), "--allow", "rudeness").returncode == 2
     assert repwatch("reply", "check", str(tmp_path / "missing.txt")).returncode == 2
+    empty = repwatch("reply", "check", "-", stdin="\n")  # what a refused draft leaves in a pipe
+    assert empty.returncode == 2 and "holds no reply" in empty.stderr
 
 
 def test_check_allows_the_configs_names_and_channel(tmp_path, capsys):

@@ -12,7 +12,8 @@ its span and reason (``--json`` for machines), exit 1 when anything is flagged. 
 RULE`` drops a rule's flags. With a config file (``--config``, or ``repwatch.toml`` when it
 exists) the entities' names and the contact channel are allowed verbatim, as in drafts.
 
-Exit codes: 0 clean, 1 flagged (or no such mention), 2 usage or config problem.
+Exit codes: 0 clean, 1 flagged (or no such mention), 2 usage or config problem (an empty reply
+to check, too: ``reply draft`` printed nothing).
 """
 from __future__ import annotations
 
@@ -137,6 +138,8 @@ def cmd_check(args) -> int:
         text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return _fail("check", f"cannot read {args.file}: {exc}")
+    if not text.strip():  # e.g. the output of a draft that was refused
+        return _fail("check", f"{'stdin' if args.file == '-' else args.file} holds no reply")
     code, lines, payload = check_text(text, allow=_allowed_texts(args.config), ignore=args.allow)
     if args.json:
         print(json.dumps(payload, ensure_ascii=False))
