@@ -10,7 +10,8 @@ shipped defaults. For each seed: the history (the first ``--history`` days) is s
 backfill (what a source's first poll brings; baselines are made of it), then every hour
 the mentions published in it are stored with their verdicts (the corpus's P(negative),
 as a scorer would give) and :func:`monitor.alerting.rules.raise_rule_alerts` runs at the
-hour's end with the attack rule's defaults (the values config/example.toml writes out), or the options given.
+hour's end with the attack rule's defaults (the values config/example.toml writes out),
+or the options given.
 
 An attack is detected when the rule's alerts for its listing, up to a day after its last
 post, hold at least half of its mentions. A false alarm is an alert none of whose mentions

@@ -235,3 +235,24 @@ def test_attack_options_are_checked_with_file_and_line(tmp_path, receiver, line,
     problems = [str(p) for p in exc.value.problems]
     lineno = text.splitlines().index(line) + 1
     assert any(p.startswith(f"{path}:{lineno}: rules[0].") and message in p for p in problems), problems
+
+
+def test_the_attack_reads_take_the_window_and_the_baseline_on_both_engines(store, clock):
+    now = clock.now()
+
+    def put(text, author, rating, ago, backfill=False, entity="dr-lin"):
+        m = Mention("google", "", text, url=f"https://g.example/{text}", author=author, rating=rating,
+                    published_at=now - ago)
+        return store.add_mentions([(m, [Match(entity, "x")])], now - ago, backfill_all=backfill)[0]
+
+    inside = put("in-window", "amy", 1, timedelta(hours=2))
+    put("history", "amy", 2, timedelta(days=3), backfill=True)
+    put("old-five", "ken", 5, timedelta(days=4))
+    put("other", "bob", 1, timedelta(hours=1), entity="renxin")
+    put("first-poll", "zed", 1, timedelta(hours=3), backfill=True)  # history, never in a window
+    window = store.window_mentions(["dr-lin"], now - timedelta(days=1), now)
+    assert [m.id for m in window["dr-lin"]] == [inside] and window["dr-lin"][0].author == "amy"
+    assert store.low_rating_counts(["dr-lin", "renxin"], now - timedelta(days=28), now - timedelta(days=1),
+                                   2.0) == {"dr-lin": 1}
+    assert store.known_authors(["dr-lin"], now - timedelta(days=28), now - timedelta(days=1),
+                               ["amy", "bob", "ken"]) == {"dr-lin": {"amy", "ken"}}

@@ -7,8 +7,8 @@ An attack pages once: while every mention in its evidence was already in an aler
 rule fired within the window, it stays quiet; a mention not alerted before (the campaign
 grows) pages an update. The rule reads its window for all its entities at once
 (:class:`monitor.store.attack.AttackQueries`): one query for the window's mentions, one for
-the rule's recent alerts, and for the rating bomb one for the times of the low ratings
-over the baseline and one look-up of the window's accounts in it.
+the rule's recent alerts, and for the rating bomb one grouped COUNT of low ratings over the
+baseline and one look-up of the window's accounts in it.
 """
 from __future__ import annotations
 
@@ -42,25 +42,17 @@ def post_of(rule: Rule, m: StoredMention, threshold: float) -> Post:
     return Post(m.id, m.source_id, m.author, join_title_text(m.title, m.text), m.rating, negative)
 
 
-def slice_counts(times: Sequence[datetime], since: datetime, rule: Rule) -> list[int]:
-    """The low ratings in each window-long slice of the baseline that starts at ``since``."""
-    counts = [0] * max(1, round(rule.baseline / rule.window))
-    for at in times:
-        counts[min(len(counts) - 1, max(0, int((at - since) / rule.window)))] += 1
-    return counts
-
-
-def evaluate_attack(rule: Rule, mentions: Sequence[StoredMention], baseline_low: Sequence[int], known: set[str],
+def evaluate_attack(rule: Rule, mentions: Sequence[StoredMention], baseline_low: int, known: set[str],
                     threshold: float) -> AttackFacts | None:
     """The evidence of each signal ``rule`` looks for in one entity's window; None when no
-    signal is found. ``baseline_low``: low ratings in each slice of the baseline (:func:`slice_counts`);
+    signal is found. ``baseline_low``: low ratings during the baseline before the window;
     ``known``: the accounts seen on the entity then."""
     posts = [post_of(rule, m, threshold) for m in mentions]
     ignore = frozenset(filter(None, (account(a, frozenset()) for a in rule.ignore_authors)))
     clusters = (near_duplicates(posts, rule.similarity, rule.min_cluster, rule.min_chars, ignore)
                 if "near-duplicate" in rule.signals else [])
-    bomb = (rating_bomb(posts, rule.low_rating, baseline_low, known, rule.min_low, rule.max_p, rule.new_share,
-                        ignore) if "rating-bomb" in rule.signals else None)
+    bomb = (rating_bomb(posts, rule.low_rating, baseline_low, rule.window / rule.baseline, known, rule.min_low,
+                        rule.max_p, rule.new_share, ignore) if "rating-bomb" in rule.signals else None)
     crossed = cross_posters(posts, rule.min_platforms, ignore) if "cross-posting" in rule.signals else []
     signals = tuple(name for name, found in (("near-duplicate", clusters), ("rating-bomb", bomb),
                                              ("cross-posting", crossed)) if found)
@@ -96,18 +88,18 @@ def attack_findings(rule: Rule, entities: Sequence[Entity], store: Store, now: d
     alerted: dict[str, set[int]] = {}
     for alert in store.recent_alerts(rule.id, start):
         alerted.setdefault(alert.entity_id, set()).update(alert.mention_id_set)
-    baseline_low: dict[str, list[datetime]] = {}
+    baseline_low: dict[str, int] = {}
     known: dict[str, set[str]] = {}
     if "rating-bomb" in rule.signals and window:
         since = start - rule.baseline
-        baseline_low = store.low_rating_times(ids, since, start, rule.low_rating)
+        baseline_low = store.low_rating_counts(ids, since, start, rule.low_rating)
         authors = {m.author for ms in window.values() for m in ms
                    if m.author and m.rating is not None and m.rating <= rule.low_rating}
         known = store.known_authors(list(window), since, start, sorted(authors))
     for entity in entities:
         mentions = window.get(entity.id, [])
-        counts = slice_counts(baseline_low.get(entity.id, ()), start - rule.baseline, rule)
-        facts = evaluate_attack(rule, mentions, counts, known.get(entity.id, set()), threshold) if mentions else None
+        facts = evaluate_attack(rule, mentions, baseline_low.get(entity.id, 0), known.get(entity.id, set()),
+                                threshold) if mentions else None
         if facts is None:
             continue
         evidence = evidence_ids(facts)

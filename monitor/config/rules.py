@@ -138,7 +138,7 @@ class AttackRule(RuleModel):
     """texts shorter than this (letters and digits) are not compared"""
     low_rating: Stars = 2.0
     min_low: MinNegative = 5
-    max_p: Fraction = 1e-4
+    max_p: Fraction = 1e-5
     """the Poisson tail a rating bomb must fall under (100 times lower unless mostly new accounts)"""
     new_share: Fraction = 0.5
     min_platforms: Platforms = 3

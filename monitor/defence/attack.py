@@ -15,11 +15,9 @@ least half its mentions are negative: praise that is naturally alike (「謝謝�
 recommend") never is, and neither is one account re-posting on one site.
 
 Rating bomb: ``k`` low ratings (``<= low_rating``) in the window against ``B`` in the
-baseline before it, cut into ``n`` window-long slices. The expected count is ``(B + 1) / n``
-(one added, so a listing with no history is not infinitely surprised) and the burst is the
-quasi-Poisson tail ``P(X >= k / phi)`` for a mean of ``expected / phi``, where ``phi`` (at
-least 1) is the variance over the mean of the slices' counts: a listing whose bad days
-come in clumps needs a bigger burst. It is evidence when ``k >= min_low`` and the tail is at most ``max_p`` when at
+baseline before it. The expected count is ``(B + 1) * window / baseline`` (one added, so a
+listing with no history is not infinitely surprised) and the burst is the Poisson tail
+``P(X >= k)``. It is evidence when ``k >= min_low`` and the tail is at most ``max_p`` when at
 least ``new_share`` of the low ratings come from accounts first seen in the window (not
 seen on the listing during the baseline), or at most ``max_p / 100`` otherwise.
 
@@ -85,7 +83,6 @@ class Bomb:
     new_accounts: int
     baseline_count: int
     expected: float
-    dispersion: float  # variance / mean of the baseline's per-window counts (at least 1)
     p_value: float
     low_rating: float  # a rating at most this is low
 
@@ -216,34 +213,20 @@ def poisson_tail(k: int, mean: float) -> float:
     return min(1.0, total)
 
 
-def dispersion(counts: Sequence[int]) -> float:
-    """How much more the per-window counts vary than a Poisson count would (variance / mean,
-    at least 1): a listing whose bad days come in clumps needs a bigger burst."""
-    if len(counts) < 2 or not sum(counts):
-        return 1.0
-    mean = sum(counts) / len(counts)
-    variance = sum((c - mean) ** 2 for c in counts) / (len(counts) - 1)
-    return max(1.0, variance / mean)
-
-
-def rating_bomb(posts: Sequence[Post], low_rating: float, baseline: Sequence[int], known: set[str],
+def rating_bomb(posts: Sequence[Post], low_rating: float, baseline_count: int, ratio: float, known: set[str],
                 min_low: int, max_p: float, new_share: float, ignore: frozenset[str] = frozenset()) -> Bomb | None:
-    """A burst of low ratings (see the module docstring). ``baseline``: the listing's low
-    ratings in each window-long slice of the baseline; ``known``: the accounts seen on the
-    listing during the baseline (as posted)."""
+    """A burst of low ratings (see the module docstring). ``ratio``: window / baseline
+    length; ``known``: the accounts seen on the listing during the baseline (as posted)."""
     low = [p for p in posts if p.rating is not None and p.rating <= low_rating]
     if len(low) < min_low:
         return None
-    slices = max(1, len(baseline))
-    expected = (sum(baseline) + 1) / slices
-    phi = dispersion(baseline)
-    p_value = poisson_tail(math.ceil(len(low) / phi), expected / phi)
+    expected = (baseline_count + 1) * ratio
+    p_value = poisson_tail(len(low), expected)
     new = sum(1 for p in low if account(p.author, ignore) is not None and p.author not in known)
     limit = max_p if new >= new_share * len(low) else max_p / 100
     if p_value > limit:
         return None
-    return Bomb(tuple(p.id for p in low), len(low), new, sum(baseline), round(expected, 3), round(phi, 3), p_value,
-                low_rating)
+    return Bomb(tuple(p.id for p in low), len(low), new, baseline_count, round(expected, 3), p_value, low_rating)
 
 
 def cross_posters(posts: Sequence[Post], min_platforms: int, ignore: frozenset[str]) -> list[CrossPost]:

@@ -1,5 +1,5 @@
 """The reads of the ``attack`` rule (:mod:`monitor.alerting.attack`): a listing's window of
-mentions, the times of its low ratings over the baseline before it, and which accounts it saw then.
+mentions, its low ratings over the baseline before it, and which accounts it saw then.
 
 Each is one query for all the rule's entities that starts from the entity links' index
 (entity_id, event_at, ...) (revision 0008), so it reads the window or the baseline of the
@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Sequence
 
+from sqlalchemy import func
 from sqlmodel import select
 
 from monitor.store.mention_reads import _VIEW, MentionQueries
@@ -31,21 +32,19 @@ class AttackQueries(MentionQueries):
              .order_by(MentionRow.id))
         return self._by_entity(q)
 
-    def low_rating_times(self, entity_ids: Sequence[str], since: datetime, until: datetime,
-                         max_rating: float) -> dict[str, list[datetime]]:
-        """Per entity: the event times of its mentions rated at most ``max_rating`` in (since,
+    def low_rating_counts(self, entity_ids: Sequence[str], since: datetime, until: datetime,
+                          max_rating: float) -> dict[str, int]:
+        """Per entity: its mentions rated at most ``max_rating`` with event time in (since,
         until], backfill included (history is what a baseline is made of). Entities with
         none are absent."""
         link = MentionEntityRow
-        q = (select(link.entity_id, link.event_at).select_from(link)
+        q = (select(link.entity_id, func.count()).select_from(link)
              .join(MentionRow, MentionRow.id == link.mention_id)
              .where(link.entity_id.in_(list(entity_ids)), link.event_at > since, link.event_at <= until)
-             .where(MentionRow.rating.is_not(None), MentionRow.rating <= max_rating))
-        out: dict[str, list[datetime]] = {}
+             .where(MentionRow.rating.is_not(None), MentionRow.rating <= max_rating)
+             .group_by(link.entity_id))
         with self.session() as s:
-            for entity_id, at in s.exec(q):
-                out.setdefault(entity_id, []).append(at)
-        return out
+            return {entity_id: n for entity_id, n in s.exec(q)}
 
     def known_authors(self, entity_ids: Sequence[str], since: datetime, until: datetime,
                       authors: Sequence[str]) -> dict[str, set[str]]:
