@@ -4,7 +4,10 @@ Each feed ``/alerts/feeds/<i>`` holds 3-5 entries naming some of 50 entities, sh
 ``connectors/fixtures/google_alerts/feed.xml`` (Google redirect links, ``<b>`` markup). A
 feed answers ``If-None-Match`` with 304 while it is unchanged. A chosen fraction of feeds
 publishes one new negative entry (a malpractice-and-lawsuit story about one entity, which
-the example's severe rule pages on) at a scheduled time, which changes its ETag.
+the example's severe rule pages on) a planned delay after repwatch first polled that feed,
+which changes its ETag. repwatch stores a source's first poll as history (backfill, never
+paged), so a negative published on the wall clock before that poll would never page; one
+published after it reaches the daemon as a live mention in a later poll.
 
 Every request is logged (arrival time, feed, client, status, feed version); the client is
 told by its User-Agent (``bench-baseline``, ``bench-capacity``, anything else: repwatch).
@@ -47,11 +50,12 @@ def feed_path(i: int) -> str:
 class Negative:
     feed: int
     entity: int
-    at: float  # seconds after the server started
+    at: float  # seconds after repwatch's first request for the feed
 
 
 def negatives(feeds: int, fraction: float, after: float, until: float, seed: int = 1) -> list[Negative]:
-    """Which feeds publish a negative entry, about which entity, and when (deterministic)."""
+    """Which feeds publish a negative entry, about which entity, and how long after the
+    feed's first poll by repwatch (deterministic)."""
     rng = random.Random(seed)
     count = min(feeds, round(feeds * fraction))
     chosen = rng.sample(range(feeds), count)
@@ -70,15 +74,16 @@ def _entry(feed: int, n: int, name: str, template: tuple[str, str], when: str) -
             f'<content type="html">{escape(text)}&amp;nbsp;...</content><author><name></name></author></entry>')
 
 
-def feed_body(i: int, negative: Negative | None, started: float) -> bytes:
-    """Feed ``i``: 3-5 calm entries, plus the negative one on top once it is published."""
+def feed_body(i: int, negative: Negative | None, started: float, published: float = 0.0) -> bytes:
+    """Feed ``i``: 3-5 calm entries, plus the negative one on top once it is published
+    (at ``published``, time.time())."""
     stamp = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))  # noqa: E731
     entries = []
     for n in range(3 + i % 3):
         name = ENTITIES[(i * 7 + n) % len(ENTITIES)]
         entries.append(_entry(i, n, name, CALM[(i + n) % len(CALM)], stamp(started - 3600 * (n + 1))))
     if negative is not None:
-        entries.insert(0, _entry(i, 9, ENTITIES[negative.entity], NEGATIVE, stamp(started + negative.at)))
+        entries.insert(0, _entry(i, 9, ENTITIES[negative.entity], NEGATIVE, stamp(published or started)))
     head = ('<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom" '
             f'xmlns:idx="urn:atom-extension:indexing"><id>tag:google.com,2005:reader/user/0/state/com.google/alerts/{i}'
             f'</id><title>Google 快訊 - bench {i}</title><link href="https://www.google.com/alerts/feeds/0/{i}" '
@@ -93,6 +98,7 @@ class Feeds:
         self.count = count
         self.planned = {n.feed: n for n in planned}
         self.started = started
+        self.first_polled: dict[int, float] = {}  # feed -> repwatch's first request (time.time())
         self.bodies: dict[tuple[int, int], bytes] = {}
         self.log: list[tuple[float, int, str, int, int]] = []
 
@@ -102,22 +108,25 @@ class Feeds:
         if prefix != "/alerts/feeds" or not tail.isdigit() or int(tail) >= self.count:
             return 404, "", b""
         i = int(tail)
-        neg = self.planned.get(i)
-        version = int(neg is not None and now - self.started >= neg.at)
-        etag = f'"{i}-{version}"'
         client = CLIENTS.get(headers.get("user-agent", "").split("/")[0], "r")
+        if client == "r":
+            self.first_polled.setdefault(i, now)
+        neg = self.planned.get(i)
+        version = int(neg is not None and i in self.first_polled and now - self.first_polled[i] >= neg.at)
+        etag = f'"{i}-{version}"'
         status = 304 if headers.get("if-none-match") == etag else 200
         self.log.append((now, i, client, status, version))
         if status == 304:
             return 304, etag, b""
         body = self.bodies.get((i, version))
         if body is None:
-            body = self.bodies[(i, version)] = feed_body(i, neg if version else None, self.started)
+            published = self.first_polled[i] + neg.at if version else 0.0
+            body = self.bodies[(i, version)] = feed_body(i, neg if version else None, self.started, published)
         return 200, etag, body
 
     def write_log(self, path: str) -> None:
         """The requests (time, feed, client, status, version) to ``path``; the plan of
-        negatives (feed, entity index, seconds after start) to ``path.plan``."""
+        negatives (feed, entity index, seconds after the feed's first poll) to ``path.plan``."""
         with open(path, "w", encoding="utf-8") as out:
             out.writelines(f"{t:.4f}\t{i}\t{c}\t{s}\t{v}\n" for t, i, c, s, v in self.log)
         with open(path + ".plan", "w", encoding="utf-8") as out:
@@ -184,8 +193,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--log", required=True, help="where the request log goes (TSV) on SIGTERM")
     ap.add_argument("--latency-ms", type=float, default=0.0, help="added before each response")
     ap.add_argument("--negative-fraction", type=float, default=0.0, help="share of feeds that turn negative")
-    ap.add_argument("--inject-after", type=float, default=60.0, help="earliest publication, s after start")
-    ap.add_argument("--inject-until", type=float, default=120.0, help="latest publication, s after start")
+    ap.add_argument("--inject-after", type=float, default=5.0,
+                    help="earliest publication, s after repwatch's first request for the feed")
+    ap.add_argument("--inject-until", type=float, default=120.0,
+                    help="latest publication, s after repwatch's first request for the feed")
     ap.add_argument("--seed", type=int, default=1)
     return ap.parse_args(argv)
 

@@ -5,10 +5,11 @@
     python bench/scale.py --quick                                 # N=50, 20 s, every = 10s
 
 ``bench/feedserver.py`` serves the feeds (ETag/304, ``--latency-ms``; a ``--negative-fraction``
-of them publish a negative entry during the run) and logs every request. ``repwatch run``
-polls them as a subprocess with a config written here (the example's rules, a route to a
-local json:// receiver). Beside it, a plain httpx.AsyncClient loop (``--baseline-worker``)
-makes the same conditional GETs on the same schedule. ``bench/scale_report.py`` turns the
+of them publish a negative entry some seconds after repwatch's first poll of them, so it
+arrives as a live mention) and logs every request. ``repwatch run`` polls them as a
+subprocess with a config written here (the example's burst, severe and spike rules, a
+route to a local json:// receiver). Beside it, a plain httpx.AsyncClient loop
+(``--baseline-worker``) makes the same conditional GETs on the same schedule. ``bench/scale_report.py`` turns the
 request log, the pages and the /proc samples into the report.
 """
 from __future__ import annotations
@@ -54,8 +55,10 @@ def toml_tables(name: str, tables: list[dict]) -> str:
 
 
 def write_config(path: Path, args: argparse.Namespace, feed_port: int, receiver_port: int, db_url: str) -> None:
-    """N sources, 50 entities, the example config's rules and inhibitions, one route to the receiver."""
+    """N sources, 50 entities, the example config's burst, severe and spike rules (the issue's
+    load; the rest name routes of their own) and inhibitions, one route to the receiver."""
     example = tomllib.loads((ROOT / "config" / "example.toml").read_text(encoding="utf-8"))
+    rules = [r for r in example["rules"] if r.get("kind", "burst") in ("burst", "severe", "spike")]
     daemon = {"jitter": args.jitter, "listen": "", **{k: tomllib.loads(f"v = {v}")["v"]
                                                         for k, v in (kv.split("=", 1) for kv in args.daemon)}}
     entities = [{"id": f"doc-{k:02d}", "name": name, "aliases": [name[:-2]]} for k, name in enumerate(ENTITIES)]
@@ -66,7 +69,7 @@ def write_config(path: Path, args: argparse.Namespace, feed_port: int, receiver_
     text = (f"# written by bench/scale.py\n[storage]\nurl = {toml_value(db_url)}\n\n[sentiment]\nmodel = \"builtin\"\n"
             "\n[daemon]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in daemon.items())
             + toml_tables("entities", entities) + toml_tables("sources", sources) + toml_tables("routes", [route])
-            + toml_tables("rules", example["rules"]) + toml_tables("inhibit", example.get("inhibit", [])))
+            + toml_tables("rules", rules) + toml_tables("inhibit", example.get("inhibit", [])))
     path.write_text(text, encoding="utf-8")
 
 
@@ -192,10 +195,13 @@ def _stop(proc: subprocess.Popen, timeout: float = 120) -> float:
     return time.monotonic() - t
 
 
-def _start_feedserver(args: argparse.Namespace, tmp: Path, lead: float) -> tuple[subprocess.Popen, int]:
-    every, jitter = seconds(args.every), seconds(args.jitter)
-    after = lead + jitter + 5
-    until = lead + max(jitter + 5, args.duration - every - 10)
+def _start_feedserver(args: argparse.Namespace, tmp: Path) -> tuple[subprocess.Popen, int]:
+    """The feed server; each negative is published 5 s to every/2 after repwatch's first
+    poll of its feed (a tenth of every at most for the first bound), so it reaches the
+    daemon as a live mention in the source's next poll, not as first-poll history, even
+    when that first poll was late."""
+    every = seconds(args.every)
+    after, until = min(5.0, every / 10), every / 2
     cmd = [sys.executable, str(HERE / "feedserver.py"), "--feeds", str(args.sources), "--log", str(tmp / "req.tsv"),
            "--latency-ms", str(args.latency_ms), "--negative-fraction", str(args.negative_fraction),
            "--inject-after", str(after), "--inject-until", str(until)]
@@ -221,7 +227,7 @@ def _start_baseline(args: argparse.Namespace, tmp: Path, port: int, start: float
 def run(args: argparse.Namespace, tmp: Path) -> dict:
     receiver = Receiver()
     capacity_s = 3.0
-    feed, port = _start_feedserver(args, tmp, lead=capacity_s + 1)
+    feed, port = _start_feedserver(args, tmp)
     capacity = asyncio.run(_measure_capacity(port, capacity_s))
     db_url = args.pg or f"sqlite:///{tmp / 'bench.db'}"
     write_config(tmp / "bench.toml", args, port, receiver.server_address[1], db_url)

@@ -44,15 +44,19 @@ def test_bench_feed_parses_as_google_alerts_with_entities_and_negative(sleeps, c
 
 def test_feeds_answer_304_until_the_negative_is_published():
     plan = [feedserver.Negative(feed=1, entity=0, at=3600.0)]
-    feeds = feedserver.Feeds(2, plan, started=time.time())  # published an hour from now
+    feeds = feedserver.Feeds(2, plan, started=time.time())  # published an hour after repwatch's first poll
+    assert feeds.respond("/alerts/feeds/1", {"user-agent": "bench-baseline/1"})[:2] == (200, '"1-0"')
+    assert 1 not in feeds.first_polled  # the baseline's requests never start the clock
     status, etag, body = feeds.respond("/alerts/feeds/1", {"user-agent": "repwatch/0.1"})
     assert (status, etag) == (200, '"1-0"') and "提告".encode() not in body
     assert feeds.respond("/alerts/feeds/1", {"if-none-match": '"1-0"', "user-agent": "bench-baseline/1"})[0] == 304
     assert feeds.respond("/alerts/feeds/2", {})[0] == 404
-    feeds.started -= 7200  # now an hour past its publication: a new ETag, the negative on top
+    feeds.first_polled[1] -= 7200  # now an hour past its publication: a new ETag, the negative on top
     status, etag, body = feeds.respond("/alerts/feeds/1", {"if-none-match": '"1-0"'})
     assert (status, etag) == (200, '"1-1"') and "提告".encode() in body
-    assert [(c, s, v) for _, _, c, s, v in feeds.log] == [("r", 200, 0), ("b", 304, 0), ("r", 200, 1)]
+    published = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(feeds.first_polled[1] + 3600))
+    assert f"<published>{published}</published>".encode() in body  # dated when it appeared, so it is live
+    assert [(c, s, v) for _, _, c, s, v in feeds.log] == [("b", 200, 0), ("r", 200, 0), ("b", 304, 0), ("r", 200, 1)]
 
 
 def test_schedule_arithmetic():
@@ -81,7 +85,8 @@ def test_config_has_every_source_the_example_rules_and_the_receiver(tmp_path):
 
 def test_tiny_run_end_to_end_reports_every_field(tmp_path):
     out = tmp_path / "r.json"
-    scale.main(["--sources", "6", "--duration", "12", "--every", "3s", "--jitter", "1s",
+    scale.main(["--sources", "6", "--duration", "25",  # the CLI imports and the model take ~13 s loaded
+                "--every", "3s", "--jitter", "1s",
                 "--negative-fraction", "0.5", "--json", str(out)])
     report = json.loads(out.read_text(encoding="utf-8"))
     for who in ("repwatch", "baseline"):

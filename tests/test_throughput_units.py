@@ -181,3 +181,57 @@ def test_a_poll_writes_its_source_state_without_reading_it_again_unless_another_
     row = store.source_state("s")
     assert row.total_mentions == 5 and row.etag == '"e2"' and row.last_error == "boom"
     assert row.last_poll_at == T0 + 3 * MINUTE
+
+
+def test_deadline_timers_run_in_order_on_one_thread_and_cancelled_ones_never_run():
+    import time
+
+    from connectors.deadline import Timers
+
+    timers = Timers()
+    fired, done = [], threading.Event()
+    now = time.monotonic()
+    handles = {name: timers.call_at(now + delay, lambda name=name: (fired.append((name, threading.get_ident())),
+                                                                     name == "last" and done.set()))
+               for name, delay in (("b", 0.2), ("a", 0.1), ("x", 0.15), ("last", 0.3))}
+    timers.cancel(handles["x"])
+    timers.cancel(handles["x"])  # twice is once
+    assert done.wait(5)
+    assert [name for name, _ in fired] == ["a", "b", "last"]
+    assert len({ident for _, ident in fired}) == 1 and fired[0][1] != threading.get_ident()
+    # a thousand requests armed and disarmed: no thread each, and the heap does not keep them
+    before = threading.active_count()
+    for _ in range(1000):
+        timers.cancel(timers.call_at(time.monotonic() + 60, lambda: fired.append(("late", 0))))
+    assert threading.active_count() == before and timers.pending() == 0 and len(timers._heap) <= 130
+    timers.cancel(handles["a"])  # after it ran: nothing to do
+
+
+def test_a_watchdog_cuts_a_stalled_read_at_its_deadline_from_the_shared_timer_thread():
+    import socket
+    import time
+
+    from connectors.deadline import Timers, Watchdog
+
+    class Stream:
+        def __init__(self, sock):
+            self.sock = sock
+
+        def get_extra_info(self, key):
+            return self.sock if key == "socket" else None
+
+    server, client = socket.socketpair()
+    timers = Timers()
+    before = threading.active_count()
+    dog = Watchdog(0.2, timers)
+    dog.watch(Stream(client))
+    started = time.monotonic()
+    assert client.recv(10) == b""  # blocked until the watchdog shut the socket down
+    assert 0.15 < time.monotonic() - started < 3 and dog.fired
+    assert threading.active_count() <= before + 1  # the one timer thread at most
+    calm = Watchdog(0.1, timers)
+    calm.stop()  # disarmed before its time: never fires
+    time.sleep(0.3)
+    assert not calm.fired
+    server.close()
+    client.close()

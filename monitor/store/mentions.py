@@ -132,12 +132,18 @@ class MentionsRepo(StoreBase):
         new_ids: list[int] = []
         changed: list[int] = []
         tallies: dict[str, list[int]] = {}
+        links: list[dict] = []
         with self.session() as s:
             if self.dialect == "postgresql":
                 s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MENTIONS_LOCK})
+            # what the batch's fingerprints and URLs already are, in two SELECTs for the batch
+            known_rows, owners = self._known(s, items)
+            inserted: set[str] = set()  # fingerprints this batch inserted
             for mention, matches in items:
                 fingerprint = mention.fingerprint
-                known = s.exec(select(MentionRow).where(MentionRow.fingerprint == fingerprint)).first()
+                known = known_rows.get(fingerprint)
+                if known is None and fingerprint in inserted:  # a repeat within the batch: as before
+                    known = s.exec(select(MentionRow).where(MentionRow.fingerprint == fingerprint)).first()
                 if known is not None:
                     was_negative = known.sentiment_label == "negative"
                     if mention.guid and self._edit(s, known, mention, detected_at):
@@ -145,47 +151,53 @@ class MentionsRepo(StoreBase):
                         tallies.setdefault(known.source_id, [0, 0])[1] -= was_negative
                     continue
                 key = canonical_url(mention.url)
-                if key and s.exec(select(MentionRow.id).where(MentionRow.url_key == key,
-                                                              MentionRow.source_id != mention.source_id)
-                                  .limit(1)).first() is not None:
+                if key and owners.get(key, set()) - {mention.source_id}:
                     continue  # the same article, already stored from another source
                 published = mention.published_at
                 event_at = min(published, detected_at) if published else detected_at
                 backfill = backfill_all or _older(published, backfill_before)
-                stmt = (
-                    insert(MentionRow)
-                    .values(
-                        fingerprint=fingerprint,
-                        source_id=mention.source_id,
-                        url=clean_url(mention.url),
-                        url_key=key,
-                        title=mention.title,
-                        text=mention.text,
-                        author=mention.author,
-                        rating=mention.rating,
-                        published_at=published,
-                        detected_at=detected_at,
-                        event_at=event_at,
-                        parent_url=mention.parent_url,
-                        backfill=backfill,
-                    )
-                    .on_conflict_do_nothing(index_elements=["fingerprint"])
-                    .returning(MentionRow.id)
-                )
+                values = {"fingerprint": fingerprint, "source_id": mention.source_id, "url": clean_url(mention.url),
+                          "url_key": key, "title": mention.title, "text": mention.text, "author": mention.author,
+                          "rating": mention.rating, "published_at": published, "detected_at": detected_at,
+                          "event_at": event_at, "parent_url": mention.parent_url, "backfill": backfill}
+                stmt = (insert(MentionRow).values(**values).on_conflict_do_nothing(index_elements=["fingerprint"])
+                        .returning(MentionRow.id))
                 row = s.exec(stmt).first()
                 if row is None:
                     continue
                 mention_id = row[0]
                 new_ids.append(mention_id)
+                inserted.add(fingerprint)
+                if key:
+                    owners.setdefault(key, set()).add(mention.source_id)
                 tallies.setdefault(mention.source_id, [0, 0])[0] += 1
-                for m in matches:
-                    s.add(MentionEntityRow(mention_id=mention_id, entity_id=m.entity_id, alias=m.alias,
-                                           event_at=event_at, detected_at=detected_at, backfill=backfill))
+                links += [{"mention_id": mention_id, "entity_id": m.entity_id, "alias": m.alias, "event_at": event_at,
+                           "detected_at": detected_at, "negative_score": None, "scored": False, "backfill": backfill}
+                          for m in matches]
+            if links:  # the batch's entity links in one executemany
+                s.execute(_LINKS.insert(), links)
             self._tally(s, tallies)
             s.commit()
         if edited is not None:
             edited.extend(changed)
         return new_ids
+
+    @staticmethod
+    def _known(s: Session, items: list[tuple[Mention, Sequence[Match]]]) -> tuple[dict, dict[str, set[str]]]:
+        """The stored rows of the batch's fingerprints, and for each of its canonical URLs the
+        sources that stored it (SELECTs of at most 500 values each)."""
+        fingerprints = sorted({m.fingerprint for m, _ in items})
+        keys = sorted({k for m, _ in items if (k := canonical_url(m.url))})
+        rows: dict = {}
+        owners: dict[str, set[str]] = {}
+        for i in range(0, len(fingerprints), 500):
+            rows.update((r.fingerprint, r) for r in s.exec(
+                select(MentionRow).where(MentionRow.fingerprint.in_(fingerprints[i:i + 500]))))
+        for i in range(0, len(keys), 500):
+            for key, source_id in s.exec(select(MentionRow.url_key, MentionRow.source_id).distinct()
+                                         .where(MentionRow.url_key.in_(keys[i:i + 500]))):
+                owners.setdefault(key, set()).add(source_id)
+        return rows, owners
 
     @staticmethod
     def _edit(s: Session, row: MentionRow, mention: Mention, at: datetime) -> bool:
