@@ -45,25 +45,21 @@ from monitor.config import Config
 from monitor.evidence.stage import keep_evidence
 from monitor.health import Health, record_fetch, source_health
 from monitor.matching import Match, Matcher
-from monitor.mention import FetchResult, canonical_url, join_title_text
+from monitor.mention import FetchResult, canonical_url
 from monitor.alerting.dispatch import Dispatcher
 from monitor.alerting.notices import raise_notices
 from monitor.alerting.rules import raise_rule_alerts
 from monitor.notify import Notifier
 from monitor.outbox import Outbox
+from monitor.scoring import Scoring
 from monitor.sentiment import Scorer
 from monitor.store import Lease, Store, describe_error
-from monitor.verdict import decide
 
 log = logging.getLogger("repwatch")
 
 PROCESS_LEASE = "process"
 PROCESS_LEASE_TTL = timedelta(seconds=20)  # a holder killed outright blocks processing at most this long (renewed every ttl/3)
 PROCESS_LEASE_WAIT = timedelta(seconds=90)  # how long a one-shot run waits for another process's turn
-SCORE_CHUNK = 256  # unscored mentions read, scored and saved together (one SELECT, one scorer call, one commit)
-# seconds of history (backfill) scored per processing run once live mentions are done: 40,000
-# first-poll mentions of new sources must not hold the rules back for minutes
-BACKFILL_BUDGET_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -133,6 +129,7 @@ class App:
         self.clock = clock or SystemClock()
         self.store = store or Store(config.storage.url)
         self.scorer = scorer
+        self.scoring = Scoring(self.store, scorer, self.clock)  # the daemon tells it when polls run
         self.notifier = notifier or Notifier()
         self._own_client = client is None
         self.client = client or httpx.Client(
@@ -351,35 +348,12 @@ class App:
         return polls, self.process(flush, wait=PROCESS_LEASE_WAIT)
 
     def _score_pending(self, report: ProcessReport) -> None:
-        """Score new mentions and store each one's verdict (model, star rating; see
-        :mod:`monitor.verdict`). Star-only reviews are judged by their rating alone.
-
-        ``SCORE_CHUNK`` mentions at a time: one SELECT, one scorer call (the scorer batches
-        as ``[sentiment] batch_size`` says; 1 keeps each score independent of its
-        neighbours), one transaction for their verdicts."""
-        budget = time.monotonic() + BACKFILL_BUDGET_S
-        for backfill in (False, True):  # live mentions first: history never delays a page
-            while rows := self.store.unscored(SCORE_CHUNK, backfill=backfill):
-                if not self._score_rows(rows, report):
-                    return
-                if backfill and time.monotonic() > budget:
-                    return  # the rest at the next run (every 10 s at least), after the rules
-
-    def _score_rows(self, rows: list, report: ProcessReport) -> bool:
-        threshold = self.config.sentiment.negative_threshold
-        texts = [join_title_text(r.title, r.text) for r in rows]
-        worded = [i for i, t in enumerate(texts) if t.strip()]
-        try:
-            scores = self.scorer.score([texts[i] for i in worded]) if worded else []
-        except Exception as exc:  # keep the mentions unscored; retried next cycle
-            log.exception("scoring failed for %d mentions", len(rows))
-            report.score_error = f"{type(exc).__name__}: {exc}"
-            return False
-        by_row = dict(zip(worded, scores))
-        verdicts = [(r.id, decide(texts[i], r.rating, by_row.get(i), threshold)) for i, r in enumerate(rows)]
-        self.store.save_scores(verdicts, self.scorer.name, self.clock.now())
-        report.scored += len(rows)
-        return True
+        """Score new mentions, live ones first, history paced behind the polls
+        (:class:`monitor.scoring.Scoring`)."""
+        outcome = self.scoring.run(self.config.sentiment.negative_threshold)
+        report.scored += outcome.scored
+        if outcome.error:
+            report.score_error = outcome.error
 
     def _evaluate_rules(self, report: ProcessReport) -> None:
         """Alerts from the rules (:func:`monitor.alerting.rules.raise_rule_alerts`)."""

@@ -8,7 +8,9 @@
 * Processing (:meth:`monitor.app.App.process`: scores, rules, dispatch, deliveries) runs
   in :class:`monitor.processing.ProcessLoop`, woken when a poll stored something new and by
   the ``outbox`` timer every ``outbox_every`` (10 s: a grouped page leaves within
-  group_wait + 10 s, escalations within 10 s of their time). Polls never wait for it.
+  group_wait + 10 s, escalations within 10 s of their time). Polls never wait for it, and
+  while polls run, history (first-poll backfill) is scored at most half the time
+  (:mod:`monitor.scoring`), so that new sources' backlog never starves their polls.
 * The web app (:mod:`monitor.web`: the dashboard, /healthz, /metrics, /ack) runs beside
   them when ``[daemon] listen`` is set.
 * Weekly reports (:mod:`monitor.report.schedule`): while a route has ``report_at``, the
@@ -52,6 +54,8 @@ class Daemon:
         self.endpoint = None
         self.processor = ProcessLoop(app.process)
         self.scheduler = Scheduler(app.clock, PollPool(app.config.daemon.poll_workers))
+        self._polls, self._polls_lock = 0, threading.Lock()  # polls running now
+        app.scoring.polls_running = lambda: self._polls > 0  # history scoring yields to them
         for source in app.config.sources:
             if source.enabled:
                 self._schedule(source)
@@ -119,7 +123,13 @@ class Daemon:
     def _run_source(self, source_id: str) -> None:
         if self.stopping.is_set() or source_id not in self.app.connectors:
             return
-        report = self.app.poll_source(source_id)  # never raises
+        with self._polls_lock:
+            self._polls += 1
+        try:
+            report = self.app.poll_source(source_id)  # never raises
+        finally:
+            with self._polls_lock:
+                self._polls -= 1
         if report.new or report.edited:
             self.processor.wake()
 

@@ -235,3 +235,81 @@ def test_a_watchdog_cuts_a_stalled_read_at_its_deadline_from_the_shared_timer_th
     assert not calm.fired
     server.close()
     client.close()
+
+
+class FakeClockScorer:
+    """Scores each text 0.1 (calm) and advances a fake monotonic clock 0.01 s per text."""
+
+    name = "fake"
+
+    def __init__(self):
+        self.now = 0.0
+        self.calls: list[int] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def score(self, texts):
+        from monitor.sentiment import Score
+
+        self.calls.append(len(texts))
+        self.now += 0.01 * len(texts)
+        return [Score("positive", 0.9, 0.1) for _ in texts]
+
+
+def _stored(store, n: int, backfill: bool, tag: str) -> list[int]:
+    from monitor.matching import Match
+    from monitor.mention import Mention
+
+    items = [(Mention("ga", f"{tag} {i}", f"{tag} text {i}", url=f"https://{tag}.example.tw/{i}"),
+              [Match("dr-lin", "dr-lin")]) for i in range(n)]
+    return store.add_mentions(items, T0, backfill_all=backfill)
+
+
+def test_history_is_scored_in_paced_chunks_while_polls_run_and_a_live_mention_cuts_the_run_short(store, clock):
+    from monitor.scoring import BACKFILL_BUDGET_S, BACKFILL_CHUNK, Scoring
+
+    scorer = FakeClockScorer()
+    pauses: list[float] = []
+    polls = {"running": True}
+
+    def pause(seconds):
+        pauses.append(round(seconds, 6))
+        scorer.now += seconds
+
+    run = Scoring(store, scorer, clock, polls_running=lambda: polls["running"], pause=pause,
+                  monotonic=scorer.monotonic)
+    live = _stored(store, 3, False, "live")
+    _stored(store, 1000, True, "old")
+    out = run.run(0.7)
+    # the live ones first, then history in chunks, each followed by a pause as long as it took
+    chunks = len(scorer.calls) - 1
+    assert scorer.calls[0] == 3 and set(scorer.calls[1:]) == {BACKFILL_CHUNK} and chunks >= 2
+    assert pauses == [round(0.01 * BACKFILL_CHUNK, 6)] * len(pauses) and len(pauses) in (chunks - 1, chunks)
+    assert scorer.now <= 0.03 + BACKFILL_BUDGET_S + 1e-9  # within the budget, pauses included
+    assert out.scored == 3 + BACKFILL_CHUNK * chunks and out.error is None
+    assert {r.id for r in store.unscored(10, backfill=False)}.isdisjoint(live)
+
+    polls["running"] = False  # no polls: history flat out, one budget a run
+    scorer.calls.clear()
+    pauses.clear()
+    start = scorer.now
+    run.run(0.7)
+    assert pauses == [] and scorer.now - start <= BACKFILL_BUDGET_S + 0.01 * BACKFILL_CHUNK
+
+    # a live mention stored while history is being scored ends the run after that chunk
+    real_score = scorer.score
+
+    def score_and_store_live(texts):
+        if len(scorer.calls) == 1:
+            _stored(store, 1, False, "late")
+        return real_score(texts)
+
+    scorer.score = score_and_store_live
+    scorer.calls.clear()
+    out = run.run(0.7)
+    assert scorer.calls == [BACKFILL_CHUNK, BACKFILL_CHUNK] and out.scored == 2 * BACKFILL_CHUNK
+    assert store.unscored(10, backfill=False)  # left for the next run, which takes it first
+    scorer.calls.clear()
+    run.run(0.7)
+    assert scorer.calls[0] == 1 and not store.unscored(10, backfill=False)

@@ -691,10 +691,11 @@ front-desk = ["{receiver.url('/desk-slack')}", "{receiver.url('/desk-mail')}"]
 def test_live_mentions_are_scored_before_history_and_history_is_scored_in_bounded_runs(make, clock, monkeypatch):
     """40,000 first-poll mentions of new sources must not hold a live complaint's page back:
     live mentions are scored first, and history gets a bounded share of each run."""
-    import monitor.app as app_module
+    import monitor.scoring as scoring_module
 
-    monkeypatch.setattr(app_module, "SCORE_CHUNK", 2)
-    monkeypatch.setattr(app_module, "BACKFILL_BUDGET_S", -1.0)  # one chunk of history per run
+    monkeypatch.setattr(scoring_module, "SCORE_CHUNK", 2)
+    monkeypatch.setattr(scoring_module, "BACKFILL_CHUNK", 2)
+    monkeypatch.setattr(scoring_module, "BACKFILL_BUDGET_S", -1.0)  # one chunk of history per run
     app = make()
     history = [Mention("ga", f"old {i}", f"old post {i}", url=f"https://old.example.tw/{i}") for i in range(5)]
     old_ids = app.store.add_mentions([(m, [Match("dr-lin", "dr-lin")]) for m in history], clock.now(),
