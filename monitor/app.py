@@ -267,8 +267,10 @@ class App:
             log.warning("source %s: %s", source_id, w)
         report = PollReport(source_id, result.status, len(result.mentions), len(matched), len(new_ids),
                             result.error, result.warnings, time.perf_counter() - started, len(edited))
-        log.info("source %s: %s, %d fetched, %d matched, %d new (%.2fs)", source_id, result.status,
-                 report.fetched, report.matched, report.new, report.seconds)
+        # a poll that stored something is worth a line; 33 "nothing new" lines a second are not
+        log.log(logging.INFO if report.new or report.edited else logging.DEBUG,
+                "source %s: %s, %d fetched, %d matched, %d new (%.2fs)", source_id, result.status,
+                report.fetched, report.matched, report.new, report.seconds)
         return report
 
     @staticmethod

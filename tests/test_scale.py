@@ -466,3 +466,38 @@ def test_a_killed_processor_hands_over_within_30s_and_nothing_is_paged_twice(tmp
     texts = [r.payload.get("title", "") + r.payload.get("message", "") for r in receiver.received]
     assert len(receiver.received) == 2, texts
     assert sum("renxin" in t or "仁心" in t for t in texts) == 1
+
+
+def test_repwatch_run_with_a_broker_schedules_polls_for_workers_and_processes_them(tmp_path, pg_db, redis_url,
+                                                                                   feeds, procs, receiver):
+    """The daemon in scale-out mode: ``repwatch run`` queues due polls and leads processing;
+    the polls themselves run on a ``repwatch worker``, never in the daemon."""
+    from monitor.clock import SystemClock
+
+    feeds.feeds["/lin"] = atom([("lin-1", "林志明醫師 醫療疏失", "林志明醫師 醫療疏失 提告")])
+    route = f"""
+    [[routes]]
+    id = "crisis"
+    language = "en"
+    notify = ["{receiver.apprise_url}"]
+    group_wait = "0s"
+    matchers = ['kind="severe"']
+
+    [[rules]]
+    id = "severe"
+    kind = "severe"
+    route = "crisis"
+    """
+    path = scale_config(tmp_path, pg_db, redis_url, source("lin", feeds.url("/lin")), extra=route,
+                        scale='process_every = "2s"')
+    config = migrated(path)
+    connected_before(config, SystemClock().now() - timedelta(hours=1))  # what it brings now is news
+    run = procs.start("run", "-c", str(path))
+    procs.wait_log(run, r"scheduler \S+ leads: 1 sources", 90)
+    assert _wait(lambda: _leader_pid(pg_db) == run.pid, 60), "run never led processing"
+    time.sleep(2.0)
+    assert feeds.count(path="/lin") == 0  # queued, not polled: the daemon polls nothing itself
+    procs.start("worker", "-c", str(path), "--concurrency", "2")
+    assert _wait(lambda: feeds.count(path="/lin") >= 1, 60), "the worker never polled what run queued"
+    assert receiver.wait_for(1, 60), "run never paged what the worker stored"
+    assert mention_count(pg_db) == 1

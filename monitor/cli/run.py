@@ -17,6 +17,10 @@ def cmd_run(args) -> int:
     if hasattr(signal, "SIGHUP"):  # a reload asked for while the model loads is not a kill; the daemon handles it
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
     config = load(args.config)
+    if config.scale.broker:  # scaled out: this process schedules and processes, workers poll
+        from monitor.cli.scale import run_scaled
+
+        return run_scaled(args)
     app = make_app(config)
     logging.getLogger("repwatch").info("storage %s, model %s", config.storage.redacted_url, app.scorer.name)
     try:

@@ -1,4 +1,5 @@
-"""``worker``, ``scheduler`` and ``processor``: the scaled-out deployment (:mod:`monitor.scale`).
+"""``worker``, ``scheduler`` and ``processor``: the scaled-out deployment (:mod:`monitor.scale`);
+``run`` with ``[scale] broker`` set is a scheduler and a processor in one process.
 
 Each needs ``[scale] broker`` and PostgreSQL storage. Run any number of workers (each
 polls ``[scale] concurrency`` sources at once, on threads: polls wait on the network, and
@@ -65,14 +66,18 @@ def cmd_worker(args) -> int:
 
 
 def cmd_scheduler(args) -> int:
+    _schedule(_scaled(args.config), _stop_on_signals())
+    return 0
+
+
+def _schedule(config, stop: threading.Event) -> None:
+    """Queue due polls while this process leads the schedulers, until ``stop``."""
     from monitor.scale import POLL_TASK, AdvisoryLock, Keys, Pending, Scheduler, make_celery, redis_client
     from monitor.scale.celery_app import visibility_timeout
 
-    config = _scaled(args.config)
     celery, redis, keys = make_celery(config), redis_client(config), Keys(config.scale.queue)
     pending = Pending(redis, keys, 2 * visibility_timeout(config))
     lock = AdvisoryLock(config.storage.url, "scheduler")
-    stop = _stop_on_signals()
     while not stop.is_set():
         if not lock.try_acquire():
             stop.wait(2.0)
@@ -89,17 +94,38 @@ def cmd_scheduler(args) -> int:
                 stop.wait(1.0)
         finally:
             lock.release()
-    return 0
 
 
 def cmd_processor(args) -> int:
+    _process(_scaled(args.config), _stop_on_signals())
+    return 0
+
+
+def run_scaled(args) -> int:
+    """``repwatch run`` when ``[scale] broker`` is set: the daemon in scale-out mode. It
+    queues due polls (as ``repwatch scheduler``) and processes (as ``repwatch processor``),
+    each while it is elected, and polls nothing itself: ``repwatch worker`` processes do."""
+    config = _scaled(args.config)
+    stop = _stop_on_signals()
+    log.info("run: [scale] broker %s is set: scheduling polls for repwatch workers and processing here; no "
+             "polls run in this process", config.scale.redacted_broker)
+    scheduler = threading.Thread(target=_schedule, args=(config, stop), name="scale-scheduler", daemon=True)
+    scheduler.start()
+    try:
+        _process(config, stop)
+    finally:
+        stop.set()
+        scheduler.join(5)
+    return 0
+
+
+def _process(config, stop: threading.Event) -> None:
+    """Process while this process leads the processors, until ``stop``."""
     from monitor.scale import AdvisoryLock, Keys, Processor, redis_client
 
-    config = _scaled(args.config)
     app = make_app(config)
     lock = AdvisoryLock(config.storage.url, "processor")
     processor = Processor(app, lock, redis_client(config), Keys(config.scale.queue), config.scale.process_every)
-    stop = _stop_on_signals()
     log.info("processor %s: standing by for the processor lock (model %s)", lock.holder, app.scorer.name)
     started = time.monotonic()
     try:
@@ -107,7 +133,6 @@ def cmd_processor(args) -> int:
     finally:
         app.close()
     log.info("processor stopped after %.0fs, %d runs", time.monotonic() - started, processor.runs)
-    return 0
 
 
 def _now():
