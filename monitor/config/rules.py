@@ -130,10 +130,10 @@ class AttackRule(RuleModel):
     baseline: Duration = timedelta(days=28)
     signals: Strings = ATTACK_SIGNALS
     """which of near-duplicate, rating-bomb, cross-posting are looked for"""
-    similarity: Fraction = 0.6
+    similarity: Fraction = 0.65
     """Jaccard similarity of shingle sets (CJK bigrams, other 3-grams) at which texts are near-duplicates"""
     min_cluster: MinCluster = 3
-    """distinct (source, account) pairs a near-duplicate cluster needs"""
+    """accounts, or sources, a near-duplicate cluster needs"""
     min_chars: MinChars = 30
     """texts shorter than this (letters and digits) are not compared"""
     low_rating: Stars = 2.0

@@ -10,9 +10,11 @@ needed) and character ``SHINGLE``-grams within the other runs (Latin words and d
 functions) is cut into ``BANDS`` bands; texts sharing a band are candidates, and a
 candidate pair is kept only when the exact Jaccard similarity of the two shingle sets is
 at least ``similarity``. Kept pairs are joined into clusters (union-find). A cluster is
-evidence when it spans at least ``min_cluster`` distinct (source, account) pairs and at
-least half its mentions are negative: praise that is naturally alike (「謝謝醫師」, "highly
-recommend") never is, and neither is one account re-posting on one site.
+evidence when it spans at least ``min_cluster`` accounts or at least ``min_cluster`` sources
+(an anonymous mention is an account of its own) and at least half its mentions are
+negative: praise that is naturally alike (「謝謝醫師」, "highly recommend") never is, and
+neither is one account re-posting on one site, nor one patient who pastes a complaint on a
+second site and happens to resemble another.
 
 Rating bomb: ``k`` low ratings (``<= low_rating``) in the window against ``B`` in the
 baseline before it. The expected count is ``(B + 1) * window / baseline`` (one added, so a
@@ -188,8 +190,9 @@ def near_duplicates(posts: Sequence[Post], similarity: float, min_cluster: int, 
     for edges in _components(len(usable), pairs).values():
         members = sorted({i for e in edges for i in e[:2]}, key=lambda i: usable[i][0].id)
         group = [usable[i][0] for i in members]
-        keys = {(p.source, account(p.author, ignore) or f"#{p.id}") for p in group}
-        if len(keys) < min_cluster or 2 * sum(p.negative for p in group) < len(group):
+        accounts = {account(p.author, ignore) or f"#{p.id}" for p in group}
+        spread = max(len(accounts), len({p.source for p in group}))
+        if spread < min_cluster or 2 * sum(p.negative for p in group) < len(group):
             continue
         sims = [e[2] for e in edges]
         clusters.append(Cluster(tuple(p.id for p in group), tuple(sorted({p.source for p in group})),
