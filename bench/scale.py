@@ -177,10 +177,12 @@ async def _baseline(spec: dict) -> None:
         await asyncio.gather(*(source(u, spec["start"] + rng.uniform(0, spec["jitter"])) for u in spec["urls"]))
 
 
-def _sample(pids: dict[str, int], peaks: dict[str, float], stop: threading.Event) -> None:
+def _sample(pids: dict[str, int], peaks: dict[str, float], trace: list, stop: threading.Event) -> None:
+    """Every second: each tree's peak RSS, and repwatch's CPU seconds so far as (time, cpu)."""
     while not stop.wait(1.0):
         for name, pid in pids.items():
             peaks[name] = max(peaks.get(name, 0.0), rss_mb(pid))
+        trace.append((time.time(), cpu_seconds(pids["repwatch"])))
 
 
 def _stop(proc: subprocess.Popen, timeout: float = 120) -> float:
@@ -239,12 +241,14 @@ def run(args: argparse.Namespace, tmp: Path) -> dict:
         procs["baseline"] = base.pid
     cpu0 = {name: cpu_seconds(pid) for name, pid in procs.items()}
     peaks: dict[str, float] = {}
+    trace: list[tuple[float, float]] = [(t0, cpu0["repwatch"])]
     stop = threading.Event()
-    threading.Thread(target=_sample, args=(procs, peaks, stop), daemon=True).start()
+    threading.Thread(target=_sample, args=(procs, peaks, trace, stop), daemon=True).start()
     while time.time() < t0 + args.duration and daemon.poll() is None:
         time.sleep(0.5)
     cpu = {name: cpu_seconds(pid) - cpu0[name] for name, pid in procs.items()}
     elapsed = time.time() - t0
+    trace.append((time.time(), cpu0["repwatch"] + cpu["repwatch"]))
     stop.set()
     exited_early = daemon.poll()
     stop_s = _stop(daemon)
@@ -256,7 +260,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict:
     log_text = (tmp / "daemon.log").read_text(errors="replace")
     return analyse(args, t0, elapsed, tmp / "req.tsv", receiver.pages, log_text,
                    {"capacity_rps": capacity, "cpu_s": cpu, "peak_rss_mb": peaks, "stop_s": stop_s,
-                    "daemon_exit_before_end": exited_early})
+                    "daemon_exit_before_end": exited_early, "cpu_trace": trace})
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

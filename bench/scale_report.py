@@ -60,14 +60,32 @@ def due_in(a: float, b: float, t0: float, n: int, every: float, jitter: float) -
     return n * total
 
 
-def windows(times: list[float], t0: float, elapsed: float, width: float, cfg: dict) -> list[dict]:
+def cpu_at(trace: list[tuple[float, float]], t: float) -> float:
+    """CPU seconds at time ``t`` from (time, cpu) samples in time order, linearly between two."""
+    before = [s for s in trace if s[0] <= t] or trace[:1]
+    after = [s for s in trace if s[0] > t]
+    (ta, ca) = before[-1]
+    if not after or after[0][0] == ta:
+        return ca
+    tb, cb = after[0]
+    return ca + (cb - ca) * (t - ta) / (tb - ta)
+
+
+def windows(times: list[float], t0: float, elapsed: float, width: float, cfg: dict,
+            cpu_trace: list[tuple[float, float]] | None = None) -> list[dict]:
+    """Polls due and completed per window; with ``cpu_trace``, the CPU seconds spent in it
+    and per completed poll (the steady state shows apart from the first polls' backlog)."""
     rows, a = [], t0
     while a < t0 + elapsed - 1e-6:
         b = min(a + width, t0 + elapsed)
         due = due_in(a, b, t0, cfg["sources"], cfg["every_s"], cfg["jitter_s"])
         done = sum(a <= t < b for t in times)
-        rows.append({"from_s": round(a - t0), "to_s": round(b - t0), "due": round(due, 1), "completed": done,
-                     "ratio": round(done / due, 3) if due else None})
+        row = {"from_s": round(a - t0), "to_s": round(b - t0), "due": round(due, 1), "completed": done,
+               "ratio": round(done / due, 3) if due else None}
+        if cpu_trace:
+            cpu = cpu_at(cpu_trace, b) - cpu_at(cpu_trace, a)
+            row.update(cpu_s=round(cpu, 2), cpu_ms_per_poll=round(cpu / done * 1000, 2) if done else None)
+        rows.append(row)
         a = b
     return rows
 
@@ -92,7 +110,8 @@ def schedule_stats(per_feed: dict[int, list[tuple]], t0: float, n: int, every: f
     }
 
 
-def client_report(per_feed: dict[int, list[tuple]], t0: float, elapsed: float, cfg: dict) -> dict:
+def client_report(per_feed: dict[int, list[tuple]], t0: float, elapsed: float, cfg: dict,
+                  cpu_trace: list[tuple[float, float]] | None = None) -> dict:
     times = sorted(t for reqs in per_feed.values() for t, _, _ in reqs if t0 <= t < t0 + elapsed)
     statuses = defaultdict(int)
     for reqs in per_feed.values():
@@ -101,8 +120,8 @@ def client_report(per_feed: dict[int, list[tuple]], t0: float, elapsed: float, c
     due = due_in(t0, t0 + elapsed, t0, cfg["sources"], cfg["every_s"], cfg["jitter_s"])
     return {"polls_due": round(due, 1), "polls_completed": len(times),
             "completion": round(len(times) / due, 3) if due else None, "status": dict(statuses),
-            "per_minute": windows(times, t0, elapsed, 60.0, cfg),
-            "per_5_minutes": windows(times, t0, elapsed, 300.0, cfg),
+            "per_minute": windows(times, t0, elapsed, 60.0, cfg, cpu_trace),
+            "per_5_minutes": windows(times, t0, elapsed, 300.0, cfg, cpu_trace),
             **schedule_stats(per_feed, t0, cfg["sources"], cfg["every_s"])}
 
 
@@ -152,7 +171,8 @@ def analyse(args, t0: float, elapsed: float, req_path: Path, pages: list, log_te
     for code, name in WHO.items():
         if name == "baseline" and name not in measured["cpu_s"]:
             continue
-        report[name] = client_report(reqs.get(code, {}), t0, span, cfg)
+        report[name] = client_report(reqs.get(code, {}), t0, span, cfg,
+                                     measured.get("cpu_trace") if name == "repwatch" else None)
     for name in ("repwatch", "baseline", "feedserver"):
         if name in measured["cpu_s"]:
             cpu = measured["cpu_s"][name]
@@ -231,9 +251,10 @@ def print_report(report: dict) -> None:
           f"in all); latency from that fetch s "
           f"p50 {_fmt(lat['p50'])} p95 {_fmt(lat['p95'])} max {_fmt(lat['max'])}")
     for key in ("per_minute", "per_5_minutes"):
-        print(f"\n{key.replace('_', ' ')}: {'window s':>12}{'due':>10}{'repwatch':>10}{'ratio':>8}{'baseline':>10}")
+        print(f"\n{key.replace('_', ' ')}: {'window s':>12}{'due':>10}{'repwatch':>10}{'ratio':>8}{'baseline':>10}"
+              f"{'CPU s':>9}{'ms/poll':>9}")
         base = {w["from_s"]: w for w in report.get("baseline", {}).get(key, [])}
         for w in report["repwatch"][key]:
             bw = base.get(w["from_s"], {})
             print(f"{'':13}{w['from_s']:>6}-{w['to_s']:<5}{w['due']:>10}{w['completed']:>10}{_fmt(w['ratio']):>8}"
-                  f"{_fmt(bw.get('completed')):>10}")
+                  f"{_fmt(bw.get('completed')):>10}{_fmt(w.get('cpu_s')):>9}{_fmt(w.get('cpu_ms_per_poll')):>9}")

@@ -71,6 +71,15 @@ def test_schedule_arithmetic():
     assert stats["period_s"]["mean"] == 60 and stats["start_minus_due_s"]["max"] == 2
 
 
+def test_cpu_per_window_from_the_sampled_trace():
+    trace = [(0.0, 10.0), (60.0, 40.0), (120.0, 46.0)]  # 30 s of CPU in the first minute, 6 in the second
+    assert scale_report.cpu_at(trace, 30.0) == 25.0 and scale_report.cpu_at(trace, 500.0) == 46.0
+    cfg = {"sources": 10, "every_s": 60.0, "jitter_s": 0.0}
+    rows = scale_report.windows([1.0] * 10 + [61.0] * 3, 0.0, 120.0, 60.0, cfg, trace)
+    assert [(r["completed"], r["cpu_s"], r["cpu_ms_per_poll"]) for r in rows] == [(10, 30.0, 3000.0), (3, 6.0, 2000.0)]
+    assert "cpu_s" not in scale_report.windows([1.0], 0.0, 60.0, 60.0, cfg)[0]
+
+
 def test_config_has_every_source_the_example_rules_and_the_receiver(tmp_path):
     args = scale.parse_args(["--sources", "3", "--every", "2m", "--daemon", "max_connections=4"])
     scale.write_config(tmp_path / "c.toml", args, 8000, 8001, "sqlite:///x.db")
@@ -103,3 +112,4 @@ def test_tiny_run_end_to_end_reports_every_field(tmp_path):
     assert set(report["pages"]["latency_s"]) == {"p50", "p95", "max"}
     assert set(report["ratios_repwatch_over_baseline"]) == {"polls_completed", "cpu_s", "cpu_per_poll"}
     assert report["feedserver"]["capacity_rps"] > 0
+    assert {"cpu_s", "cpu_ms_per_poll"} <= set(report["repwatch"]["per_minute"][0])

@@ -66,6 +66,18 @@ def _insert(dialect: str):
     return insert
 
 
+_INSERT_MENTION: dict[str, object] = {}  # dialect -> the statement, built once (its values come per row)
+
+
+def _insert_mention(dialect: str):
+    """INSERT a mention unless its fingerprint is stored, RETURNING its id (nothing when it was)."""
+    if dialect not in _INSERT_MENTION:
+        _INSERT_MENTION[dialect] = (_insert(dialect)(MentionRow.__table__)
+                                    .on_conflict_do_nothing(index_elements=["fingerprint"])
+                                    .returning(MentionRow.__table__.c.id))
+    return _INSERT_MENTION[dialect]
+
+
 class MentionsRepo(StoreBase):
     """Writing mentions: insert once, edits, verdicts and human labels. Each write also keeps,
     in its own transaction, the entity links' copy of the rule columns and the per-source
@@ -128,7 +140,7 @@ class MentionsRepo(StoreBase):
 
     def _store_mentions(self, items: list[tuple[Mention, Sequence[Match]]], detected_at: datetime,
                         backfill_all: bool, backfill_before: datetime | None, edited: list[int] | None) -> list[int]:
-        insert = _insert(self.dialect)
+        insert = _insert_mention(self.dialect)
         new_ids: list[int] = []
         changed: list[int] = []
         tallies: dict[str, list[int]] = {}
@@ -160,9 +172,7 @@ class MentionsRepo(StoreBase):
                           "url_key": key, "title": mention.title, "text": mention.text, "author": mention.author,
                           "rating": mention.rating, "published_at": published, "detected_at": detected_at,
                           "event_at": event_at, "parent_url": mention.parent_url, "backfill": backfill}
-                stmt = (insert(MentionRow).values(**values).on_conflict_do_nothing(index_elements=["fingerprint"])
-                        .returning(MentionRow.id))
-                row = s.exec(stmt).first()
+                row = s.execute(insert, values).first()
                 if row is None:
                     continue
                 mention_id = row[0]
