@@ -35,6 +35,7 @@ import httpx
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(1, str(ROOT))  # the report reads the daemon's first-poll offsets (monitor.schedule)
 
 from feedserver import ENTITIES, feed_path  # noqa: E402
 from scale_report import analyse, print_report, seconds  # noqa: E402

@@ -90,6 +90,37 @@ def windows(times: list[float], t0: float, elapsed: float, width: float, cfg: di
     return rows
 
 
+def grid_lateness(per_feed: dict[int, list[tuple]], phases: dict[int, float], every: float) -> dict:
+    """How late each poll started against the daemon's own grid: source i is due at
+    ``start + phase_i + k·every`` (``phase_i``: :func:`monitor.schedule.phase_offset` of its
+    id), where ``start`` (the scheduler's start, after the model loaded) is taken as the
+    earliest ``first poll - phase`` of any source. First polls and later polls apart: the
+    later ones are the steady state, whatever the first round's backlog was."""
+    firsts = [reqs[0][0] - phases[f] for f, reqs in per_feed.items() if reqs and f in phases]
+    if not firsts:
+        return {}
+    start = min(firsts)
+    first_late, later_late = [], []
+    for feed, reqs in per_feed.items():
+        base = start + phases.get(feed, 0.0)
+        for j, (t, _, _) in enumerate(reqs):
+            k = max(1, round((t - base) / every)) if j else 0  # a first poll is due at its phase
+            (later_late if j else first_late).append(t - base - k * every)
+    rnd = lambda v: None if v is None else round(v, 2)  # noqa: E731
+    return {kind: {"p50": rnd(pct(v, 50)), "p99": rnd(pct(v, 99)), "max": rnd(max(v, default=None)),
+                   "samples": len(v)} for kind, v in (("first_polls", first_late), ("later_polls", later_late))}
+
+
+def source_phases(cfg: dict) -> dict[int, float]:
+    """Feed i -> the daemon's first-poll offset of source ``ga-<i>`` (seconds)."""
+    from datetime import timedelta
+
+    from monitor.schedule import phase_offset
+
+    every, jitter = timedelta(seconds=cfg["every_s"]), timedelta(seconds=cfg["jitter_s"])
+    return {i: phase_offset(f"ga-{i:05d}", every, jitter).total_seconds() for i in range(cfg["sources"])}
+
+
 def schedule_stats(per_feed: dict[int, list[tuple]], t0: float, n: int, every: float) -> dict:
     firsts = [reqs[0][0] - t0 for reqs in per_feed.values() if reqs]
     periods, devs = [], []
@@ -182,6 +213,7 @@ def analyse(args, t0: float, elapsed: float, req_path: Path, pages: list, log_te
                 report[name]["cpu_ms_per_poll"] = round(cpu / polls * 1000, 3)
     if cpu := measured["cpu_s"].get("feedserver"):  # what one core of it could answer at the run's mix
         report["feedserver"]["rps_per_core_implied"] = round(report["feedserver"]["requests"] / cpu)
+    report["repwatch"]["late_vs_grid_s"] = grid_lateness(reqs.get("r", {}), source_phases(cfg), cfg["every_s"])
     report["repwatch"].update({"stop_s": round(measured["stop_s"], 2), "log": log_counts(log_text),
                                "exited_before_end": measured["daemon_exit_before_end"]})
     if measured["daemon_exit_before_end"] is not None:  # its exit status: say why, from its own words
@@ -205,6 +237,7 @@ def _rows(report: dict) -> list[tuple[str, str, str]]:
     r, b = report["repwatch"], report.get("baseline", {})
     lag = lambda d: " / ".join(_fmt(d.get(k)) for k in ("min", "median", "p99", "max"))  # noqa: E731
     pick = lambda d, *keys: _fmt(_dig(d, keys))  # noqa: E731
+    lag2 = lambda d, kind: " / ".join(pick(d, "late_vs_grid_s", kind, k) for k in ("p50", "p99"))  # noqa: E731
     return [
         ("polls due", pick(r, "polls_due"), pick(b, "polls_due")),
         ("polls completed", pick(r, "polls_completed"), pick(b, "polls_completed")),
@@ -213,6 +246,8 @@ def _rows(report: dict) -> list[tuple[str, str, str]]:
         ("sources never polled", pick(r, "first_poll_lag_s", "never_polled"),
          pick(b, "first_poll_lag_s", "never_polled")),
         (f"mean period s (every {r['period_s']['every']:g})", pick(r, "period_s", "mean"), pick(b, "period_s", "mean")),
+        ("late vs grid s p50/p99 first polls", lag2(r, "first_polls"), ""),
+        ("late vs grid s p50/p99 later polls", lag2(r, "later_polls"), ""),
         ("|start - due| s p99 / max", f"{pick(r, 'start_minus_due_s', 'p99')} / {pick(r, 'start_minus_due_s', 'max')}",
          f"{pick(b, 'start_minus_due_s', 'p99')} / {pick(b, 'start_minus_due_s', 'max')}"),
         ("CPU s (cores)", f"{pick(r, 'cpu_s')} ({pick(r, 'cpu_cores')})",

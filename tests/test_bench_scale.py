@@ -71,6 +71,21 @@ def test_schedule_arithmetic():
     assert stats["period_s"]["mean"] == 60 and stats["start_minus_due_s"]["max"] == 2
 
 
+def test_lateness_is_measured_against_the_daemons_grid_of_phases():
+    # feed 0 (phase 1 s) polled on time from a start at t=100; feed 1 (phase 5 s) 40 s late
+    # the first time, then on its grid again: only its first poll is late
+    per_feed = {0: [(101.0, 200, 0), (161.0, 304, 0)], 1: [(145.0, 200, 0), (165.5, 304, 0), (225.0, 304, 0)]}
+    late = scale_report.grid_lateness(per_feed, {0: 1.0, 1: 5.0}, 60.0)
+    assert late["first_polls"] == {"p50": 0.0, "p99": 40.0, "max": 40.0, "samples": 2}
+    assert late["later_polls"] == {"p50": 0.0, "p99": 0.5, "max": 0.5, "samples": 3}
+    from datetime import timedelta
+
+    from monitor.schedule import phase_offset
+
+    phases = scale_report.source_phases({"sources": 3, "every_s": 300.0, "jitter_s": 30.0})
+    assert phases[2] == phase_offset("ga-00002", timedelta(minutes=5), timedelta(seconds=30)).total_seconds()
+
+
 def test_cpu_per_window_from_the_sampled_trace():
     trace = [(0.0, 10.0), (60.0, 40.0), (120.0, 46.0)]  # 30 s of CPU in the first minute, 6 in the second
     assert scale_report.cpu_at(trace, 30.0) == 25.0 and scale_report.cpu_at(trace, 500.0) == 46.0
@@ -113,3 +128,4 @@ def test_tiny_run_end_to_end_reports_every_field(tmp_path):
     assert set(report["ratios_repwatch_over_baseline"]) == {"polls_completed", "cpu_s", "cpu_per_poll"}
     assert report["feedserver"]["capacity_rps"] > 0
     assert {"cpu_s", "cpu_ms_per_poll"} <= set(report["repwatch"]["per_minute"][0])
+    assert set(report["repwatch"]["late_vs_grid_s"]) == {"first_polls", "later_polls"}
