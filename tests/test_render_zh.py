@@ -9,7 +9,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from monitor.alerting.facts import BurstFacts, SevereFacts, SpikeFacts
+from monitor.alerting.facts import AttackFacts, BurstFacts, SevereFacts, SpikeFacts
+from monitor.defence.attack import Bomb, Cluster, CrossPost
 from monitor.render import AlertView, IncidentView, ack_message, digest_message, incident_message
 from monitor.render.doc import local_time, span, time_left
 from monitor.store import StoredMention
@@ -22,6 +23,11 @@ ALERTS = [AlertView(BurstFacts(count=3, min=3, window=3600)),
 MENTIONS = [StoredMention(1, "ga", "林志明 誤診", "誤診!電話 0912-345-678 <b>x</b> [官方](https://evil.example/login)",
                           "https://forum.example.tw/t/3", T, T, "negative", 0.96),
             StoredMention(2, "ptt", "", "等了兩小時", "https://ptt.example/t/4", T, T, "negative", 0.81)]
+ATTACK = AlertView(AttackFacts(signals=("near-duplicate", "rating-bomb", "cross-posting"),
+                               clusters=(Cluster((1, 2), ("ga", "ptt"), ("user-a", "user-b"), 0.81, 0.9),),
+                               bomb=Bomb((1, 2), 7, 5, 3, 0.14, 1e-6, 2.0),
+                               cross_posts=(CrossPost("user-a", ("ga", "ptt"), (1, 2)),),
+                               window=86400, baseline=28 * 86400))
 ENGLISH = re.compile(r"critical|\b\d+[hmd]\b|\d+[hmd]\d|link|CST", re.IGNORECASE)
 
 
@@ -32,6 +38,8 @@ def pages(language: str):
                                escalated_to="director", escalate_after=timedelta(minutes=15))
     yield incident_message("page", 8, "warning", "仁心診所", ALERTS[:1], MENTIONS, T - timedelta(minutes=5), T,
                            language, timezone="Asia/Taipei")  # past its deadline
+    yield incident_message("page", 9, "critical", "林志明醫師", [ATTACK], MENTIONS, DEADLINE, T, language,
+                           timezone="Asia/Taipei")
     yield ack_message(7, "林志明醫師", "王小明", "link", T, T - timedelta(hours=1, minutes=20), DEADLINE, language,
                       timezone="Asia/Taipei")
     yield digest_message("2026-12-02", [("林志明醫師", 4, 2)], [("ga", 4, 2)], MENTIONS,
@@ -52,9 +60,11 @@ def test_zh_tw_page_has_countdown_offset_and_score_line():
     assert "負面分數 0.96:模型判斷這則提及對名譽不利的信心(0–1)" in msg.text
     assert "過去 6 小時內有 9 則負面提及;依過去 14 天的基準" in msg.text
     assert "[連結](https://forum.example.tw/t/3)" in msg.markdown
+    attack = list(pages("zh-TW"))[5]
+    assert "過去 1 天內發現疑似協同攻擊的跡象" in attack.text and "依過去 28 天的 3 則推算" in attack.text
     escalation = list(pages("zh-TW"))[3]
     assert "此事件在 15 分鐘內無人確認" in escalation.text
-    ack = list(pages("zh-TW"))[5]
+    ack = list(pages("zh-TW"))[6]
     assert "用時 1 小時 20 分鐘" in ack.text and "2026-12-02 13:05 +08:00" in ack.text
 
 

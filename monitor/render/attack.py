@@ -9,21 +9,20 @@ from datetime import timedelta
 from typing import Sequence
 
 from monitor.alerting.facts import AttackFacts
-from monitor.render.doc import Doc, Item
+from monitor.render.doc import Doc, Item, span
 from monitor.render.safe import safe_text
 from monitor.store import StoredMention
-from monitor.units import format_duration
 
 _TEXT = {
     "zh-TW": {
         "head": "疑似惡意攻擊:{signals}",
-        "lead": "過去 {window} 內發現疑似協同攻擊的跡象({signals}),證據如下。",
+        "lead": "過去 {window}內發現疑似協同攻擊的跡象({signals}),證據如下。",
         "signals": {"near-duplicate": "多處近乎相同的內容", "rating-bomb": "低分評價暴增",
                     "cross-posting": "同一帳號跨平台發文"},
         "sep": "、",
         "cluster": "近乎相同的內容 {n} 則:提及 {ids};來源 {sources};帳號 {authors};相似度 {lo}–{mean}(最低–平均)。",
-        "bomb": "低分評價:{window} 內 {observed} 則(≤ {stars} 星),其中 {new} 則來自此期間才出現的帳號;"
-                "依過去 {baseline} 的 {base} 則推算應約 {expected} 則(Poisson p = {p})。提及 {ids}。",
+        "bomb": "低分評價:{window}內 {observed} 則(≤ {stars} 星),其中 {new} 則來自此期間才出現的帳號;"
+                "依過去 {baseline}的 {base} 則推算應約 {expected} 則(Poisson p = {p})。提及 {ids}。",
         "cross": "帳號 {author} 在 {n} 個來源發文:{sources};提及 {ids}。",
         "none": "(無)",
     },
@@ -70,7 +69,7 @@ def attack_headline(facts: AttackFacts, language: str) -> str:
 
 def attack_lead(facts: AttackFacts, language: str) -> str:
     t = _t(language)
-    return t["lead"].format(window=format_duration(timedelta(seconds=facts.window)),
+    return t["lead"].format(window=span(timedelta(seconds=facts.window), language),
                             signals=t["sep"].join(t["signals"][s] for s in facts.signals))
 
 
@@ -86,8 +85,8 @@ def attack_evidence(doc: Doc, facts: AttackFacts, mentions: Sequence[StoredMenti
     if facts.bomb:
         b = facts.bomb
         doc.p(t["bomb"].format(observed=b.observed, stars=f"{b.low_rating:g}", new=b.new_accounts,
-                               window=format_duration(timedelta(seconds=facts.window)),
-                               baseline=format_duration(timedelta(seconds=facts.baseline)), base=b.baseline_count,
+                               window=span(timedelta(seconds=facts.window), language),
+                               baseline=span(timedelta(seconds=facts.baseline), language), base=b.baseline_count,
                                expected=f"{b.expected:.2f}", p=f"{b.p_value:.1e}", ids=_ids(b.mention_ids)))
     for x in facts.cross_posts:
         doc.p(t["cross"].format(author=safe_text(x.author, 40), n=len(x.sources), sources=_names(x.sources, t),
