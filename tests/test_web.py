@@ -218,12 +218,15 @@ def test_links_headers_and_label_correction(app, clock):
                                                            "cause": "billing"}).status_code == 400
 
 
-def test_chunked_body_gets_411_and_stop_is_quick(app):
+def test_chunked_body_gets_411_big_headers_431_and_stop_is_quick(app):
     server = WebServer(app, "127.0.0.1:0").start()
     try:
         with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
             s.sendall(b"POST /login HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
             assert s.recv(65536).startswith(b"HTTP/1.1 411 ")
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n" + b"X-Big: " + b"a" * 70_000 + b"\r\n\r\n")
+            assert s.recv(65536).startswith(b"HTTP/1.1 431 ")
         idle = socket.create_connection(("127.0.0.1", server.port), timeout=5)
         idle.sendall(b"GET /healthz HTTP/1.1\r\n")  # half a request, still open at the stop
     finally:
@@ -414,3 +417,29 @@ def test_a_read_only_folder_keeps_the_app_up(tmp_path, app, caplog, monkeypatch)
     assert c.get("/healthz").status_code == 200 and not (tmp_path / "repwatch-web-secret").exists()
     sign_in(c)  # signed with the key in memory
     assert c.get("/").status_code == 200
+
+
+def test_a_pipelined_request_with_a_huge_body_is_refused_too(app):
+    server = WebServer(app, "127.0.0.1:0").start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+                      b"POST /ack/x HTTP/1.1\r\nHost: t\r\nContent-Length: 999999999\r\n\r\nby=a")
+            answer = b""
+            while chunk := s.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200 ") and b"HTTP/1.1 413 " in answer
+    finally:
+        server.stop()
+    server = WebServer(app, "127.0.0.1:0", read_timeout=1.0).start()
+    try:  # a pipelined request whose body never comes is cut at its own deadline
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+            started = time.monotonic()
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+                      b"POST /ack/x HTTP/1.1\r\nHost: t\r\nContent-Length: 40\r\n\r\nby=a")
+            answer = b""
+            while chunk := s.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200 ") and b"HTTP/1.1 408 " in answer and time.monotonic() - started < 3
+    finally:
+        server.stop()

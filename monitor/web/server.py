@@ -4,7 +4,7 @@ in a thread of its own, on ``[daemon] listen``.
 The server cannot be starved by its clients. Connections are asyncio sockets, so an idle
 or slow client costs a socket, never a thread; handlers run on ``workers`` threads. A
 request must arrive whole within ``read_timeout`` (10 s; else 408, however the bytes
-trickle in), its headers within ``max_header`` (64 KiB, h11's incomplete-event limit) and
+trickle in), its headers within ``max_header`` (64 KiB; else 431) and
 its body within ``max_body`` (8 KiB; else 413, refused before it is read; chunked bodies
 get 411). At most ``max_open`` connections may be sending a request (the oldest is dropped
 with 503 for a new one) and ``workers + max_queued`` requests may be in the handlers (more
@@ -114,13 +114,14 @@ class _Protocol(H11Protocol):
         if self._head is not None:  # a request's headers are still arriving: look at them before h11 does
             self._head += data
             end = _header_end(self._head)
+            if end > self.limits.max_header or end < 0 and len(self._head) > self.limits.max_header:
+                self._head = None
+                return self.refuse(431, "request headers too large")
             if end >= 0:
                 refusal = _declared_body(bytes(self._head[:end]), self.limits.max_body)
                 self._head = None
                 if refusal is not None:
                     return self.refuse(*refusal)
-            elif len(self._head) > self.limits.max_header:
-                self._head = None  # h11 refuses it (its incomplete-event limit)
         super().data_received(data)
 
     def handle_events(self) -> None:
@@ -129,10 +130,13 @@ class _Protocol(H11Protocol):
             self._disarm()  # the request is in whole (or the connection is done with)
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
-            self._arm()  # the next request on this connection gets its own deadline and header check
-            self._head = bytearray()
+        super().on_response_complete()  # may start a pipelined request already received
+        if self.transport.is_closing():
+            return
+        if self.conn.their_state is h11.IDLE:
+            self._head = bytearray()  # the next request's headers get checked
+        if self.conn.their_state in (h11.IDLE, h11.SEND_BODY):
+            self._arm()  # the next request (or the rest of a pipelined one) gets its own deadline
 
     def connection_lost(self, exc) -> None:
         self._disarm()
@@ -140,8 +144,9 @@ class _Protocol(H11Protocol):
 
 
 class _Admission:
-    """ASGI middleware: refuses more than ``workers + max_queued`` requests in the handlers,
-    and sizes the handlers' thread pool to ``workers``."""
+    """ASGI middleware: refuses more than ``workers + max_queued`` requests in the handlers
+    (and a body over ``max_body`` that arrived pipelined behind another request, past the
+    protocol's check), and sizes the handlers' thread pool to ``workers``."""
 
     def __init__(self, app, limits: Limits):
         self.app, self.limits = app, limits
@@ -154,6 +159,9 @@ class _Admission:
         if not self._sized:  # the event loop's default limiter: what sync handlers run on
             anyio.to_thread.current_default_thread_limiter().total_tokens = self.limits.workers
             self._sized = True
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        if len(declared) > 12 or int(declared or 0) > self.limits.max_body:  # a pipelined request the protocol
+            return await _refuse(send, 413, f"request body over {self.limits.max_body} bytes")  # did not see whole
         if self.inside >= self.limits.workers + self.limits.max_queued:
             return await _refuse(send, 503, "busy: try again")
         self.inside += 1
