@@ -218,6 +218,9 @@ class WebServer:
         while not self.server.started and self.thread.is_alive() and time.monotonic() < deadline:
             time.sleep(0.01)
         log.info("web app on %s:%d (dashboard, /healthz, /metrics, /ack)", self.host, self.port)
+        users = self.asgi.state.users
+        if not users.all():
+            log.info("no dashboard users in %s yet: repwatch user add NAME --role admin", users.path)
         if not _loopback(self.host) and not self.app.config.web.behind_tls_proxy:
             log.warning("the web app listens on %s, not a loopback address, and [web] behind_tls_proxy is not set: "
                         "passwords and session cookies cross the network unencrypted unless a TLS proxy is in front",
