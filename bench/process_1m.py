@@ -80,7 +80,8 @@ def _toml(value) -> str:
 
 
 def config_text(url: str) -> str:
-    """50 entities, 100 sources (never polled here), two routes, and the example's rules and inhibition."""
+    """50 entities, 100 sources (never polled here), ops, crisis and every route the example's rules
+    name, and the example's rules and inhibition."""
     example = tomllib.loads((ROOT / "config" / "example.toml").read_text(encoding="utf-8"))
     parts = [f'[storage]\nurl = "{url}"\n',
              '[sentiment]\nmodel = "builtin"\nnegative_threshold = 0.5\n',
@@ -91,6 +92,8 @@ def config_text(url: str) -> str:
     parts.append('[[routes]]\nid = "ops"\nnotify = ["json://127.0.0.1:9/ops"]\n')
     parts.append('[[routes]]\nid = "crisis"\nnotify = ["json://127.0.0.1:9/crisis"]\n'
                  'matchers = [\'severity=~"critical|warning"\']\ngroup_by = ["entity"]\n')
+    for route in sorted({r["route"] for r in example.get("rules", []) if r.get("route")} - {"ops", "crisis"}):
+        parts.append(f'[[routes]]\nid = "{route}"\nnotify = ["json://127.0.0.1:9/{route}"]\n')
     for table in ("rules", "inhibit"):
         for item in example.get(table, []):
             parts.append(f"[[{table}]]\n" + "".join(f"{k} = {_toml(v)}\n" for k, v in item.items()))
