@@ -133,11 +133,11 @@ def test_a_rating_bomb_from_new_accounts_pages_and_a_listing_used_to_low_ratings
         assert report.sent == 1 and receiver.wait_for(1, timeout=10)
         [alert] = attack_alerts(app)
         facts = parse_facts(alert.detail, "attack")
-        assert facts.signals == ("rating-bomb",)
+        assert facts.signals == ("rating-bomb",) and facts.bomb.source == "google"
         assert facts.bomb.observed == 7 and facts.bomb.new_accounts == 5 and facts.bomb.baseline_count == 3
         assert facts.bomb.expected == pytest.approx(4 / 28, abs=0.01) and facts.bomb.p_value < 1e-4
         body = receiver.received[0].payload["message"]
-        assert "Low ratings: 7 (≤ 2★) in 1d, 5 of them from accounts first seen in it" in body
+        assert "Low ratings on google: 7 (≤ 2★) in 1d, 5 of them from accounts first seen in it" in body
         assert "the 28d baseline (3 low ratings) predicts 0.14" in body
     finally:
         app.close()
@@ -214,10 +214,17 @@ def test_evaluate_attack_names_each_signal_it_found(tmp_path, receiver, clock):
         return StoredMention(i, src, "", text, None, T0, T0, None, 0.9, rating=rating, author=author)
 
     window = [m(i + 1, s, VARIANTS[i], f"u{i}") for i, s in enumerate(("a", "b", "c"))]
-    assert evaluate_attack(rule, window, 0, set(), 0.5).signals == ("near-duplicate",)
-    assert evaluate_attack(rule, window[:2], 0, set(), 0.5) is None  # two are not a cluster of three
+    assert evaluate_attack(rule, window, {}, set(), 0.5).signals == ("near-duplicate",)
+    assert evaluate_attack(rule, window[:2], {}, set(), 0.5) is None  # two are not a cluster of three
     same = [m(i + 1, "a", VARIANTS[i], "u") for i in range(3)]
-    assert evaluate_attack(rule, same, 0, set(), 0.5) is None  # one account re-posting on one site
+    assert evaluate_attack(rule, same, {}, set(), 0.5) is None  # one account re-posting on one site
+    posts = [m(i + 1, s, f"complaint number {i}", "Amy", 1) for i, s in enumerate(("a", "b", "c"))]
+    assert evaluate_attack(rule, posts, {}, set(), 0.5).signals == ("cross-posting",)
+    assert evaluate_attack(rule, posts, {}, {"Amy"}, 0.5) is None  # a regular of the listing (or her namesake)
+    bad_day = [m(i + 1, s, "", f"p{i}", 1) for i, s in enumerate(("a", "b", "c") * 3)]  # nine, three per site
+    assert evaluate_attack(rule, bad_day, {"a": 3, "b": 3, "c": 3}, set(), 0.5) is None
+    bomb = [m(i + 1, "a", "", f"p{i}", 1) for i in range(9)]  # the same nine on one site
+    assert evaluate_attack(rule, bomb, {"a": 3, "b": 3, "c": 3}, set(), 0.5).bomb.source == "a"
 
 
 @pytest.mark.parametrize("line,message", [
@@ -253,6 +260,6 @@ def test_the_attack_reads_take_the_window_and_the_baseline_on_both_engines(store
     window = store.window_mentions(["dr-lin"], now - timedelta(days=1), now)
     assert [m.id for m in window["dr-lin"]] == [inside] and window["dr-lin"][0].author == "amy"
     assert store.low_rating_counts(["dr-lin", "renxin"], now - timedelta(days=28), now - timedelta(days=1),
-                                   2.0) == {"dr-lin": 1}
+                                   2.0) == {"dr-lin": {"google": 1}}
     assert store.known_authors(["dr-lin"], now - timedelta(days=28), now - timedelta(days=1),
                                ["amy", "bob", "ken"]) == {"dr-lin": {"amy", "ken"}}

@@ -7,14 +7,14 @@ An attack pages once: while every mention in its evidence was already in an aler
 rule fired within the window, it stays quiet; a mention not alerted before (the campaign
 grows) pages an update. The rule reads its window for all its entities at once
 (:class:`monitor.store.attack.AttackQueries`): one query for the window's mentions, one for
-the rule's recent alerts, and for the rating bomb one grouped COUNT of low ratings over the
-baseline and one look-up of the window's accounts in it.
+the rule's recent alerts, and for the rating bomb and cross-posting one COUNT of low ratings
+per source over the baseline and one look-up of the window's accounts in it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterator, Sequence
+from typing import Iterator, Mapping, Sequence
 
 from monitor.alerting.facts import AttackFacts
 from monitor.config import Entity, Rule
@@ -42,10 +42,10 @@ def post_of(rule: Rule, m: StoredMention, threshold: float) -> Post:
     return Post(m.id, m.source_id, m.author, join_title_text(m.title, m.text), m.rating, negative)
 
 
-def evaluate_attack(rule: Rule, mentions: Sequence[StoredMention], baseline_low: int, known: set[str],
+def evaluate_attack(rule: Rule, mentions: Sequence[StoredMention], baseline_low: Mapping[str, int], known: set[str],
                     threshold: float) -> AttackFacts | None:
     """The evidence of each signal ``rule`` looks for in one entity's window; None when no
-    signal is found. ``baseline_low``: low ratings during the baseline before the window;
+    signal is found. ``baseline_low``: low ratings per source during the baseline before the window;
     ``known``: the accounts seen on the entity then."""
     posts = [post_of(rule, m, threshold) for m in mentions]
     ignore = frozenset(filter(None, (account(a, frozenset()) for a in rule.ignore_authors)))
@@ -53,7 +53,7 @@ def evaluate_attack(rule: Rule, mentions: Sequence[StoredMention], baseline_low:
                 if "near-duplicate" in rule.signals else [])
     bomb = (rating_bomb(posts, rule.low_rating, baseline_low, rule.window / rule.baseline, known, rule.min_low,
                         rule.max_p, rule.new_share, ignore) if "rating-bomb" in rule.signals else None)
-    crossed = cross_posters(posts, rule.min_platforms, ignore) if "cross-posting" in rule.signals else []
+    crossed = cross_posters(posts, rule.min_platforms, ignore, known) if "cross-posting" in rule.signals else []
     signals = tuple(name for name, found in (("near-duplicate", clusters), ("rating-bomb", bomb),
                                              ("cross-posting", crossed)) if found)
     if not signals:
@@ -88,17 +88,16 @@ def attack_findings(rule: Rule, entities: Sequence[Entity], store: Store, now: d
     alerted: dict[str, set[int]] = {}
     for alert in store.recent_alerts(rule.id, start):
         alerted.setdefault(alert.entity_id, set()).update(alert.mention_id_set)
-    baseline_low: dict[str, int] = {}
+    baseline_low: dict[str, dict[str, int]] = {}
     known: dict[str, set[str]] = {}
-    if "rating-bomb" in rule.signals and window:
+    if {"rating-bomb", "cross-posting"} & set(rule.signals) and window:
         since = start - rule.baseline
         baseline_low = store.low_rating_counts(ids, since, start, rule.low_rating)
-        authors = {m.author for ms in window.values() for m in ms
-                   if m.author and m.rating is not None and m.rating <= rule.low_rating}
+        authors = {m.author for ms in window.values() for m in ms if m.author}
         known = store.known_authors(list(window), since, start, sorted(authors))
     for entity in entities:
         mentions = window.get(entity.id, [])
-        facts = evaluate_attack(rule, mentions, baseline_low.get(entity.id, 0), known.get(entity.id, set()),
+        facts = evaluate_attack(rule, mentions, baseline_low.get(entity.id, {}), known.get(entity.id, set()),
                                 threshold) if mentions else None
         if facts is None:
             continue

@@ -16,16 +16,18 @@ negative: praise that is naturally alike (「謝謝醫師」, "highly recommend"
 neither is one account re-posting on one site, nor one patient who pastes a complaint on a
 second site and happens to resemble another.
 
-Rating bomb: ``k`` low ratings (``<= low_rating``) in the window against ``B`` in the
-baseline before it. The expected count is ``(B + 1) * window / baseline`` (one added, so a
-listing with no history is not infinitely surprised) and the burst is the Poisson tail
-``P(X >= k)``. It is evidence when ``k >= min_low`` and the tail is at most ``max_p`` when at
+Rating bomb, per source (a bomb hits one platform; real complaints spread over several, so
+a bad day of the listing is not a bomb on each): ``k`` low ratings (``<= low_rating``) on
+the source in the window against ``B`` there in the baseline before it. The expected count
+is ``(B + 1) * window / baseline`` (one added, so a listing with no history is not
+infinitely surprised) and the burst is the Poisson tail ``P(X >= k)``. It is evidence when ``k >= min_low`` and the tail is at most ``max_p`` when at
 least ``new_share`` of the low ratings come from accounts first seen in the window (not
 seen on the listing during the baseline), or at most ``max_p / 100`` otherwise.
 
 Cross-posting: one account (handle folded, a leading ``@`` and spaces dropped; anonymous
-placeholders ignored) with negative mentions of the listing on at least ``min_platforms``
-sources within the window.
+placeholders ignored) first seen in the window, with negative mentions of the listing on at
+least ``min_platforms`` sources within it. A regular of the listing (seen in the baseline)
+is not a drive-by account, and common display names (Amy, 王小姐) are usually regulars.
 """
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ import re
 import zlib
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -78,8 +80,9 @@ class Cluster:
 
 @dataclass(frozen=True)
 class Bomb:
-    """A burst of low ratings: observed vs what the baseline predicts."""
+    """A burst of low ratings on one source: observed vs what the baseline predicts."""
 
+    source: str
     mention_ids: tuple[int, ...]
     observed: int
     new_accounts: int
@@ -216,28 +219,37 @@ def poisson_tail(k: int, mean: float) -> float:
     return min(1.0, total)
 
 
-def rating_bomb(posts: Sequence[Post], low_rating: float, baseline_count: int, ratio: float, known: set[str],
-                min_low: int, max_p: float, new_share: float, ignore: frozenset[str] = frozenset()) -> Bomb | None:
-    """A burst of low ratings (see the module docstring). ``ratio``: window / baseline
-    length; ``known``: the accounts seen on the listing during the baseline (as posted)."""
-    low = [p for p in posts if p.rating is not None and p.rating <= low_rating]
-    if len(low) < min_low:
-        return None
-    expected = (baseline_count + 1) * ratio
-    p_value = poisson_tail(len(low), expected)
-    new = sum(1 for p in low if account(p.author, ignore) is not None and p.author not in known)
-    limit = max_p if new >= new_share * len(low) else max_p / 100
-    if p_value > limit:
-        return None
-    return Bomb(tuple(p.id for p in low), len(low), new, baseline_count, round(expected, 3), p_value, low_rating)
+def rating_bomb(posts: Sequence[Post], low_rating: float, baseline: Mapping[str, int], ratio: float,
+                known: set[str], min_low: int, max_p: float, new_share: float,
+                ignore: frozenset[str] = frozenset()) -> Bomb | None:
+    """The most significant burst of low ratings on one source (see the module docstring).
+    ``baseline``: the listing's low ratings per source during the baseline; ``ratio``: window
+    / baseline length; ``known``: the accounts seen on the listing during the baseline."""
+    by_source: dict[str, list[Post]] = {}
+    for p in posts:
+        if p.rating is not None and p.rating <= low_rating:
+            by_source.setdefault(p.source, []).append(p)
+    found = []
+    for source, low in sorted(by_source.items()):
+        if len(low) < min_low:
+            continue
+        expected = (baseline.get(source, 0) + 1) * ratio
+        p_value = poisson_tail(len(low), expected)
+        new = sum(1 for p in low if account(p.author, ignore) is not None and p.author not in known)
+        if p_value <= (max_p if new >= new_share * len(low) else max_p / 100):
+            found.append(Bomb(source, tuple(p.id for p in low), len(low), new, baseline.get(source, 0),
+                              round(expected, 3), p_value, low_rating))
+    return min(found, key=lambda b: b.p_value, default=None)
 
 
-def cross_posters(posts: Sequence[Post], min_platforms: int, ignore: frozenset[str]) -> list[CrossPost]:
-    """Accounts with negative mentions on at least ``min_platforms`` sources."""
+def cross_posters(posts: Sequence[Post], min_platforms: int, ignore: frozenset[str],
+                  known: set[str] = frozenset()) -> list[CrossPost]:
+    """Accounts first seen in the window (not in ``known``) with negative mentions on at
+    least ``min_platforms`` sources."""
     by_account: dict[str, list[Post]] = {}
     for p in posts:
         handle = account(p.author, ignore)
-        if handle is not None and p.negative:
+        if handle is not None and p.negative and p.author not in known:
             by_account.setdefault(handle, []).append(p)
     out = []
     for handle, mine in sorted(by_account.items()):

@@ -21,7 +21,7 @@ _TEXT = {
                     "cross-posting": "同一帳號跨平台發文"},
         "sep": "、",
         "cluster": "近乎相同的內容 {n} 則:提及 {ids};來源 {sources};帳號 {authors};相似度 {lo}–{mean}(最低–平均)。",
-        "bomb": "低分評價:{window}內 {observed} 則(≤ {stars} 星),其中 {new} 則來自此期間才出現的帳號;"
+        "bomb": "{source} 的低分評價:{window}內 {observed} 則(≤ {stars} 星),其中 {new} 則來自此期間才出現的帳號;"
                 "依過去 {baseline}的 {base} 則推算應約 {expected} 則(Poisson p = {p})。提及 {ids}。",
         "cross": "帳號 {author} 在 {n} 個來源發文:{sources};提及 {ids}。",
         "none": "(無)",
@@ -34,7 +34,7 @@ _TEXT = {
         "sep": ", ",
         "cluster": "{n} near-duplicate mentions: ids {ids}; sources {sources}; accounts {authors}; "
                    "similarity {lo}–{mean} (lowest–mean).",
-        "bomb": "Low ratings: {observed} (≤ {stars}★) in {window}, {new} of them from accounts first seen in it; "
+        "bomb": "Low ratings on {source}: {observed} (≤ {stars}★) in {window}, {new} of them from accounts first seen in it; "
                 "the {baseline} baseline ({base} low ratings) predicts {expected} (Poisson p = {p}). Ids {ids}.",
         "cross": "Account {author} posted on {n} sources: {sources}; ids {ids}.",
         "none": "(none)",
@@ -84,7 +84,7 @@ def attack_evidence(doc: Doc, facts: AttackFacts, mentions: Sequence[StoredMenti
         doc.items([_excerpt(by_id[i]) for i in c.mention_ids[:MAX_EXCERPTS] if i in by_id])
     if facts.bomb:
         b = facts.bomb
-        doc.p(t["bomb"].format(observed=b.observed, stars=f"{b.low_rating:g}", new=b.new_accounts,
+        doc.p(t["bomb"].format(source=safe_text(b.source, 40), observed=b.observed, stars=f"{b.low_rating:g}", new=b.new_accounts,
                                window=span(timedelta(seconds=facts.window), language),
                                baseline=span(timedelta(seconds=facts.baseline), language), base=b.baseline_count,
                                expected=f"{b.expected:.2f}", p=f"{b.p_value:.1e}", ids=_ids(b.mention_ids)))

@@ -33,18 +33,21 @@ class AttackQueries(MentionQueries):
         return self._by_entity(q)
 
     def low_rating_counts(self, entity_ids: Sequence[str], since: datetime, until: datetime,
-                          max_rating: float) -> dict[str, int]:
-        """Per entity: its mentions rated at most ``max_rating`` with event time in (since,
-        until], backfill included (history is what a baseline is made of). Entities with
-        none are absent."""
+                          max_rating: float) -> dict[str, dict[str, int]]:
+        """Per entity, per source: its mentions rated at most ``max_rating`` with event time in
+        (since, until], backfill included (history is what a baseline is made of). Entities
+        and sources with none are absent."""
         link = MentionEntityRow
-        q = (select(link.entity_id, func.count()).select_from(link)
+        q = (select(link.entity_id, MentionRow.source_id, func.count()).select_from(link)
              .join(MentionRow, MentionRow.id == link.mention_id)
              .where(link.entity_id.in_(list(entity_ids)), link.event_at > since, link.event_at <= until)
              .where(MentionRow.rating.is_not(None), MentionRow.rating <= max_rating)
-             .group_by(link.entity_id))
+             .group_by(link.entity_id, MentionRow.source_id))
+        out: dict[str, dict[str, int]] = {}
         with self.session() as s:
-            return {entity_id: n for entity_id, n in s.exec(q)}
+            for entity_id, source_id, n in s.exec(q):
+                out.setdefault(entity_id, {})[source_id] = n
+        return out
 
     def known_authors(self, entity_ids: Sequence[str], since: datetime, until: datetime,
                       authors: Sequence[str]) -> dict[str, set[str]]:
