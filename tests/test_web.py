@@ -127,10 +127,11 @@ def test_every_state_changing_post_needs_the_csrf_token(app, clock, receiver):
     c = sign_in(client(app))
     web = c.app
     posts = sorted({r.path for r in web.routes if "POST" in (r.methods or ()) and not r.path.startswith("/ack/")})
-    assert posts == ["/incidents/{id:int}/{action:str}", "/login", "/logout", "/mentions/{id:int}/label", "/settings",
+    assert posts == ["/incidents/{id:int}/{action:str}", "/login", "/logout", "/mentions/{id:int}/label",
+                     "/mentions/{id:int}/reply", "/mentions/{id:int}/reply/check", "/settings",
                      "/silences", "/silences/{id:int}/expire"]
     for path in (f"/incidents/{inc.id}/ack", f"/incidents/{inc.id}/resolve", "/login", "/logout", "/settings",
-                 "/silences", "/silences/1/expire", "/mentions/1/label"):
+                 "/silences", "/silences/1/expire", "/mentions/1/label", "/mentions/1/reply", "/mentions/1/reply/check"):
         r = c.post(path, data={"by": "x", "matchers": 'entity="dr-lin"', "duration": "1h", "label": "positive"})
         assert r.status_code == 403, path
         r = c.post(path, data={"csrf": "forged-token"})

@@ -4,16 +4,20 @@
 * ``GET /api/mentions``: the mention list's filters (``entity``, ``source``, ``label``,
   ``cause``, ``min_rating``, ``max_rating``, ``since``, ``until`` as dates in the viewer's
   zone), ``limit`` (1-500, default 50) and ``after`` (the ``next`` cursor of the previous
-  answer). Text is PHI-masked.
+  answer). Text is PHI-masked; a mention that exposes a patient has ``"restricted": true`` and,
+  for anyone but an admin, ``null`` title and text.
 * ``GET /api/incidents`` (``?status=open`` for the unresolved ones, ``limit``) and
   ``GET /api/incidents/<id>`` (with its timeline).
-* ``GET /mentions.csv``: the filtered list (up to 10,000 rows), masked; a cell that a
+* ``GET /mentions.csv``: the filtered list (up to 10,000 rows), masked (a restricted
+  mention's text is the restricted note, except for admins); a cell that a
   spreadsheet would run as a formula (it starts with = + - @ or a tab) gets a leading '.
 """
 from __future__ import annotations
 
 import csv
 import io
+from functools import partial
+from typing import Callable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -21,8 +25,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from monitor.store.mentions import StoredMention
 from monitor.web.auth import require, viewer_context
-from monitor.web.views import BadFilter, cursor_of, golden_hour, mention_filter, read_cursor, shown
+from monitor.web.views import BadFilter, ShownMention, cursor_of, golden_hour, mention_filter, read_cursor, shown
 
 CSV_ROWS = 10_000
 CSV_COLUMNS = ("id", "event_at", "source", "entities", "label", "negative_score", "causes", "rating", "title", "text",
@@ -36,21 +41,23 @@ def _limit(value: str | None, default: int, most: int) -> int:
         raise HTTPException(400, f"limit must be a number, got {value!r}") from None
 
 
-def _page(request: Request, limit: int):
+def _page(request: Request, limit: int) -> tuple[list, Callable[[StoredMention], ShownMention]]:
+    """(up to ``limit`` + 1 rows of the filtered list, how the signed-in user sees a row)."""
     user = require(request)
     app = request.app.state.repwatch
-    zone = viewer_context(request, user)["zone"]
+    ctx = viewer_context(request, user)
     try:
-        f = mention_filter(request.query_params, app.config, zone)
-        return app.store.mention_page(f, limit + 1, read_cursor(request.query_params.get("after")))
+        f = mention_filter(request.query_params, app.config, ctx["zone"])
+        rows = app.store.mention_page(f, limit + 1, read_cursor(request.query_params.get("after")))
     except BadFilter as exc:
         raise HTTPException(400, str(exc)) from None
+    return rows, partial(shown, admin=user.may("admin"), language=ctx["language"])
 
 
 def _mentions(request: Request) -> Response:
     limit = _limit(request.query_params.get("limit"), 50, 500)
-    rows = _page(request, limit)
-    body = {"mentions": [shown(m).as_json() for m in rows[:limit]],
+    rows, show = _page(request, limit)
+    body = {"mentions": [show(m).as_json() for m in rows[:limit]],
             "next": cursor_of(rows[limit - 1]) if len(rows) > limit else None}
     return JSONResponse(body)
 
@@ -105,12 +112,12 @@ def csv_cell(value) -> str:
 
 
 def _csv(request: Request) -> Response:
-    rows = [shown(m).as_json() for m in _page(request, CSV_ROWS)[:CSV_ROWS]]
+    rows, show = _page(request, CSV_ROWS)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
-    for r in rows:
-        r = {**r, "entities": " ".join(r["entities"]), "causes": " ".join(r["causes"])}
+    for m in map(show, rows[:CSV_ROWS]):
+        r = {**m.as_json(), "entities": " ".join(m.entities), "causes": " ".join(m.causes), "text": m.text}
         writer.writerow([csv_cell(r[c]) for c in CSV_COLUMNS])
     return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="mentions.csv"'})

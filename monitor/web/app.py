@@ -7,6 +7,8 @@ Routes
                                       pages (:mod:`monitor.web.pages`)
   /api/mentions, /api/incidents, /mentions.csv
                                       JSON and CSV (:mod:`monitor.web.api`)
+  /mentions/<id>/reply, /mentions/<id>/reply/check
+                                      reply drafts and the linter (:mod:`monitor.web.replies`)
 
 Every template is autoescaped: review text, names and reasons are untrusted.
 """
@@ -20,7 +22,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.templating import Jinja2Templates
 
-from monitor.web import api, auth, ops, pages
+from monitor.web import api, auth, ops, pages, replies
 from monitor.web.i18n import local, t
 from monitor.web.users import Users, session_secret, users_file
 
@@ -60,7 +62,7 @@ def create_app(app, *, healthz: Callable[[], tuple[int, dict]] | None = None,
     middleware = [Middleware(_Headers),
                   Middleware(SessionMiddleware, secret_key=session_secret(users_path), session_cookie="repwatch_session",
                              max_age=auth.SESSION_AGE, same_site="lax", https_only=app.config.web.behind_tls_proxy)]
-    web = Starlette(routes=[*ops.ROUTES, *auth.ROUTES, *pages.ROUTES, *api.ROUTES], middleware=middleware,
+    web = Starlette(routes=[*ops.ROUTES, *auth.ROUTES, *pages.ROUTES, *replies.ROUTES, *api.ROUTES], middleware=middleware,
                     exception_handlers={auth.LoginRequired: auth.login_redirect})
     web.state.repwatch = app
     web.state.templates = templates

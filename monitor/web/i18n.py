@@ -64,6 +64,14 @@ WORDS: dict[str, tuple[str, str]] = {  # key: (zh-TW, en)
     "silence.expired": ("已結束", "expired"),
     "settings.language": ("語言", "Language"), "settings.zone": ("時區", "Time zone"), "settings.save": ("儲存", "Save"),
     "label.correct": ("更正判定", "Correct the label"), "label.save": ("儲存", "Save"),
+    "restricted.admin": ("受限內容（公開了病人個資，僅管理員可見）", "restricted (exposes a patient; admins only)"),
+    "reply.draft": ("草擬回覆", "Draft a reply"), "reply.title": ("回覆草稿：提及 #{id}", "Reply draft: mention #{id}"),
+    "reply.check": ("檢查", "Check"), "reply.clean": ("檢查通過：沒有問題", "Checked: no flags"),
+    "reply.flagged": ("檢查發現 {n} 個問題，請修改後再檢查", "{n} flag(s): edit the reply and check again"),
+    "reply.span": ("位置", "Span"), "reply.rule": ("規則", "Rule"), "reply.excerpt": ("片段", "Excerpt"),
+    "reply.reason": ("原因", "Reason"), "reply.template": ("範本", "Template"),
+    "reply.note": ("這是草稿：檢查通過後，請自行複製到平台張貼。",
+                   "This is a draft: once it checks clean, copy it and post it on the platform yourself."),
 }
 
 

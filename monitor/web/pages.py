@@ -5,7 +5,9 @@
   :func:`monitor.charts.line_chart`) for ``?entity=`` or the six with the most this
   week; open incidents with the time left in the golden hour; source health.
 * ``/mentions``: the filtered mention list (entity, source, label, cause, rating, dates),
-  PHI masked, keyset pages of 50; responders correct a mention's label there.
+  PHI masked, keyset pages of 50 (a mention that exposes a patient shows its text to admins
+  only); responders correct a mention's label there and open a reply draft
+  (:mod:`monitor.web.replies`).
 * ``/incidents/<id>``: the timeline of alerts, pages, deliveries, escalations, the ack and
   the resolve; responders acknowledge and resolve here.
 * ``/silences``: list; responders add and expire. ``/sources``: each source's health.
@@ -94,7 +96,8 @@ def _mentions(request: Request) -> Response:
     rows = rows[:PAGE_SIZE]
     query = {k: v for k, v in params.items() if k != "after" and v}
     next_query = {**query, "after": cursor_of(rows[-1])} if more else None
-    return render(request, "mentions.html", user, mentions=[shown(m) for m in rows], params=query,
+    mentions = [shown(m, admin=user.may("admin"), language=ctx["language"]) for m in rows]
+    return render(request, "mentions.html", user, mentions=mentions, params=query,
                   next_query=next_query, entities=app.config.entities, sources=app.config.sources,
                   labels=LABELS, causes=CAUSES, may_label=user.may("responder"), here=str(request.url.path) + (
                       f"?{request.url.query}" if request.url.query else ""))

@@ -1,6 +1,6 @@
 """What the pages and the API share: the mention list's filters and keyset cursor read from
-a query string, a mention as shown (PHI masked), an incident's golden-hour figures, and
-the overview's chart series.
+a query string, a mention as shown (PHI masked; a restricted one's text to admins only), an
+incident's golden-hour figures, and the overview's chart series.
 """
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from monitor.causes import CAUSES
+from monitor.defence.phi import is_restricted, restricted_note
 from monitor.privacy import mask_phi, mask_url
 from monitor.store.dashboard import MentionFilter
 from monitor.store.mentions import StoredMention
@@ -80,7 +81,11 @@ def read_cursor(value: str | None) -> tuple[datetime, int] | None:
 
 @dataclass(frozen=True)
 class ShownMention:
-    """A mention as the dashboard shows it: title, text and URL with patient data masked."""
+    """A mention as the dashboard shows it: title, text and URL with patient data masked.
+
+    ``restricted``: the mention exposes a patient (:func:`monitor.defence.phi.is_restricted`).
+    ``hidden``: it is restricted and the viewer is no admin, so ``title`` is empty and ``text``
+    is the restricted note; the JSON then gives null for both, as ``repwatch mentions --json``."""
 
     id: int
     event_at: datetime
@@ -93,6 +98,8 @@ class ShownMention:
     title: str
     text: str
     url: str
+    restricted: bool = False
+    hidden: bool = False
 
     @property
     def link(self) -> str:
@@ -102,16 +109,22 @@ class ShownMention:
     def as_json(self) -> dict:
         return {"id": self.id, "event_at": self.event_at.isoformat(), "source": self.source,
                 "entities": list(self.entities), "label": self.label, "negative_score": self.negative,
-                "causes": list(self.causes), "rating": self.rating, "title": self.title, "text": self.text,
+                "causes": list(self.causes), "rating": self.rating, "restricted": self.restricted,
+                "title": None if self.hidden else self.title, "text": None if self.hidden else self.text,
                 "url": self.url}
 
 
-def shown(m: StoredMention) -> ShownMention:
-    text = mask_phi(m.text)
-    if len(text) > SHOWN_CHARS:
-        text = text[:SHOWN_CHARS] + "…"
+def shown(m: StoredMention, *, admin: bool, language: str) -> ShownMention:
+    """``m`` as ``admin`` (or anyone else) sees it, notes in ``language``."""
+    restricted = is_restricted(m.title, m.text)
+    if restricted and not admin:
+        title, text = "", restricted_note(language)
+    else:
+        title, text = mask_phi(m.title), mask_phi(m.text)
+        if len(text) > SHOWN_CHARS:
+            text = text[:SHOWN_CHARS] + "…"
     return ShownMention(m.id, m.event_at, m.source_id, m.entities, m.label or "", m.negative_score, tuple(m.causes),
-                        m.rating, mask_phi(m.title), text, mask_url(m.url))
+                        m.rating, title, text, mask_url(m.url), restricted, restricted and not admin)
 
 
 def golden_hour(inc, now: datetime) -> dict:
