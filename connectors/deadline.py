@@ -62,7 +62,7 @@ class Timers:
         """Run ``call`` at ``at`` (time.monotonic()); returns the handle :meth:`cancel` takes."""
         entry = [call]
         with self._cond:
-            if self._thread is None:
+            if self._thread is None or not self._thread.is_alive():  # first use, or a forked child
                 self._thread = threading.Thread(target=self._run, name="deadline-timers", daemon=True)
                 self._thread.start()
             heapq.heappush(self._heap, (at, next(self._tie), entry))
