@@ -25,7 +25,7 @@ MENTIONS = [StoredMention(1, "ga", "林志明 誤診", "誤診!電話 0912-345-6
             StoredMention(2, "ptt", "", "等了兩小時", "https://ptt.example/t/4", T, T, "negative", 0.81)]
 ATTACK = AlertView(AttackFacts(signals=("near-duplicate", "rating-bomb", "cross-posting"),
                                clusters=(Cluster((1, 2), ("ga", "ptt"), ("user-a", "user-b"), 0.81, 0.9),),
-                               bomb=Bomb((1, 2), 7, 5, 3, 0.14, 1e-6, 2.0),
+                               bomb=Bomb("google", (1, 2), 7, 5, 3, 0.14, 1e-6, 2.0),
                                cross_posts=(CrossPost("user-a", ("ga", "ptt"), (1, 2)),),
                                window=86400, baseline=28 * 86400))
 ENGLISH = re.compile(r"critical|\b\d+[hmd]\b|\d+[hmd]\d|link|CST", re.IGNORECASE)

@@ -6,7 +6,8 @@ Near-duplicates: a text is folded (:func:`monitor.text.fold`: NFKC, case, Tradit
 Simplified), every character that is not a letter or digit is dropped (punctuation, emoji,
 spaces between CJK characters), and it becomes its set of shingles: character bigrams
 within runs of CJK characters (most Chinese words are two characters; no segmentation is
-needed) and character ``SHINGLE``-grams within the other runs (Latin words and digits). A MinHash signature (``PERMUTATIONS`` hash
+needed) and character ``SHINGLE``-grams within the other runs (Latin words and digits).
+A MinHash signature (``PERMUTATIONS`` hash
 functions) is cut into ``BANDS`` bands; texts sharing a band are candidates, and a
 candidate pair is kept only when the exact Jaccard similarity of the two shingle sets is
 at least ``similarity``. Kept pairs are joined into clusters (union-find). A cluster is
@@ -20,7 +21,8 @@ Rating bomb, per source (a bomb hits one platform; real complaints spread over s
 a bad day of the listing is not a bomb on each): ``k`` low ratings (``<= low_rating``) on
 the source in the window against ``B`` there in the baseline before it. The expected count
 is ``(B + 1) * window / baseline`` (one added, so a listing with no history is not
-infinitely surprised) and the burst is the Poisson tail ``P(X >= k)``. It is evidence when ``k >= min_low`` and the tail is at most ``max_p`` when at
+infinitely surprised) and the burst is the Poisson tail ``P(X >= k)``. It is evidence when
+``k >= min_low`` and the tail is at most ``max_p`` when at
 least ``new_share`` of the low ratings come from accounts first seen in the window (not
 seen on the listing during the baseline), or at most ``max_p / 100`` otherwise.
 

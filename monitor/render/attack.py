@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Sequence
 
 from monitor.alerting.facts import AttackFacts
+from monitor.defence.phi import is_restricted, restricted_note
 from monitor.render.doc import Doc, Item, span
 from monitor.render.safe import safe_text
 from monitor.store import StoredMention
@@ -34,8 +35,8 @@ _TEXT = {
         "sep": ", ",
         "cluster": "{n} near-duplicate mentions: ids {ids}; sources {sources}; accounts {authors}; "
                    "similarity {lo}–{mean} (lowest–mean).",
-        "bomb": "Low ratings on {source}: {observed} (≤ {stars}★) in {window}, {new} of them from accounts first seen in it; "
-                "the {baseline} baseline ({base} low ratings) predicts {expected} (Poisson p = {p}). Ids {ids}.",
+        "bomb": "Low ratings on {source}: {observed} (≤ {stars}★) in {window}, {new} of them from accounts first "
+                "seen in it; the {baseline} baseline ({base} low ratings) predicts {expected} (Poisson p = {p}). Ids {ids}.",
         "cross": "Account {author} posted on {n} sources: {sources}; ids {ids}.",
         "none": "(none)",
     },
@@ -57,9 +58,10 @@ def _ids(ids: Sequence[int]) -> str:
     return shown + (f" … (+{len(ids) - MAX_IDS})" if len(ids) > MAX_IDS else "")
 
 
-def _excerpt(m: StoredMention) -> Item:
+def _excerpt(m: StoredMention, language: str) -> Item:
     who = safe_text(m.author or "-", 40)
-    return Item(f"#{m.id} {who}: {safe_text(m.text or m.title, 100)}", None, safe_text(m.source_id, 40))
+    text = restricted_note(language) if is_restricted(m.title, m.text) else safe_text(m.text or m.title, 100)
+    return Item(f"#{m.id} {who}: {text}", None, safe_text(m.source_id, 40))
 
 
 def attack_headline(facts: AttackFacts, language: str) -> str:
@@ -81,10 +83,11 @@ def attack_evidence(doc: Doc, facts: AttackFacts, mentions: Sequence[StoredMenti
         doc.p(t["cluster"].format(n=len(c.mention_ids), ids=_ids(c.mention_ids), sources=_names(c.sources, t),
                                   authors=_names(c.authors, t), lo=f"{c.min_similarity:.2f}",
                                   mean=f"{c.mean_similarity:.2f}"))
-        doc.items([_excerpt(by_id[i]) for i in c.mention_ids[:MAX_EXCERPTS] if i in by_id])
+        doc.items([_excerpt(by_id[i], language) for i in c.mention_ids[:MAX_EXCERPTS] if i in by_id])
     if facts.bomb:
         b = facts.bomb
-        doc.p(t["bomb"].format(source=safe_text(b.source, 40), observed=b.observed, stars=f"{b.low_rating:g}", new=b.new_accounts,
+        doc.p(t["bomb"].format(source=safe_text(b.source, 40), observed=b.observed, stars=f"{b.low_rating:g}",
+                               new=b.new_accounts,
                                window=span(timedelta(seconds=facts.window), language),
                                baseline=span(timedelta(seconds=facts.baseline), language), base=b.baseline_count,
                                expected=f"{b.expected:.2f}", p=f"{b.p_value:.1e}", ids=_ids(b.mention_ids)))
