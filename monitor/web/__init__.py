@@ -14,7 +14,18 @@ Modules
 """
 from __future__ import annotations
 
-from monitor.web.app import create_app
-from monitor.web.server import WebServer
-
 __all__ = ["WebServer", "create_app"]
+
+
+def __getattr__(name: str):
+    # lazy: the CLI imports monitor.web.users for `repwatch user`, and Starlette, Jinja2 and
+    # uvicorn cost about two seconds that no other command should pay
+    if name == "create_app":
+        from monitor.web.app import create_app
+
+        return create_app
+    if name == "WebServer":
+        from monitor.web.server import WebServer
+
+        return WebServer
+    raise AttributeError(name)

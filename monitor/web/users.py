@@ -23,7 +23,6 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from monitor.config.web import default_users_file
 from monitor.errors import RepwatchError
 
 log = logging.getLogger("repwatch.http")
@@ -53,6 +52,8 @@ class User:
 
 def users_file(config) -> Path:
     """Where the config's users live."""
+    from monitor.config.web import default_users_file  # lazy: `repwatch --version` need not load the config code
+
     if config.web.users_file:
         return Path(config.web.users_file)
     return default_users_file(config.storage.url, config.path)
