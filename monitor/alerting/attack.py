@@ -79,6 +79,38 @@ def reason(facts: AttackFacts) -> str:
     return "; ".join(parts)
 
 
+def history_needed(rule: Rule, window: Mapping[str, Sequence[StoredMention]],
+                   threshold: float) -> tuple[set[str], dict[str, set[str]]]:
+    """Which entities' baselines the window can need, and whose accounts: a rating bomb needs
+    ``min_low`` low ratings on one source in the window, a cross-poster negative posts on
+    ``min_platforms`` sources; without them the history cannot change the verdict, so an idle
+    run reads none of it (at 1,000,000 stored mentions the baseline read cost 670 ms a run)."""
+    bombs: set[str] = set()
+    authors: dict[str, set[str]] = {}
+    ignore = frozenset(filter(None, (account(a, frozenset()) for a in rule.ignore_authors)))
+    for entity_id, mentions in window.items():
+        low: dict[str, list[StoredMention]] = {}
+        negative: dict[str, list[StoredMention]] = {}  # by account, as cross_posters groups them
+        for m in mentions:
+            if m.rating is not None and m.rating <= rule.low_rating:
+                low.setdefault(m.source_id, []).append(m)
+            handle = account(m.author, ignore)
+            if handle is not None and post_of(rule, m, threshold).negative:
+                negative.setdefault(handle, []).append(m)
+        names: set[str] = set()
+        if "rating-bomb" in rule.signals:
+            crowded = [ms for ms in low.values() if len(ms) >= rule.min_low]
+            if crowded:
+                bombs.add(entity_id)
+                names.update(m.author for ms in crowded for m in ms if m.author)
+        if "cross-posting" in rule.signals:
+            names.update(m.author for ms in negative.values() if len({m.source_id for m in ms}) >= rule.min_platforms
+                         for m in ms)
+        if names:
+            authors[entity_id] = names
+    return bombs, authors
+
+
 def attack_findings(rule: Rule, entities: Sequence[Entity], store: Store, now: datetime,
                     threshold: float) -> Iterator[tuple[Entity, AttackFinding]]:
     """Each entity of ``rule`` with an attack in the window not yet paged in full."""
@@ -90,11 +122,13 @@ def attack_findings(rule: Rule, entities: Sequence[Entity], store: Store, now: d
         alerted.setdefault(alert.entity_id, set()).update(alert.mention_id_set)
     baseline_low: dict[str, dict[str, int]] = {}
     known: dict[str, set[str]] = {}
-    if {"rating-bomb", "cross-posting"} & set(rule.signals) and window:
-        since = start - rule.baseline
-        baseline_low = store.low_rating_counts(ids, since, start, rule.low_rating)
-        authors = {m.author for ms in window.values() for m in ms if m.author}
-        known = store.known_authors(list(window), since, start, sorted(authors))
+    bombs, authors = history_needed(rule, window, threshold)
+    since = start - rule.baseline
+    if bombs:
+        baseline_low = store.low_rating_counts(sorted(bombs), since, start, rule.low_rating)
+    if authors:
+        known = store.known_authors(sorted(authors), since, start,
+                                    sorted({a for names in authors.values() for a in names}))
     for entity in entities:
         mentions = window.get(entity.id, [])
         facts = evaluate_attack(rule, mentions, baseline_low.get(entity.id, {}), known.get(entity.id, set()),
