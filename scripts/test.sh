@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up and run the whole test suite: a virtualenv in .venv, the package with its test
 # extras, a throwaway PostgreSQL server and Redis server, then pytest. Usage: bash scripts/test.sh [pytest args]
-# With no arguments: the suite on one pytest-xdist worker per core (at most 4), then the tests marked
+# With no arguments: the suite on one pytest-xdist worker per core (at most 4; each test file on one
+# worker, so a module's fixtures are built once), then the tests marked
 # `serial` (throughput ratios that need the machine's spare cores) alone. With arguments: pytest as given.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,6 @@ if [ $# -gt 0 ]; then
 fi
 workers=$(python -c 'import os; print(max(1, min(4, len(os.sched_getaffinity(0)))))')
 status=0
-python -m pytest -ra -n "$workers" --dist loadgroup -m "not serial" || status=$?
+python -m pytest -ra -n "$workers" --dist loadfile -m "not serial" || status=$?
 python -m pytest -ra -m serial || status=$?
 exit "$status"

@@ -14,7 +14,6 @@ from monitor.sentiment.build import build_model
 from monitor.sentiment.onnxe5 import WINDOW, OnnxEncoder, check_model, ensure_model, model_name
 
 pytest.importorskip("onnxruntime")
-pytestmark = pytest.mark.xdist_group("onnx")  # one worker builds the shallow graphs once
 
 TEXTS = ["林醫師態度非常差,等了兩個小時", "The doctor was kind and explained everything.", "診所明天休診", "😡",
          "", "混合 mixed テキスト"]
