@@ -315,7 +315,7 @@ def main() -> None:
             results["PostgreSQL"] = measure(url, work, args.runs)
         finally:
             drop_pg(base, name)
-    print(f"\n{args.mentions:,} stored mentions, 50 entities, a year; rules: the example's burst, 2 severe, spike")
+    print(f"\n{args.mentions:,} stored mentions, 50 entities, a year; rules: the example's (burst, 2 severe, spike, extortion, phi-exposure, attack)")
     for engine, r in results.items():
         report(engine, r)
 
