@@ -27,11 +27,10 @@ sys.path.insert(0, str(ROOT))
 from argon2 import PasswordHasher  # noqa: E402
 from starlette.testclient import TestClient  # noqa: E402
 
-from bench.process_1m import ENTITIES, NOW, SOURCES, fill, schema_key  # noqa: E402
+from bench.process_1m import ENTITIES, NOW, SOURCES, build_sqlite  # noqa: E402
 from monitor.app import App  # noqa: E402
 from monitor.clock import ManualClock  # noqa: E402
 from monitor.config import load_config  # noqa: E402
-from monitor.store import Store  # noqa: E402
 from monitor.web import create_app  # noqa: E402
 from monitor.web.users import Users, users_file  # noqa: E402
 
@@ -61,24 +60,7 @@ def config_text(url: str) -> str:
 
 
 def build(n: int) -> Path:
-    path = ROOT / ".data" / "bench" / f"dashboard_{n}_{schema_key()}.db"
-    if path.exists():
-        return path
-    import sqlite3
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".building")
-    partial.unlink(missing_ok=True)
-    Store(f"sqlite:///{partial}").close()  # today's schema
-    t0 = time.perf_counter()
-    conn = sqlite3.connect(partial)
-    conn.execute("PRAGMA journal_mode=DELETE")
-    conn.execute("PRAGMA synchronous=OFF")
-    fill(conn, "?", n, sqlite=True)  # no ANALYZE: repwatch never runs it
-    conn.close()
-    partial.rename(path)
-    print(f"built {path.name}: {n:,} mentions in {time.perf_counter() - t0:.0f} s")
-    return path
+    return build_sqlite(n, prefix="dashboard")
 
 
 def signed_in(web) -> TestClient:

@@ -193,8 +193,10 @@ def schema_key() -> str:
     return f"{migrate.head()}-{hashlib.sha1(repr(shape).encode()).hexdigest()[:8]}"
 
 
-def build_sqlite(n: int) -> Path:
-    path = ROOT / ".data" / "bench" / f"process_{n}_{schema_key()}.db"
+def build_sqlite(n: int, prefix: str = "process") -> Path:
+    """The filled SQLite file, built once per size and schema under .data/bench/ (``prefix``
+    keeps each bench's copy apart, since a bench may write to its own)."""
+    path = ROOT / ".data" / "bench" / f"{prefix}_{n}_{schema_key()}.db"
     if path.exists():
         return path
     import sqlite3
