@@ -1,5 +1,5 @@
-"""Recall and precision of the extortion detector per language, on the labelled train and
-frozen test splits (monitor/defence/data/extortion).
+"""Recall and precision of the extortion detector per language, on the labelled train split,
+the frozen test split and the frozen blind split by a second author (monitor/defence/data/extortion).
 
     python bench/extortion_eval.py            # a table per split
     python bench/extortion_eval.py --errors   # also every miss and false alert on train
@@ -7,7 +7,8 @@ frozen test splits (monitor/defence/data/extortion).
 A row labelled ``extortion`` is found when :func:`monitor.defence.extortion.detect_extortion`
 returns a frame; a row labelled ``ordinary`` (complaints that mention money, refunds, prices
 or lawsuits) that raises one is a false alert. The test split was committed before the
-detector was written; tune on train only (``--errors`` never prints test rows).
+detector was written, the blind split before the detector's second round of changes; tune on train
+only (``--errors`` never prints test or blind rows).
 """
 from __future__ import annotations
 
@@ -66,7 +67,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--errors", action="store_true", help="print the train rows the detector gets wrong")
     args = ap.parse_args()
-    for split in ("train", "test"):
+    for split in ("train", "test", "blind"):
         scores, wrong = score(load(split))
         print(f"{split}:")
         print(f"  {'lang':<6} {'recall':>7} {'precision':>9} {'extortion':>9} {'found':>5} {'ordinary':>8} "
