@@ -1,8 +1,9 @@
 """Recall and precision of the extortion detector per language, on the labelled train split,
 the frozen test split and the frozen blind split by a second author (monitor/defence/data/extortion).
 
-    python bench/extortion_eval.py            # a table per split
+    python bench/extortion_eval.py            # the train split's table
     python bench/extortion_eval.py --errors   # also every miss and false alert on train
+    python bench/extortion_eval.py --frozen   # also the frozen test and blind splits
 
 A row labelled ``extortion`` is found when :func:`monitor.defence.extortion.detect_extortion`
 returns a frame; a row labelled ``ordinary`` (complaints that mention money, refunds, prices
@@ -66,8 +67,10 @@ def score(rows: list[dict]) -> tuple[dict[str, Score], list[tuple[dict, object]]
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--errors", action="store_true", help="print the train rows the detector gets wrong")
+    ap.add_argument("--frozen", action="store_true",
+                    help="also score the frozen test and blind splits (once per change, never while tuning)")
     args = ap.parse_args()
-    for split in ("train", "test", "blind"):
+    for split in ("train", "test", "blind") if args.frozen else ("train",):
         scores, wrong = score(load(split))
         print(f"{split}:")
         print(f"  {'lang':<6} {'recall':>7} {'precision':>9} {'extortion':>9} {'found':>5} {'ordinary':>8} "
