@@ -1,27 +1,36 @@
-"""Recall and precision of the extortion detector per language, on the labelled train split,
-the frozen test split and the frozen blind split by a second author (monitor/defence/data/extortion).
+"""Recall and precision of the extortion detector per language: on the labelled train split, leave
+one author out, on other writers' ordinary texts, and on the frozen splits (monitor/defence/data/extortion).
 
-    python bench/extortion_eval.py            # the train split's table
+    python bench/extortion_eval.py            # the train split's table (the shipped gate saw these rows)
     python bench/extortion_eval.py --errors   # also every miss and false alert on train
+    python bench/extortion_eval.py --cross    # leave-one-author-out: the gate refitted without each author
+    python bench/extortion_eval.py --outside  # false alerts and cost per mention on the sentiment corpora
     python bench/extortion_eval.py --frozen   # also the frozen test and blind splits
 
 A row labelled ``extortion`` is found when :func:`monitor.defence.extortion.detect_extortion`
 returns a frame; a row labelled ``ordinary`` (complaints that mention money, refunds, prices
-or lawsuits) that raises one is a false alert. The test split was committed before the
-detector was written, the blind split before the detector's second round of changes; tune on train
-only (``--errors`` never prints test or blind rows).
+or lawsuits) that raises one is a false alert. ``--cross`` refits the gate
+(:func:`monitor.defence.extortion_fit.cross_author`) on every author but one and scores that
+one's rows: the figure that predicts a new author. The test split was committed before the
+detector was written, the blind split before the detector's second round of changes; tune on
+train only (``--errors`` never prints test or blind rows).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from monitor.defence.extortion import detect_extortion
 
 DATA = Path(__file__).resolve().parent.parent / "monitor" / "defence" / "data" / "extortion"
+ROOT = Path(__file__).resolve().parent.parent
 LANGUAGES = ("zh-TW", "en")
+# texts by other writers (reviews of every kind, news, tweets) that are not extortion by the
+# policy: the sentiment corpora, less their rows whose causes name extortion
+OUTSIDE = (ROOT / "monitor" / "sentiment" / "corpus", ROOT / ".data" / "sets")
 
 
 @dataclass
@@ -40,48 +49,96 @@ class Score:
         raised = self.found + self.false_alerts
         return self.found / raised if raised else 1.0
 
+    def add(self, label: str, raised: bool) -> None:
+        if label == "extortion":
+            self.extortion += 1
+            self.found += raised
+        else:
+            self.ordinary += 1
+            self.false_alerts += raised
+
 
 def load(split: str) -> list[dict]:
     with open(DATA / f"{split}.jsonl", encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
 
 
+def tally(rows: list[dict], raised: list[bool]) -> dict[str, Score]:
+    scores = {lang: Score() for lang in (*LANGUAGES, "all")}
+    for row, hit in zip(rows, raised):
+        scores[row["lang"]].add(row["label"], hit)
+        scores["all"].add(row["label"], hit)
+    return scores
+
+
 def score(rows: list[dict]) -> tuple[dict[str, Score], list[tuple[dict, object]]]:
     """A score per language (and "all"), and the rows the detector got wrong."""
-    scores = {lang: Score() for lang in (*LANGUAGES, "all")}
-    wrong = []
-    for row in rows:
-        found = detect_extortion(row["text"])
-        for s in (scores[row["lang"]], scores["all"]):
-            if row["label"] == "extortion":
-                s.extortion += 1
-                s.found += found is not None
-            else:
-                s.ordinary += 1
-                s.false_alerts += found is not None
-        if (found is not None) != (row["label"] == "extortion"):
-            wrong.append((row, found))
-    return scores, wrong
+    found = [detect_extortion(row["text"]) for row in rows]
+    wrong = [(row, f) for row, f in zip(rows, found) if (f is not None) != (row["label"] == "extortion")]
+    return tally(rows, [f is not None for f in found]), wrong
+
+
+def cross_author() -> dict[str, dict[str, Score]]:
+    """Leave-one-author-out scores of train, per held-out author."""
+    from monitor.defence.extortion_fit import cross_author as verdicts, rows_for_fit
+
+    d = rows_for_fit(log=lambda *_: None)
+    return {author: tally([d.rows[i] for i in idx], pred.tolist()) for author, (idx, pred) in verdicts(d).items()}
+
+
+def outside() -> None:
+    """False alerts on other writers' zh/en texts, and what a mention costs."""
+    texts = []
+    for folder in OUTSIDE:
+        for path in sorted(folder.glob("*.jsonl")):
+            with open(path, encoding="utf-8") as fh:
+                rows = [json.loads(line) for line in fh if line.strip()]
+            texts += [r["text"] for r in rows if r.get("lang") in ("zh-TW", "zh-CN", "en") and "label" in r
+                      and "extortion" not in (r.get("causes") or [])]
+    texts = list(dict.fromkeys(texts))
+    detect_extortion("warm up: refund me and I'll delete the review")
+    from monitor.defence.extortion_cues import cue_spans, worth_encoding
+    from monitor.defence.lint import normal_form
+
+    passed = sum(worth_encoding(cue_spans(normal_form(t)[1])) for t in texts)
+    t0 = time.perf_counter()
+    raised = [t for t in texts if detect_extortion(t) is not None]
+    spent = time.perf_counter() - t0
+    print(f"outside: {len(texts)} distinct zh/en texts of the sentiment corpora, {passed} passed the prefilter "
+          f"({passed / len(texts):.1%}), {len(raised)} raised; {spent / len(texts) * 1000:.2f} ms per mention "
+          f"on average, {spent / max(passed, 1) * 1000:.1f} ms per encoded mention")
+    for text in raised:
+        print(f"    raised: {text[:160]!r}")
+
+
+def print_table(title: str, scores: dict[str, Score]) -> None:
+    print(f"{title}:")
+    print(f"  {'lang':<6} {'recall':>7} {'precision':>9} {'extortion':>9} {'found':>5} {'ordinary':>8} {'false':>5}")
+    for lang, s in scores.items():
+        print(f"  {lang:<6} {s.recall:>7.3f} {s.precision:>9.3f} {s.extortion:>9} {s.found:>5} {s.ordinary:>8} "
+              f"{s.false_alerts:>5}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--errors", action="store_true", help="print the train rows the detector gets wrong")
+    ap.add_argument("--cross", action="store_true", help="leave-one-author-out scores of train")
+    ap.add_argument("--outside", action="store_true", help="false alerts on the sentiment corpora, cost per mention")
     ap.add_argument("--frozen", action="store_true",
                     help="also score the frozen test and blind splits (once per change, never while tuning)")
     args = ap.parse_args()
     for split in ("train", "test", "blind") if args.frozen else ("train",):
         scores, wrong = score(load(split))
-        print(f"{split}:")
-        print(f"  {'lang':<6} {'recall':>7} {'precision':>9} {'extortion':>9} {'found':>5} {'ordinary':>8} "
-              f"{'false':>5}")
-        for lang, s in scores.items():
-            print(f"  {lang:<6} {s.recall:>7.3f} {s.precision:>9.3f} {s.extortion:>9} {s.found:>5} {s.ordinary:>8} "
-                  f"{s.false_alerts:>5}")
+        print_table(split, scores)
         if args.errors and split == "train":
             for row, found in wrong:
                 what = f"false alert ({found.frame}: {' | '.join(found.phrases)})" if found else "missed"
                 print(f"    {row['id']} {what}: {row['text']}")
+    if args.cross:
+        for author, scores in cross_author().items():
+            print_table(f"train, {author} held out (gate fitted on the other authors)", scores)
+    if args.outside:
+        outside()
 
 
 if __name__ == "__main__":

@@ -193,23 +193,64 @@ def test_labelled_extortion_set_shape_and_hash_split():
         for label in ("extortion", "ordinary"):
             assert sum(r["lang"] == lang and r["label"] == label for r in test) >= 15
     for row in rows:
-        assert row["author"] == "helper-h4" and row["lang"] in ("zh-TW", "en") and row["text"].strip()
+        assert row["lang"] in ("zh-TW", "en") and row["label"] in ("extortion", "ordinary") and row["text"].strip()
+        assert row["author"] == {"ex": "helper-h4", "xt": "helper-xt", "xc": "helper-xc"}[row["id"][:2]]
+    assert {r["author"] for r in test} == {"helper-h4"}  # later authors' rows went to train only
+    for author in ("helper-h4", "helper-xt", "helper-xc"):  # each author wrote both labels in both languages
+        mine = [r for r in train if r["author"] == author]
+        assert {(r["lang"], r["label"]) for r in mine} == {(l, k) for l in ("zh-TW", "en") for k in ("extortion", "ordinary")}
     in_test = {r["id"] for r in test}
-    for row in rows:  # batch 1 split by hash; later batches went to train only
-        if row.get("batch", 1) == 1:
+    for row in rows:  # helper-h4's batch 1 split by hash; later batches went to train only
+        if row["author"] == "helper-h4" and row.get("batch", 1) == 1:
             assert (hashlib.sha256(row["id"].encode()).digest()[0] < 77) == (row["id"] in in_test)
         else:
             assert row["id"] not in in_test
 
 
-def test_frozen_test_split_floor():
-    """The figures in monitor/defence/data/extortion/README.md, as a floor."""
-    scores, _ = _bench().score(_bench().load("test"))
-    assert scores["zh-TW"].recall >= 0.95 and scores["en"].recall >= 0.94
-    assert scores["all"].recall >= 0.94 and scores["all"].precision >= 0.97
-    assert scores["all"].false_alerts <= 1
-    train, _ = _bench().score(_bench().load("train"))
-    assert train["all"].recall == 1.0 and train["all"].false_alerts == 0
+def test_extortion_gate_is_fitted_on_the_whole_train_split_and_scores_it():
+    """The shipped gate saw every train row; its threshold keeps 90 % of the extortion rows on
+    out-of-author scores, so train itself is not 1.0 (figures in the data README)."""
+    from monitor.defence.extortion_gate import default_gate
+
+    train = _bench().load("train")
+    assert default_gate().meta["trained_on"]["rows"] == len(train)
+    assert default_gate().meta["trained_on"]["authors"] == ["helper-h4", "helper-xc", "helper-xt"]
+    scores, _ = _bench().score(train)
+    assert scores["all"].recall >= 0.88 and scores["all"].precision >= 0.98
+    for lang in ("zh-TW", "en"):
+        assert scores[lang].recall >= 0.87 and scores[lang].false_alerts <= 4
+
+
+def test_extortion_leave_one_author_out_floor():
+    """Refitted without each author, the gate still finds most of that author's extortion rows
+    with few false alerts: the figure that predicts a new writer (data README, a floor a few
+    rows below the measured one)."""
+    scores = _bench().cross_author()
+    assert set(scores) == {"helper-h4", "helper-xc", "helper-xt"}
+    for author, by_lang in scores.items():
+        assert by_lang["all"].recall >= 0.65 and by_lang["all"].precision >= 0.82, author
+    found = sum(s["all"].found for s in scores.values())
+    raised = found + sum(s["all"].false_alerts for s in scores.values())
+    assert found / sum(s["all"].extortion for s in scores.values()) >= 0.80 and found / raised >= 0.86
+
+
+def test_extortion_prefilter_keeps_the_encoder_off_ordinary_mentions(monkeypatch):
+    """Texts without two of the policy's word classes never reach the encoder; one that has
+    them is encoded once, and the learned verdict's evidence is a sentence as written."""
+    from monitor.defence.extortion_gate import GATE_FILE, ExtortionGate
+
+    gate = ExtortionGate.load(GATE_FILE)
+    encoded = []
+    real = gate.encoder()
+    monkeypatch.setattr(gate, "encoder", lambda: type("Counting", (), {
+        "encode": staticmethod(lambda texts: encoded.extend(texts) or real.encode(texts))})())
+    for text in ("預約等了兩個小時,醫生態度很差。", "Great dentist, gentle and on time.", "勒索", "$$$"):
+        assert detect_extortion(text, gate) is None
+    assert encoded == []
+    found = detect_extortion("Hi, it's Jess from Tuesday. Make it worth my while and this review vanishes.", gate)
+    assert len(encoded) == 1 and found is not None and found.frame == "pay-to-delete"
+    assert found.phrases and all(p in "Hi, it's Jess from Tuesday. Make it worth my while and this review vanishes."
+                                 for p in found.phrases)
 
 
 # --------------------------------------------------------------------------- PHI exposure
