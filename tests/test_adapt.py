@@ -1,9 +1,9 @@
 """repwatch sentiment adapt / rollback: the clinic's corrections retrain the built-in head.
 
 Real parts: a SQLite file with labelled mentions, the int8 encoder, samples of the shipped
-registry rows and domain corpus (a sixth and a half: every row is encoded one text per run,
-so the whole of both would cost this test two minutes on a cold cache; bench/ and the README
-time the full adapt), the head file the daemon loads on its next start.
+registry rows and domain corpus (a twelfth and a quarter: every row is encoded one text per
+run, so the whole of both would cost this test two minutes on a cold cache; bench/ and the
+README time the full adapt), the head file the daemon loads on its next start.
 """
 from __future__ import annotations
 
@@ -76,10 +76,10 @@ def test_adapt_learns_corrections_keeps_previous_head_and_rolls_back(tmp_path, m
 
     reg_lines = recipe.REGISTRY_SAMPLE.read_text(encoding="utf-8").splitlines(True)
     sample = tmp_path / "registry-sample.jsonl"
-    sample.write_text("".join(reg_lines[::6]), encoding="utf-8")
+    sample.write_text("".join(reg_lines[::12]), encoding="utf-8")
     monkeypatch.setattr(recipe, "REGISTRY_SAMPLE", sample)
     domain = recipe.domain_rows()
-    monkeypatch.setattr(recipe, "domain_rows", lambda: domain[::2])
+    monkeypatch.setattr(recipe, "domain_rows", lambda: domain[::4])
 
     assert builtin_head() == DEFAULT_HEAD
     started = time.perf_counter()
@@ -108,11 +108,11 @@ def test_adapt_learns_corrections_keeps_previous_head_and_rolls_back(tmp_path, m
     assert after >= 0.75 * len(learned) and after > before
 
     # a second adapt keeps the first as the previous head; rollback restores it, then the shipped head
-    # (what the second one learns is not the point: a twelfth of the registry sample, already
+    # (what the second one learns is not the point: a 24th of the registry sample, already
     # encoded by the first, makes it a different head quickly)
     first = adapted.read_bytes()
-    small = tmp_path / "registry-sample-12.jsonl"
-    small.write_text("".join(reg_lines[::12]), encoding="utf-8")
+    small = tmp_path / "registry-sample-24.jsonl"
+    small.write_text("".join(reg_lines[::24]), encoding="utf-8")
     monkeypatch.setattr(recipe, "REGISTRY_SAMPLE", small)
     assert main(["sentiment", "adapt", "--config", str(cfg)]) == 0
     assert (tmp_path / "heads" / "adapted.prev.json").read_bytes() == first

@@ -4,6 +4,7 @@ follows every write; /metrics and an idle process() do not grow with history."""
 from __future__ import annotations
 
 import random
+import shutil
 from datetime import timedelta
 
 import pytest
@@ -281,15 +282,29 @@ def app_for(tmp_path, store: Store, clock):
     return App(load_config(cfg), scorer=FakeScorer(), store=store, clock=clock, notifier=Delivered())
 
 
+@pytest.fixture(scope="module")
+def histories(tmp_path_factory) -> dict[int, object]:
+    """The seeded SQLite files with 1,000 and 100,000 old mentions, written once; each test
+    works on its own copy."""
+    folder = tmp_path_factory.mktemp("histories")
+    paths = {}
+    for n in (1_000, 100_000):
+        store = Store(f"sqlite:///{folder / f'{n}.db'}")
+        seed(store)
+        bulk_history(store, n)
+        store.close()
+        paths[n] = folder / f"{n}.db"
+    return paths
+
+
 @pytest.mark.parametrize("what", ["metrics", "process"])
-def test_metrics_and_an_idle_process_cost_the_same_with_100_times_the_history(tmp_path, clock, what):
+def test_metrics_and_an_idle_process_cost_the_same_with_100_times_the_history(tmp_path, clock, what, histories):
     from monitor.metrics import metrics_payload
 
     costs, scans = [], []
-    for n in (1_000, 100_000):
+    for n, template in histories.items():
+        shutil.copy(template, tmp_path / f"{n}.db")
         store = Store(f"sqlite:///{tmp_path / f'{n}.db'}")
-        seed(store)
-        bulk_history(store, n)
         (tmp_path / str(n)).mkdir()
         app = app_for(tmp_path / str(n), store, clock)
         app.process()  # the recent mentions are scored and alerted once
