@@ -25,7 +25,7 @@ import pytest
 from tests.conftest import _pg_url, connected_before, write_config
 
 ROOT = Path(__file__).parent.parent
-pytestmark = [pytest.mark.redis, pytest.mark.serial]
+pytestmark = pytest.mark.redis
 ENTRY = """<entry><id>tag:google.com,2013:googlealerts/feed:{key}</id><title type="html">{title}</title>
 <link href="https://www.google.com/url?rct=j&amp;sa=t&amp;url=https://news.example.tw/{key}&amp;ct=ga"></link>
 <published>{at}</published><updated>{at}</updated><content type="html">{text}</content></entry>"""
@@ -346,6 +346,7 @@ def test_the_scheduler_keeps_its_grid_and_never_queues_a_pending_source_twice(tm
     assert schedule.due_at["a"] == schedule.due_at["b"] == start + timedelta(hours=2)  # the grid, not late + 1h
 
 
+@pytest.mark.serial  # a throughput ratio: it needs the machine's spare cores, so it runs alone
 def test_two_workers_poll_about_twice_as_much_and_store_each_mention_once(tmp_path, pg_db, redis_url, feeds, procs):
     n = 40
     for i in range(n):
