@@ -28,6 +28,11 @@ class ProcessLoop:
         """Ask for a run; returns at once."""
         self._wake.set()
 
+    def nap(self, seconds: float) -> bool:
+        """Wait up to ``seconds`` inside a run; True, at once, when a wake arrives meanwhile
+        (the wake stays pending, so the next run follows this one)."""
+        return self._wake.wait(seconds)
+
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="process", daemon=True)
         self._thread.start()

@@ -12,7 +12,12 @@ therefore scored in small chunks and *paced*:
   (the rest at the next run, after the rules);
 * after each chunk of history the run ends early if live mentions arrived meanwhile (the
   rules and the next run take them first), and while polls are running it waits as long
-  as the chunk took, so history takes at most half the time the polls could use.
+  as the chunk took, so history takes at most half the time the polls could use. That
+  wait is a nap the daemon's processing loop cuts short when a poll stores something new
+  (:meth:`monitor.processing.ProcessLoop.nap`): the run then ends, and the next one scores
+  and pages the new mention at once instead of after the nap. A chunk is small
+  (``BACKFILL_CHUNK``) so that a live mention that arrives while one is being scored
+  waits a fraction of a second, not seconds.
 
 Each chunk is one SELECT, one scorer call (the scorer batches as ``[sentiment]
 batch_size`` says; 1 keeps each score independent of its neighbours) and one transaction
@@ -35,7 +40,7 @@ from monitor.verdict import decide
 log = logging.getLogger("repwatch")
 
 SCORE_CHUNK = 256  # live mentions read, scored and saved together (one SELECT, one scorer call, one commit)
-BACKFILL_CHUNK = 64  # history the same way, in smaller steps: a live mention never waits long behind one
+BACKFILL_CHUNK = 16  # history the same way, in small steps: a live mention never waits long behind one
 BACKFILL_BUDGET_S = 5.0  # seconds of history per processing run, pauses included
 
 
@@ -45,17 +50,24 @@ class ScoreOutcome:
     error: str | None = None  # the scorer failed: what is left stays unscored for the next run
 
 
+def _sleep(seconds: float) -> bool:
+    time.sleep(seconds)
+    return False
+
+
 @dataclass
 class Scoring:
     """Scores a store's unscored mentions with ``scorer``. ``polls_running`` says whether
-    polls are going on now (the daemon's scheduler); ``pause`` and ``monotonic`` are
-    injected for tests."""
+    polls are going on now (the daemon's scheduler); ``pause(seconds)`` waits between
+    chunks of history and returns True when it was cut short by new work (the daemon's
+    :meth:`~monitor.processing.ProcessLoop.nap`; a plain sleep otherwise); ``monotonic``
+    is injected for tests."""
 
     store: Store
     scorer: Scorer
     clock: Clock
     polls_running: Callable[[], bool] = lambda: False
-    pause: Callable[[float], None] = field(default=time.sleep)
+    pause: Callable[[float], bool] = field(default=_sleep)
     monotonic: Callable[[], float] = field(default=time.monotonic)
 
     def run(self, threshold: float) -> ScoreOutcome:
@@ -71,9 +83,8 @@ class Scoring:
                 return out
             took = self.monotonic() - started
             if self.polls_running():  # history gets at most half of the time while polls go on
-                if self.monotonic() + took > budget:
-                    return out
-                self.pause(took)
+                if self.monotonic() + took > budget or self.pause(took):
+                    return out  # out of budget, or woken by new work: the next run takes it first
             if self.monotonic() > budget or self.store.unscored(1, backfill=False):
                 return out  # the rest at the next run (every 10 s at least), after the rules
         return out

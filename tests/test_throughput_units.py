@@ -1,6 +1,7 @@
 """The scheduler, the poll pool and the processing loop, with a manual clock: no sleeping."""
 import statistics
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 from monitor.clock import ManualClock
@@ -276,6 +277,7 @@ def test_history_is_scored_in_paced_chunks_while_polls_run_and_a_live_mention_cu
     def pause(seconds):
         pauses.append(round(seconds, 6))
         scorer.now += seconds
+        return False  # not woken: the nap ran its length
 
     run = Scoring(store, scorer, clock, polls_running=lambda: polls["running"], pause=pause,
                   monotonic=scorer.monotonic)
@@ -313,3 +315,28 @@ def test_history_is_scored_in_paced_chunks_while_polls_run_and_a_live_mention_cu
     scorer.calls.clear()
     run.run(0.7)
     assert scorer.calls[0] == 1 and not store.unscored(10, backfill=False)
+
+
+def test_a_wake_cuts_the_nap_between_history_chunks_and_ends_the_run(store, clock):
+    """The daemon's nap is its processing loop's wake: a poll that stores something new
+    ends the history part of the run at once, so the next run scores and pages it."""
+    from monitor.scoring import BACKFILL_CHUNK, Scoring
+
+    loop = ProcessLoop(lambda: None)  # not started: only its wake and nap are used
+    threading.Timer(0.05, loop.wake).start()
+    started = time.monotonic()
+    assert loop.nap(10) is True and time.monotonic() - started < 5  # cut short, not 10 s
+    assert loop.nap(0) is True  # the wake stays pending for the next run
+    quiet = ProcessLoop(lambda: None)
+    assert quiet.nap(0.01) is False
+
+    scorer = FakeClockScorer()
+    woken = []
+
+    def nap(seconds):
+        woken.append(seconds)
+        return True  # a poll stored something meanwhile
+
+    _stored(store, 200, True, "old")
+    out = Scoring(store, scorer, clock, polls_running=lambda: True, pause=nap, monotonic=scorer.monotonic).run(0.7)
+    assert scorer.calls == [BACKFILL_CHUNK] and out.scored == BACKFILL_CHUNK and len(woken) == 1
