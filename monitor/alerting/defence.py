@@ -74,6 +74,19 @@ def defence_findings(rule: Rule, entities: Sequence[Entity], store: Store,
                      now: datetime) -> Iterator[tuple[Entity, DefenceFinding]]:
     """Each entity's mentions in the window that the rule's detector flags and no alert of
     this rule has listed yet."""
+    for entity, mention in not_yet_alerted(rule, entities, store, now):
+        if rule.causes and not set(rule.causes) & set(mention.causes):
+            continue
+        found = examine(rule.kind, mention)
+        if found is not None:
+            yield entity, found
+
+
+def not_yet_alerted(rule: Rule, entities: Sequence[Entity], store: Store,
+                    now: datetime) -> Iterator[tuple[Entity, StoredMention]]:
+    """Each entity's mentions detected in the rule's window that no alert of this rule (in
+    twice the window) has listed yet: what a per-mention rule (severe, extortion, PHI) may
+    still page on."""
     seen: dict[str, set[int]] = {}
     for alert in store.recent_alerts(rule.id, now - 2 * rule.window):
         seen.setdefault(alert.entity_id, set()).update(alert.mention_id_set)
@@ -81,8 +94,5 @@ def defence_findings(rule: Rule, entities: Sequence[Entity], store: Store,
     for entity in entities:
         alerted = seen.get(entity.id, set())
         for mention in window.get(entity.id, ()):
-            if mention.id in alerted or (rule.causes and not set(rule.causes) & set(mention.causes)):
-                continue
-            found = examine(rule.kind, mention)
-            if found is not None:
-                yield entity, found
+            if mention.id not in alerted:
+                yield entity, mention

@@ -36,7 +36,7 @@ from functools import lru_cache
 from typing import Iterator
 
 from monitor.alerting.attack import attack_findings
-from monitor.alerting.defence import DEFENCE_KINDS, defence_findings
+from monitor.alerting.defence import DEFENCE_KINDS, defence_findings, not_yet_alerted
 from monitor.alerting.facts import BurstFacts, Facts, SevereFacts, SpikeFacts
 from monitor.causes import CAUSES, primary_cause
 from monitor.config import Config, Entity, Rule
@@ -181,17 +181,11 @@ def fired(config: Config, store: Store, now: datetime) -> Iterator[tuple[Rule, E
 
 def _severe(rule: Rule, entities: list[Entity], store: Store,
             now: datetime) -> Iterator[tuple[Rule, Entity, Decision]]:
-    seen: dict[str, set[int]] = {}
-    for alert in store.recent_alerts(rule.id, now - 2 * rule.window):
-        seen.setdefault(alert.entity_id, set()).update(alert.mention_id_set)
-    window = store.window_detected([e.id for e in entities], now - rule.window, now)
-    for entity in entities:
-        alerted = seen.get(entity.id, set())
-        for mention in window.get(entity.id, ()):
-            if mention.id not in alerted and rule_counts(rule, mention):
-                decision = evaluate_severe(rule, mention)
-                if decision.page:
-                    yield rule, entity, decision
+    for entity, mention in not_yet_alerted(rule, entities, store, now):
+        if rule_counts(rule, mention):
+            decision = evaluate_severe(rule, mention)
+            if decision.page:
+                yield rule, entity, decision
 
 
 def _counted(rule: Rule, entities: list[Entity], store: Store, now: datetime,

@@ -102,9 +102,9 @@ def cmd_verify(args) -> int:
     return 1
 
 
-def cmd_show(args) -> int:
-    from monitor.evidence.export import render
-
+def _on_mention(args, work):
+    """``work(app, mention_id)`` for the mention the command names, with the store open;
+    (exit status 2 and no store when the subject is not a mention)."""
     try:
         subject = _subject(args.subject, ("mention",))
     except ValueError as exc:
@@ -112,31 +112,34 @@ def cmd_show(args) -> int:
         return 2
     app = _store_app(args)
     try:
-        ev = app.store.mention_evidence(subject.id)
+        return work(app, subject.id)
     finally:
         app.close()
-    if ev is None:
-        print(f"error: no mention {subject.id}", file=sys.stderr)
-        return 1
-    sys.stdout.write(render(ev, masked=not args.unmasked))
-    return 0
+
+
+def cmd_show(args) -> int:
+    from monitor.evidence.export import render
+
+    def show(app, mention_id: int) -> int:
+        ev = app.store.mention_evidence(mention_id)
+        if ev is None:
+            print(f"error: no mention {mention_id}", file=sys.stderr)
+            return 1
+        sys.stdout.write(render(ev, masked=not args.unmasked))
+        return 0
+
+    return _on_mention(args, show)
 
 
 def cmd_recheck(args) -> int:
     from monitor.evidence.recheck import recheck
 
-    try:
-        subject = _subject(args.subject, ("mention",))
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    app = _store_app(args)
-    try:
-        outcome = recheck(app, subject.id)
-    finally:
-        app.close()
-    print(outcome.message)
-    return 0 if outcome.known else 1
+    def check(app, mention_id: int) -> int:
+        outcome = recheck(app, mention_id)
+        print(outcome.message)
+        return 0 if outcome.known else 1
+
+    return _on_mention(args, check)
 
 
 def cmd_hold(args) -> int:
