@@ -9,6 +9,7 @@ Built-in connectors are listed in ``BUILTIN``; third-party ones register through
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from importlib.metadata import entry_points
 
 from connectors.base import Connector, FetchContext, HttpConnector
@@ -44,8 +45,21 @@ def registry() -> dict[str, type[Connector]]:
     """Every known connector class by its ``type`` name (built-ins win on a clash).
 
     A plugin whose entry point or module fails to load is left out with a warning
-    naming it and the error: it must not take the built-ins down, nor vanish unseen."""
-    found: dict[str, type[Connector]] = {}
+    naming it and the error: it must not take the built-ins down, nor vanish unseen.
+    Plugins are looked up once per process (reading every installed package's metadata
+    takes some 12 ms, and each config load asks): a plugin installed later is found by
+    the next start."""
+    found = dict(plugins())
+    for cls in BUILTIN:
+        found[cls.type] = cls
+    return found
+
+
+@lru_cache(maxsize=1)
+def plugins() -> tuple[tuple[str, type[Connector]], ...]:
+    """The ``repwatch.connectors`` entry points that load, as (type, class); cached
+    (``plugins.cache_clear()`` looks again)."""
+    found = []
     for ep in entry_points(group="repwatch.connectors"):
         try:
             cls = ep.load()
@@ -53,7 +67,5 @@ def registry() -> dict[str, type[Connector]]:
             log.warning("connector plugin %r (%s) failed to load, left out: %s: %s", ep.name, ep.value,
                         type(exc).__name__, exc)
             continue
-        found[getattr(cls, "type", ep.name)] = cls
-    for cls in BUILTIN:
-        found[cls.type] = cls
-    return found
+        found.append((getattr(cls, "type", ep.name), cls))
+    return tuple(found)
