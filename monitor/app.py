@@ -29,11 +29,13 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import ssl
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from functools import lru_cache
 
 import httpx
 
@@ -136,6 +138,7 @@ class App:
             follow_redirects=True,
             max_redirects=5,
             limits=httpx.Limits(max_connections=config.daemon.max_connections),
+            verify=_tls_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")),
         )
         self.limiter = limiter or HostLimiter()  # Celery workers share one in Redis (monitor.scale.limiter)
         self._policy = policy
@@ -370,3 +373,11 @@ class App:
         """Source-health alerts for the ops route (:func:`monitor.alerting.notices.raise_notices`);
         the dispatcher routes, silences, inhibits and sends them like any other alert."""
         raise_notices(self.config, self.store, self.clock.now())
+
+
+@lru_cache(maxsize=4)
+def _tls_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    """httpx's default TLS context (certifi, or SSL_CERT_FILE / SSL_CERT_DIR), read once per
+    process: reading the CA bundle takes some 30 ms, and every App (a reload, each CLI
+    command) made one."""
+    return httpx.create_ssl_context()

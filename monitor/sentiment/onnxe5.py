@@ -71,6 +71,57 @@ def tokenizer_path(model: Path) -> Path:
     return Path(model).with_suffix(".spm")
 
 
+_LOADED: dict[tuple, tuple] = {}  # (path, mtime, size) -> (session, tokenizer), the latest two
+_LOADED_LOCK = threading.Lock()
+
+
+def _stamp(path: Path) -> tuple:
+    """What tells one version of a file from another: its path, mtime and size."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return (str(path), None, None)
+    return (str(path), st.st_mtime_ns, st.st_size)
+
+
+def _loaded(path: Path) -> tuple:
+    """The ONNX session and SentencePiece tokenizer of the graph at ``path``, loaded once per
+    process while the files stay the same (a second scorer on the same graph, as a reload,
+    a CLI command after another or a test makes, shares them: both are read-only once
+    loaded and safe to run from several threads). A rebuilt file is loaded again."""
+    import onnxruntime as ort
+    import sentencepiece
+
+    tok_path = tokenizer_path(path)
+    key = (_stamp(path), _stamp(tok_path))
+    with _LOADED_LOCK:
+        if key in _LOADED:
+            return _LOADED[key]
+        so = ort.SessionOptions()
+        # one thread per run, and as many runs at once as there are threads: on 2 cores, two
+        # texts scored side by side go about 35 % faster than one text on two threads (its
+        # matrices are too small to split well), and every text still runs alone
+        so.intra_op_num_threads = 1
+        so.inter_op_num_threads = 1
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        so.enable_cpu_mem_arena = False  # keep resident memory flat between batches
+        try:
+            session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        except Exception as exc:
+            raise ModelError(f"built-in sentiment encoder: {path} is not a loadable ONNX model: {exc}") from exc
+        if not tok_path.exists():
+            raise ModelError(f"built-in sentiment encoder: tokenizer {tok_path} does not exist; "
+                             f"rebuild with 'repwatch sentiment build --force'")
+        try:
+            tokenizer = sentencepiece.SentencePieceProcessor(model_file=str(tok_path))
+        except Exception as exc:
+            raise ModelError(f"built-in sentiment encoder: cannot read tokenizer {tok_path}: {exc}") from exc
+        while len(_LOADED) >= 2:  # a model switched on reload does not stay in memory for ever
+            _LOADED.pop(next(iter(_LOADED)))
+        _LOADED[key] = (session, tokenizer)
+        return session, tokenizer
+
+
 class OnnxEncoder:
     """Pooled e5-small features from the int8 graph: one text per run by default (with
     ``batch_size`` > 1, batches of similar length), ``threads`` runs side by side, one
@@ -92,32 +143,13 @@ class OnnxEncoder:
         self.prefix = prefix
         self.fold = fold
         self.batch_size = batch_size
-        so = ort.SessionOptions()
-        # one thread per run, and as many runs at once as there are threads: on 2 cores, two
-        # texts scored side by side go about 35 % faster than one text on two threads (its
-        # matrices are too small to split well), and every text still runs alone
         self.threads = threads or min(os.cpu_count() or 1, 8)
-        so.intra_op_num_threads = 1
-        so.inter_op_num_threads = 1
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        so.enable_cpu_mem_arena = False  # keep resident memory flat between batches
-        try:
-            self.session = ort.InferenceSession(str(self.path), so, providers=["CPUExecutionProvider"])
-        except Exception as exc:
-            raise ModelError(f"built-in sentiment encoder: {self.path} is not a loadable ONNX model: {exc}") from exc
+        self.session, self.tokenizer = _loaded(self.path)
         shape = self.session.get_outputs()[0].shape
         if len(shape) != 3 or shape[1] != len(self.layers):
             raise ModelError(f"built-in sentiment encoder: {self.path} pools {shape[1]} layers, the head expects "
                              f"{len(self.layers)} ({self.layers}); rebuild it with 'repwatch sentiment build'")
         self.hidden = int(shape[2])
-        tok_path = tokenizer_path(self.path)
-        if not tok_path.exists():
-            raise ModelError(f"built-in sentiment encoder: tokenizer {tok_path} does not exist; "
-                             f"rebuild with 'repwatch sentiment build --force'")
-        try:
-            self.tokenizer = sentencepiece.SentencePieceProcessor(model_file=str(tok_path))
-        except Exception as exc:
-            raise ModelError(f"built-in sentiment encoder: cannot read tokenizer {tok_path}: {exc}") from exc
         self.dim = self.hidden * len(self.layers)
         self._pool = None
         self._pool_lock = threading.Lock()
