@@ -4,7 +4,7 @@ one author out, on other writers' ordinary texts, and on the frozen splits (moni
     python bench/extortion_eval.py            # the train split's table (the shipped gate saw these rows)
     python bench/extortion_eval.py --errors   # also every miss and false alert on train
     python bench/extortion_eval.py --cross    # leave-one-author-out: the gate refitted without each author
-    python bench/extortion_eval.py --outside  # false alerts and cost per mention on the sentiment corpora
+    python bench/extortion_eval.py --outside  # false alerts and cost per mention on other writers' texts
     python bench/extortion_eval.py --frozen   # also the frozen test and blind splits
 
 A row labelled ``extortion`` is found when :func:`monitor.defence.extortion.detect_extortion`
@@ -28,9 +28,10 @@ from monitor.defence.extortion import detect_extortion
 DATA = Path(__file__).resolve().parent.parent / "monitor" / "defence" / "data" / "extortion"
 ROOT = Path(__file__).resolve().parent.parent
 LANGUAGES = ("zh-TW", "en")
-# texts by other writers (reviews of every kind, news, tweets) that are not extortion by the
-# policy: the sentiment corpora, less their rows whose causes name extortion
-OUTSIDE = (ROOT / "monitor" / "sentiment" / "corpus", ROOT / ".data" / "sets")
+# texts by other writers (clinic reviews and news, tweets, product, film and hotel reviews) that
+# are not extortion by the policy: the sentiment corpora's files that the gate was not fitted on
+OUTSIDE = (*(ROOT / "monitor" / "sentiment" / "corpus" / f for f in ("test.jsonl", "blind.jsonl")),
+           *sorted((ROOT / ".data" / "sets").glob("*.jsonl")))
 
 
 @dataclass
@@ -86,20 +87,29 @@ def cross_author() -> dict[str, dict[str, Score]]:
     return {author: tally([d.rows[i] for i in idx], pred.tolist()) for author, (idx, pred) in verdicts(d).items()}
 
 
-def outside() -> None:
-    """False alerts on other writers' zh/en texts, and what a mention costs."""
+def outside_texts() -> list[str]:
+    """The distinct zh/en texts of :data:`OUTSIDE` (less rows whose causes name extortion, and
+    texts that also occur in the gate's training corpora)."""
+    from monitor.defence.extortion_fit import CORPORA
+
+    seen = {json.loads(line)["text"] for path in CORPORA for line in path.read_text(encoding="utf-8").splitlines()}
     texts = []
-    for folder in OUTSIDE:
-        for path in sorted(folder.glob("*.jsonl")):
-            with open(path, encoding="utf-8") as fh:
-                rows = [json.loads(line) for line in fh if line.strip()]
-            texts += [r["text"] for r in rows if r.get("lang") in ("zh-TW", "zh-CN", "en") and "label" in r
-                      and "extortion" not in (r.get("causes") or [])]
-    texts = list(dict.fromkeys(texts))
-    detect_extortion("warm up: refund me and I'll delete the review")
+    for path in (p for p in OUTSIDE if p.exists()):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            if row.get("lang") in ("zh-TW", "zh-CN", "en") and "extortion" not in (row.get("causes") or []) \
+                    and row["text"] not in seen:
+                texts.append(row["text"])
+    return list(dict.fromkeys(texts))
+
+
+def outside(limit: int | None) -> None:
+    """False alerts on other writers' zh/en texts, and what a mention costs."""
     from monitor.defence.extortion_cues import cue_spans, worth_encoding
     from monitor.defence.lint import normal_form
 
+    texts = outside_texts()[:limit]
+    detect_extortion("warm up: refund me and I'll delete the review")  # the encoder's load is not a mention's cost
     passed = sum(worth_encoding(cue_spans(normal_form(t)[1])) for t in texts)
     t0 = time.perf_counter()
     raised = [t for t in texts if detect_extortion(t) is not None]
@@ -123,7 +133,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--errors", action="store_true", help="print the train rows the detector gets wrong")
     ap.add_argument("--cross", action="store_true", help="leave-one-author-out scores of train")
-    ap.add_argument("--outside", action="store_true", help="false alerts on the sentiment corpora, cost per mention")
+    ap.add_argument("--outside", type=int, nargs="?", const=0, default=None, metavar="N",
+                    help="false alerts on the sentiment corpora and cost per mention (the first N texts; all by default)")
     ap.add_argument("--frozen", action="store_true",
                     help="also score the frozen test and blind splits (once per change, never while tuning)")
     args = ap.parse_args()
@@ -137,8 +148,8 @@ def main() -> None:
     if args.cross:
         for author, scores in cross_author().items():
             print_table(f"train, {author} held out (gate fitted on the other authors)", scores)
-    if args.outside:
-        outside()
+    if args.outside is not None:
+        outside(args.outside or None)
 
 
 if __name__ == "__main__":

@@ -208,35 +208,36 @@ def test_labelled_extortion_set_shape_and_hash_split():
 
 
 def test_extortion_gate_is_fitted_on_the_whole_train_split_and_scores_it():
-    """The shipped gate saw every train row; its threshold keeps 90 % of the extortion rows on
-    out-of-author scores, so train itself is not 1.0 (figures in the data README)."""
+    """The shipped gate saw every train row (and other writers' ordinary text); its thresholds
+    keep 90 % of the extortion rows on out-of-author scores, so train itself is not 1.0."""
     from monitor.defence.extortion_gate import default_gate
 
     train = _bench().load("train")
-    assert default_gate().meta["trained_on"]["rows"] == len(train)
-    assert default_gate().meta["trained_on"]["authors"] == ["helper-h4", "helper-xc", "helper-xt"]
+    trained_on = default_gate().meta["trained_on"]
+    assert trained_on["rows"] == len(train) and trained_on["extortion"] == sum(r["label"] == "extortion" for r in train)
+    assert trained_on["authors"] == ["helper-h4", "helper-xc", "helper-xt"] and trained_on["corpus_rows"] >= 1000
     scores, _ = _bench().score(train)
-    assert scores["all"].recall >= 0.88 and scores["all"].precision >= 0.98
+    assert scores["all"].recall >= 0.94 and scores["all"].precision >= 0.99
     for lang in ("zh-TW", "en"):
-        assert scores[lang].recall >= 0.87 and scores[lang].false_alerts <= 4
+        assert scores[lang].recall >= 0.94 and scores[lang].false_alerts <= 2
 
 
 def test_extortion_leave_one_author_out_floor():
-    """Refitted without each author, the gate still finds most of that author's extortion rows
-    with few false alerts: the figure that predicts a new writer (data README, a floor a few
-    rows below the measured one)."""
+    """Refitted without each author, the prefilter and gate still find most of that author's
+    extortion rows with few false alerts: the figure that predicts a new writer (data README;
+    a floor a few rows below the measured one)."""
     scores = _bench().cross_author()
     assert set(scores) == {"helper-h4", "helper-xc", "helper-xt"}
     for author, by_lang in scores.items():
-        assert by_lang["all"].recall >= 0.65 and by_lang["all"].precision >= 0.82, author
+        assert by_lang["all"].recall >= 0.74 and by_lang["all"].precision >= 0.78, author
     found = sum(s["all"].found for s in scores.values())
     raised = found + sum(s["all"].false_alerts for s in scores.values())
-    assert found / sum(s["all"].extortion for s in scores.values()) >= 0.80 and found / raised >= 0.86
+    assert found / sum(s["all"].extortion for s in scores.values()) >= 0.86 and found / raised >= 0.82
 
 
 def test_extortion_prefilter_keeps_the_encoder_off_ordinary_mentions(monkeypatch):
-    """Texts without two of the policy's word classes never reach the encoder; one that has
-    them is encoded once, and the learned verdict's evidence is a sentence as written."""
+    """Texts without any of the policy's money, removal, harm or service words never reach the
+    encoder; one that has them is encoded once, and the verdict's evidence is as written."""
     from monitor.defence.extortion_gate import GATE_FILE, ExtortionGate
 
     gate = ExtortionGate.load(GATE_FILE)
@@ -244,7 +245,8 @@ def test_extortion_prefilter_keeps_the_encoder_off_ordinary_mentions(monkeypatch
     real = gate.encoder()
     monkeypatch.setattr(gate, "encoder", lambda: type("Counting", (), {
         "encode": staticmethod(lambda texts: encoded.extend(texts) or real.encode(texts))})())
-    for text in ("預約等了兩個小時,醫生態度很差。", "Great dentist, gentle and on time.", "勒索", "$$$"):
+    for text in ("預約等了兩個小時,醫生態度很差。", "Great dentist, gentle and on time.", "勒索", "extortion",
+                 "The nurse was kind and the wait was short."):
         assert detect_extortion(text, gate) is None
     assert encoded == []
     found = detect_extortion("Hi, it's Jess from Tuesday. Make it worth my while and this review vanishes.", gate)

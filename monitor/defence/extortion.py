@@ -13,8 +13,8 @@ The verdict is learned (phrase rules written on one author's rows found 0.27-0.3
 author's): a cheap prefilter of the policy's word classes
 (:func:`monitor.defence.extortion_cues.worth_encoding`) lets only texts that hold two of them
 (value, removal, harm, service) reach the gate of :mod:`monitor.defence.extortion_gate`, whose
-logistic verdict over the e5 encoder, character n-grams and the word classes decides. Its
-cross-author figures are in ``data/extortion/README.md``.
+logistic verdict over the e5 encoder and character n-grams decides. Its cross-author figures
+are in ``data/extortion/README.md``.
 
 The evidence shown in the page comes from three phrase frames, each of several parts within a
 short distance in the folded text (NFKC, Simplified characters, any case;
@@ -46,7 +46,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from monitor.defence.extortion_cues import Spans, cue_spans, cue_vector, worth_encoding
+from monitor.defence.extortion_cues import Spans, cue_spans, worth_encoding
 from monitor.defence.extortion_gate import ExtortionGate, default_gate
 from monitor.defence.lint import normal_form
 from monitor.text import clean_text, t2s_table
@@ -189,9 +189,7 @@ def detect_extortion(text: str | None, gate: ExtortionGate | None = None) -> Ext
     cues = cue_spans(folded)
     if not worth_encoding(cues):
         return None
-    gate = gate or default_gate()
-    verdict = gate.verdicts([clean_text(text)], cue_vector(cues, len(folded))[None, :])[0]
-    if verdict < gate.logit_threshold():
+    if not (gate or default_gate()).verdicts([clean_text(text)])[0]:
         return None
     service = [m.span() for m in _patterns()["service"].finditer(folded)]
     found = [(frame, spans) for frame, spans in (("removal-service", service), ("pay-to-delete", _pay_to_delete(folded)),

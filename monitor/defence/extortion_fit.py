@@ -26,8 +26,9 @@ from typing import Callable
 
 import numpy as np
 
-from monitor.defence.extortion_cues import NAMES as CUE_NAMES, cue_features
+from monitor.defence.extortion_cues import cue_spans, worth_encoding
 from monitor.defence.extortion_gate import GATE_FILE, GATE_FORMAT, Linear
+from monitor.defence.lint import normal_form
 from monitor.sentiment.ngrams import NgramNB
 from monitor.text import clean_text
 
@@ -38,6 +39,12 @@ NGRAMS = {"n_min": 1, "n_max": 3, "max_features": 20_000, "min_df": 2}
 L2_E5, L2_STACK = 30.0, 10.0
 TARGET_RECALL = 0.90
 CACHE = ROOT / ".data" / "extortion-e5.npz"
+# ordinary text by many other writers (clinic reviews and news, tweets, product and film
+# reviews, editorials): the committed sentiment training files, never the files the outside
+# check of bench/extortion_eval.py reads
+CORPORA = tuple(ROOT / "monitor" / "sentiment" / "corpus" / f for f in ("train.jsonl", "train-extra.jsonl",
+                                                                       "registry-sample.jsonl"))
+DOMAIN_RECALL = 0.85
 
 
 def load_rows(split: str = "train") -> list[dict]:
@@ -45,8 +52,23 @@ def load_rows(split: str = "train") -> list[dict]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
+def corpus_rows() -> list[dict]:
+    """The zh/en texts of :data:`CORPORA` that reach the gate (pass the prefilter), as ordinary
+    rows of author ``corpus``; rows whose ``causes`` name extortion are left out."""
+    found: dict[str, dict] = {}
+    for path in CORPORA:
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                row = json.loads(line)
+                if row.get("lang") in ("en", "zh-TW", "zh-CN") and "extortion" not in (row.get("causes") or []) \
+                        and worth_encoding(cue_spans(normal_form(row["text"])[1])):
+                    found.setdefault(row["text"], {"id": f"corpus-{len(found)}", "lang": row["lang"],
+                                                   "label": "ordinary", "text": row["text"], "author": "corpus"})
+    return list(found.values())
+
+
 class Rows:
-    """What the fit reads of the rows: cleaned texts, labels, authors, e5 and cue features."""
+    """What the fit reads of the rows: cleaned texts, labels, authors and e5 features."""
 
     def __init__(self, rows: list[dict], encoder, cache: Path | None = CACHE, log: Callable = print):
         from monitor.sentiment.training.fit import FeatureCache
@@ -56,7 +78,6 @@ class Rows:
         self.y = np.array([r["label"] == "extortion" for r in rows], np.float32)
         self.authors = np.array([r["author"] for r in rows])
         self.e5 = FeatureCache(encoder, cache)(self.texts, log=log)
-        self.cues = cue_features([r["text"] for r in rows])
 
 
 def logistic(x: np.ndarray, y: np.ndarray, l2: float, steps: int = 400, lr: float = 0.05):
@@ -84,37 +105,59 @@ def fit_ngrams(d: Rows, idx: np.ndarray) -> NgramNB:
     return NgramNB.fit([d.texts[i] for i in idx], d.y[idx].astype(int), 2, fold="t2s", **NGRAMS)
 
 
-def out_of_author(d: Rows, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The e5 score and n-gram features of each row of ``idx`` from models fitted on the other
-    authors of ``idx``."""
-    scores, grams = np.zeros(len(idx), np.float32), np.zeros((len(idx), 2), np.float32)
-    groups = d.authors[idx]
-    if len(set(groups.tolist())) < 2:  # one author: five folds of its rows instead
-        groups = (np.random.default_rng(13).permutation(len(idx)) % 5).astype(str)
-    for group in np.unique(groups):
-        held = groups == group
-        fit, out = idx[~held], idx[held]
-        scores[held] = fit_linear(d.e5[fit], d.y[fit], L2_E5)(d.e5[out])
-        grams[held] = fit_ngrams(d, fit).features([d.texts[i] for i in out])
-    return scores, grams
+def author_folds(d: Rows, idx: np.ndarray) -> np.ndarray:
+    """A fold name for each row of ``idx``: its author (five random folds when there is one
+    author); corpus rows are spread over the folds."""
+    rng = np.random.default_rng(13)
+    groups = d.authors[idx].copy()
+    names = sorted(set(groups.tolist()) - {"corpus"})
+    if len(names) < 2:
+        names = [str(f) for f in range(5)]
+        groups = np.array(names)[rng.permutation(len(idx)) % 5]
+    corpus = d.authors[idx] == "corpus"
+    groups[corpus] = np.array(names)[rng.permutation(int(corpus.sum())) % len(names)]
+    return groups
+
+
+def out_of_author(d: Rows, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For the labelled rows of ``idx``: the e5 score and n-gram features from models fitted on
+    the other authors' labelled rows; for the extortion rows of ``idx``: the domain score from a
+    model fitted on the other authors' extortion rows and the other folds' corpus rows."""
+    folds = author_folds(d, idx)
+    scores, grams, domain = (np.zeros(len(idx), np.float32), np.zeros((len(idx), 2), np.float32),
+                             np.full(len(idx), np.nan, np.float32))
+    labelled, extortion = d.authors[idx] != "corpus", d.y[idx] == 1
+    for fold in np.unique(folds):
+        held = folds == fold
+        fit, out = idx[~held & labelled], idx[held & labelled]
+        scores[held & labelled] = fit_linear(d.e5[fit], d.y[fit], L2_E5)(d.e5[out])
+        grams[held & labelled] = fit_ngrams(d, fit).features([d.texts[i] for i in out])
+        fit = idx[~held & (extortion | ~labelled)]
+        domain[held & extortion] = fit_linear(d.e5[fit], d.y[fit], L2_E5)(d.e5[idx[held & extortion]])
+    return scores, grams, domain
 
 
 def fit_gate(d: Rows, idx: np.ndarray) -> dict:
     """The gate (JSON form) fitted on the rows ``idx``."""
-    scores, grams = out_of_author(d, idx)
-    x = np.concatenate([scores[:, None], grams, d.cues[idx]], 1)
-    stack = fit_linear(x, d.y[idx], L2_STACK)
-    threshold = choose_threshold(stack(x), d.y[idx])
-    e5 = fit_linear(d.e5[idx], d.y[idx], L2_E5)
-    return {"format": GATE_FORMAT, "encoder": ENCODER, "cues": list(CUE_NAMES),
-            "e5": Linear.to_dict(e5.mean, e5.scale, e5.weights, e5.bias), "ngrams": fit_ngrams(d, idx).to_dict(),
+    scores, grams, domain = out_of_author(d, idx)
+    labelled = idx[d.authors[idx] != "corpus"]
+    in_labelled = d.authors[idx] != "corpus"
+    x = np.concatenate([scores[in_labelled, None], grams[in_labelled]], 1)
+    stack = fit_linear(x, d.y[labelled], L2_STACK)
+    e5 = fit_linear(d.e5[labelled], d.y[labelled], L2_E5)
+    outer = idx[(d.y[idx] == 1) | (d.authors[idx] == "corpus")]
+    domain_model = fit_linear(d.e5[outer], d.y[outer], L2_E5)
+    return {"format": GATE_FORMAT, "encoder": ENCODER,
+            "e5": Linear.to_dict(e5.mean, e5.scale, e5.weights, e5.bias), "ngrams": fit_ngrams(d, labelled).to_dict(),
             "stack": Linear.to_dict(stack.mean, stack.scale, stack.weights, stack.bias),
-            "threshold": round(float(1 / (1 + np.exp(-threshold))), 6)}
+            "threshold": round(choose_threshold(stack(x), d.y[labelled]), 6),
+            "domain": Linear.to_dict(domain_model.mean, domain_model.scale, domain_model.weights, domain_model.bias),
+            "domain_threshold": round(float(np.quantile(domain[d.y[idx] == 1], 1 - DOMAIN_RECALL)), 6)}
 
 
 def choose_threshold(logits: np.ndarray, y: np.ndarray) -> float:
-    """A logit between the extortion rows' :data:`TARGET_RECALL` quantile and the highest ordinary
-    row below it."""
+    """A logit halfway between the extortion rows' :data:`TARGET_RECALL` quantile and the highest
+    ordinary row below it."""
     pos = np.sort(logits[y == 1])
     cut = pos[int(np.floor((1 - TARGET_RECALL) * len(pos)))]
     below = logits[(y == 0) & (logits < cut)]
@@ -122,23 +165,23 @@ def choose_threshold(logits: np.ndarray, y: np.ndarray) -> float:
 
 
 def rows_for_fit(log: Callable = print) -> Rows:
-    """The labelled train rows with their features."""
+    """The labelled train rows and the corpus rows, with their features."""
     from monitor.sentiment.e5head import encoder_for
 
-    return Rows(load_rows("train"), encoder_for(ENCODER, batch_size=16), log=log)
+    return Rows(load_rows("train") + corpus_rows(), encoder_for(ENCODER, batch_size=16), log=log)
 
 
 def cross_author(d: Rows) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """For each labelled author: the indexes of its rows and the verdicts of a gate fitted (with its
-    threshold) on every other row."""
+    """For each labelled author: the indexes of its rows and the verdicts of the prefilter and a
+    gate fitted (with its thresholds) on every other row."""
     from monitor.defence.extortion_gate import ExtortionGate
 
     out = {}
-    for author in sorted(set(d.authors.tolist())):
+    for author in sorted(set(d.authors.tolist()) - {"corpus"}):
         held = np.where(d.authors == author)[0]
         gate = ExtortionGate(fit_gate(d, np.where(d.authors != author)[0]), f"<without {author}>")
-        logits = gate.stack(gate.stack_input(gate.e5(d.e5[held]), [d.texts[i] for i in held], d.cues[held]))
-        out[author] = (held, logits >= gate.logit_threshold())
+        passed = np.array([worth_encoding(cue_spans(normal_form(d.rows[i]["text"])[1])) for i in held])
+        out[author] = (held, passed & gate.decide(d.e5[held], [d.texts[i] for i in held]))
     return out
 
 
@@ -148,9 +191,12 @@ def main() -> None:
     args = ap.parse_args()
     d = rows_for_fit()
     gate = fit_gate(d, np.arange(len(d.rows)))
-    gate["trained_on"] = {"rows": len(d.rows), "extortion": int(d.y.sum()), "authors": sorted(set(d.authors.tolist()))}
+    labelled = d.authors != "corpus"
+    gate["trained_on"] = {"rows": int(labelled.sum()), "extortion": int(d.y.sum()),
+                          "authors": sorted(set(d.authors[labelled].tolist())), "corpus_rows": int((~labelled).sum())}
     args.out.write_text(json.dumps(gate, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
-    print(f"wrote {args.out} ({args.out.stat().st_size} bytes): threshold {gate['threshold']}, {gate['trained_on']}")
+    print(f"wrote {args.out} ({args.out.stat().st_size} bytes): thresholds {gate['threshold']} and "
+          f"{gate['domain_threshold']}, {gate['trained_on']}")
 
 
 if __name__ == "__main__":
