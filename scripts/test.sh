@@ -25,5 +25,7 @@ status=0
 python -m pytest -ra -n "$workers" --dist loadfile -m "not serial" || status=$?
 # only the files that hold serial tests: collecting the whole suite again to pick them costs seconds
 mapfile -t serial_files < <(grep -l "mark.serial" tests/test_*.py)
-python -m pytest -ra -m serial "${serial_files[@]}" || status=$?
+if [ ${#serial_files[@]} -gt 0 ]; then
+  python -m pytest -ra -m serial "${serial_files[@]}" || status=$?
+fi
 exit "$status"
