@@ -57,6 +57,7 @@ class Daemon:
         self._polls, self._polls_lock = 0, threading.Lock()  # polls running now
         app.scoring.polls_running = lambda: self._polls > 0  # history scoring yields to them
         app.scoring.pause = self.processor.nap  # ... and ends its run when a poll stores something new
+        app.scoring.polls_queued = lambda: self.scheduler.pool.backlog() > 0  # ... and waits while polls are late
         for source in app.config.sources:
             if source.enabled:
                 self._schedule(source)

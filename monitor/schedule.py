@@ -83,6 +83,10 @@ class PollPool:
                     t.start()
         self._tasks.put(call)
 
+    def backlog(self) -> int:
+        """Calls waiting for a thread (approximate, as any queue size read from outside)."""
+        return self._tasks.qsize()
+
     def _work(self) -> None:
         while (call := self._tasks.get()) is not None:
             try:

@@ -18,6 +18,9 @@ therefore scored in small chunks and *paced*:
   and pages the new mention at once instead of after the nap. A chunk is small
   (``BACKFILL_CHUNK``) so that a live mention that arrives while one is being scored
   waits a fraction of a second, not seconds.
+* while polls wait in the queue for a thread (10,000 new sources' first round), history
+  gets one chunk per ``QUEUED_HISTORY_EVERY_S`` and no more: the first polls are what is
+  late, and history never pages.
 
 Each chunk is one SELECT, one scorer call (the scorer batches as ``[sentiment]
 batch_size`` says; 1 keeps each score independent of its neighbours) and one transaction
@@ -42,6 +45,7 @@ log = logging.getLogger("repwatch")
 SCORE_CHUNK = 256  # live mentions read, scored and saved together (one SELECT, one scorer call, one commit)
 BACKFILL_CHUNK = 16  # history the same way, in small steps: a live mention never waits long behind one
 BACKFILL_BUDGET_S = 5.0  # seconds of history per processing run, pauses included
+QUEUED_HISTORY_EVERY_S = 10.0  # while polls are queued: one chunk of history this often
 
 
 @dataclass
@@ -58,7 +62,8 @@ def _sleep(seconds: float) -> bool:
 @dataclass
 class Scoring:
     """Scores a store's unscored mentions with ``scorer``. ``polls_running`` says whether
-    polls are going on now (the daemon's scheduler); ``pause(seconds)`` waits between
+    polls are going on now and ``polls_queued`` whether some wait for a thread (the
+    daemon's scheduler); ``pause(seconds)`` waits between
     chunks of history and returns True when it was cut short by new work (the daemon's
     :meth:`~monitor.processing.ProcessLoop.nap`; a plain sleep otherwise); ``monotonic``
     is injected for tests."""
@@ -67,8 +72,10 @@ class Scoring:
     scorer: Scorer
     clock: Clock
     polls_running: Callable[[], bool] = lambda: False
+    polls_queued: Callable[[], bool] = lambda: False
     pause: Callable[[float], bool] = field(default=_sleep)
     monotonic: Callable[[], float] = field(default=time.monotonic)
+    _queued_chunk_at: float | None = field(default=None, init=False)  # history's last chunk while polls queued
 
     def run(self, threshold: float) -> ScoreOutcome:
         """Live mentions, all of them; then history within the budget, paced behind polls."""
@@ -76,6 +83,13 @@ class Scoring:
         while rows := self.store.unscored(SCORE_CHUNK, backfill=False):
             if not self._score(rows, threshold, out):
                 return out
+        if self.polls_queued():  # polls are late: history waits, but for a chunk now and then
+            now = self.monotonic()
+            if self._queued_chunk_at is None or now - self._queued_chunk_at >= QUEUED_HISTORY_EVERY_S:
+                self._queued_chunk_at = now
+                if rows := self.store.unscored(BACKFILL_CHUNK, backfill=True):
+                    self._score(rows, threshold, out)
+            return out
         budget = self.monotonic() + BACKFILL_BUDGET_S
         while rows := self.store.unscored(BACKFILL_CHUNK, backfill=True):
             started = self.monotonic()

@@ -340,3 +340,53 @@ def test_a_wake_cuts_the_nap_between_history_chunks_and_ends_the_run(store, cloc
     _stored(store, 200, True, "old")
     out = Scoring(store, scorer, clock, polls_running=lambda: True, pause=nap, monotonic=scorer.monotonic).run(0.7)
     assert scorer.calls == [BACKFILL_CHUNK] and out.scored == BACKFILL_CHUNK and len(woken) == 1
+
+
+def test_history_waits_while_polls_are_queued_but_for_a_chunk_every_ten_seconds(store, clock):
+    """10,000 new sources' first round: polls wait for a thread, so history (never paged)
+    gets one chunk per QUEUED_HISTORY_EVERY_S; live mentions are scored as always."""
+    from monitor.scoring import BACKFILL_CHUNK, QUEUED_HISTORY_EVERY_S, Scoring
+
+    scorer = FakeClockScorer()
+    queued = {"now": True}
+    run = Scoring(store, scorer, clock, polls_running=lambda: True, polls_queued=lambda: queued["now"],
+                  pause=lambda s: False, monotonic=scorer.monotonic)
+    _stored(store, 2, False, "live")
+    _stored(store, 200, True, "old")
+    run.run(0.7)
+    assert scorer.calls == [2, BACKFILL_CHUNK]  # the live ones, then one chunk of history
+    scorer.calls.clear()
+    _stored(store, 1, False, "later")
+    run.run(0.7)
+    assert scorer.calls == [1]  # within ten seconds: the live one only
+    scorer.calls.clear()
+    scorer.now += QUEUED_HISTORY_EVERY_S
+    run.run(0.7)
+    assert scorer.calls == [BACKFILL_CHUNK]
+    scorer.calls.clear()
+    queued["now"] = False  # the queue drained: history within its budget again
+    run.run(0.7)
+    assert len(scorer.calls) > 1 and set(scorer.calls[:-1]) == {BACKFILL_CHUNK}
+
+
+def test_the_pool_reports_the_calls_waiting_for_a_thread():
+    pool = PollPool(1, name="backlog-test")
+    release = threading.Event()
+    started = threading.Event()
+
+    def hold():
+        started.set()
+        release.wait(10)
+
+    pool.submit(hold)
+    assert started.wait(5)
+    assert pool.backlog() == 0  # the one call runs; none waits
+    pool.submit(lambda: None)
+    pool.submit(lambda: None)
+    assert pool.backlog() == 2
+    release.set()
+    pool.close()
+    deadline = time.monotonic() + 5
+    while pool.backlog() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert pool.backlog() == 0
