@@ -9,12 +9,12 @@ condition ("if they don't refund me I'll take them to court", 「不退費就向
 clinic's own offer or demand reported by the writer ("they offered me $50 to take down my
 review", 「診所要我刪評才願意退費」), a refusal, a review removed by a platform, news or hearsay.
 
-The verdict is learned (phrase rules written on one author's rows found 0.27-0.30 of another
-author's): a cheap prefilter of the policy's word classes
-(:func:`monitor.defence.extortion_cues.worth_encoding`) lets only texts that hold two of them
+The verdict is learned (phrase rules written on one author's rows found 0.27-0.30 of other
+authors'): a cheap prefilter of the policy's word classes
+(:func:`monitor.defence.extortion_cues.worth_encoding`) lets only texts that hold one of them
 (value, removal, harm, service) reach the gate of :mod:`monitor.defence.extortion_gate`, whose
-logistic verdict over the e5 encoder and character n-grams decides. Its cross-author figures
-are in ``data/extortion/README.md``.
+logistic verdicts over the e5 encoder and character n-grams decide. Its leave-one-author-out
+figures are in ``data/extortion/README.md``.
 
 The evidence shown in the page comes from three phrase frames, each of several parts within a
 short distance in the folded text (NFKC, Simplified characters, any case;
