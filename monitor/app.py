@@ -105,6 +105,12 @@ class PollReport:
     warnings: tuple[str, ...] = ()
     seconds: float = 0.0
     edited: int = 0  # stored mentions whose text changed: scored again
+    backfilled: int = 0  # of the new ones, history (scored, never paged)
+
+    @property
+    def live(self) -> bool:
+        """Stored something a rule may page on: a new mention that is not history, or an edit."""
+        return self.new > self.backfilled or self.edited > 0
 
 
 @dataclass
@@ -269,7 +275,7 @@ class App:
         for w in result.warnings:
             log.warning("source %s: %s", source_id, w)
         report = PollReport(source_id, result.status, len(result.mentions), len(matched), len(new_ids),
-                            result.error, result.warnings, time.perf_counter() - started, len(edited))
+                            result.error, result.warnings, time.perf_counter() - started, len(edited), backfilled)
         # a poll that stored something is worth a line; 33 "nothing new" lines a second are not
         log.log(logging.INFO if report.new or report.edited else logging.DEBUG,
                 "source %s: %s, %d fetched, %d matched, %d new (%.2fs)", source_id, result.status,

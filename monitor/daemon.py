@@ -55,9 +55,11 @@ class Daemon:
         self.processor = ProcessLoop(app.process)
         self.scheduler = Scheduler(app.clock, PollPool(app.config.daemon.poll_workers))
         self._polls, self._polls_lock = 0, threading.Lock()  # polls running now
+        self._unpolled: set[str] = set()  # sources scheduled that have not polled yet (a first round)
         app.scoring.polls_running = lambda: self._polls > 0  # history scoring yields to them
         app.scoring.pause = self.processor.nap  # ... and ends its run when a poll stores something new
-        app.scoring.polls_queued = lambda: self.scheduler.pool.backlog() > 0  # ... and waits while polls are late
+        # ... and waits while new sources' first polls queue for a thread
+        app.scoring.polls_queued = lambda: bool(self._unpolled) and self.scheduler.pool.backlog() > 0
         for source in app.config.sources:
             if source.enabled:
                 self._schedule(source)
@@ -83,6 +85,7 @@ class Daemon:
         phase = phase_offset(source.id, source.every, self.app.config.daemon.jitter)
         self.scheduler.add_job(f"source:{source.id}", lambda: self._run_source(source.id),
                                Every(source.every, phase), f"poll {source.id}")
+        self._unpolled.add(source.id)
 
     def reload(self) -> bool:
         """Read the config file again and run it if it is valid; return whether it runs."""
@@ -109,6 +112,7 @@ class Daemon:
                 self.scheduler.remove_job(f"source:{source_id}")
             except KeyError:
                 pass
+            self._unpolled.discard(source_id)
         for source in self.app.config.sources:
             if source.id in added | changed:
                 self._schedule(source)
@@ -124,6 +128,7 @@ class Daemon:
 
     def _run_source(self, source_id: str) -> None:
         if self.stopping.is_set() or source_id not in self.app.connectors:
+            self._unpolled.discard(source_id)
             return
         with self._polls_lock:
             self._polls += 1
@@ -132,8 +137,9 @@ class Daemon:
         finally:
             with self._polls_lock:
                 self._polls -= 1
+                self._unpolled.discard(source_id)
         if report.new or report.edited:
-            self.processor.wake()
+            self.processor.wake(urgent=report.live)  # a live mention cuts history's nap short
 
     def stop(self, *_args) -> None:
         if not self.stopping.is_set():

@@ -20,18 +20,23 @@ class ProcessLoop:
     def __init__(self, process: Callable[[], object]):
         self._process = process
         self._wake = threading.Event()
+        self._urgent = threading.Event()  # a wake for something that may page: cuts a nap short
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.runs = 0
 
-    def wake(self) -> None:
-        """Ask for a run; returns at once."""
+    def wake(self, urgent: bool = False) -> None:
+        """Ask for a run; returns at once. ``urgent``: for something that may page (a live
+        mention), which also cuts short a :meth:`nap` of the run going on."""
+        if urgent:
+            self._urgent.set()
         self._wake.set()
 
     def nap(self, seconds: float) -> bool:
-        """Wait up to ``seconds`` inside a run; True, at once, when a wake arrives meanwhile
-        (the wake stays pending, so the next run follows this one)."""
-        return self._wake.wait(seconds)
+        """Wait up to ``seconds`` inside a run; True, at once, when an urgent wake arrives
+        meanwhile (that wake stays pending, so the next run follows this one). Other wakes
+        (history stored, the outbox timer) do not cut it: they wait for the next run."""
+        return self._urgent.wait(seconds)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="process", daemon=True)
@@ -41,6 +46,7 @@ class ProcessLoop:
         while True:
             self._wake.wait()
             self._wake.clear()  # wakes from now on ask for the run after this one
+            self._urgent.clear()
             last = self._stopping.is_set()
             self.run_once()
             if last:

@@ -13,14 +13,17 @@ therefore scored in small chunks and *paced*:
 * after each chunk of history the run ends early if live mentions arrived meanwhile (the
   rules and the next run take them first), and while polls are running it waits as long
   as the chunk took, so history takes at most half the time the polls could use. That
-  wait is a nap the daemon's processing loop cuts short when a poll stores something new
-  (:meth:`monitor.processing.ProcessLoop.nap`): the run then ends, and the next one scores
-  and pages the new mention at once instead of after the nap. A chunk is small
+  wait is a nap the daemon's processing loop cuts short when a poll stores a live mention
+  (:meth:`monitor.processing.ProcessLoop.nap`; history stored and the outbox timer do not
+  cut it, so the pacing holds): the run then ends, and the next one scores and pages the
+  new mention at once instead of after the nap. A chunk is small
   (``BACKFILL_CHUNK``) so that a live mention that arrives while one is being scored
   waits a fraction of a second, not seconds.
-* while polls wait in the queue for a thread (10,000 new sources' first round), history
-  gets one chunk per ``QUEUED_HISTORY_EVERY_S`` and no more: the first polls are what is
-  late, and history never pages.
+* while new sources' first polls wait in the queue for a thread (10,000 new sources' first
+  round), history gets one chunk per ``QUEUED_HISTORY_EVERY_S`` (the outbox tick's period:
+  10 % slack for its jitter) and no more: the first polls are what is late, and history
+  never pages. Once every source has polled, a queue (polls asleep in a host's rate
+  limit) no longer holds history back.
 
 Each chunk is one SELECT, one scorer call (the scorer batches as ``[sentiment]
 batch_size`` says; 1 keeps each score independent of its neighbours) and one transaction
@@ -85,7 +88,7 @@ class Scoring:
                 return out
         if self.polls_queued():  # polls are late: history waits, but for a chunk now and then
             now = self.monotonic()
-            if self._queued_chunk_at is None or now - self._queued_chunk_at >= QUEUED_HISTORY_EVERY_S:
+            if self._queued_chunk_at is None or now - self._queued_chunk_at >= 0.9 * QUEUED_HISTORY_EVERY_S:
                 self._queued_chunk_at = now
                 if rows := self.store.unscored(BACKFILL_CHUNK, backfill=True):
                     self._score(rows, threshold, out)

@@ -317,18 +317,27 @@ def test_history_is_scored_in_paced_chunks_while_polls_run_and_a_live_mention_cu
     assert scorer.calls[0] == 1 and not store.unscored(10, backfill=False)
 
 
-def test_a_wake_cuts_the_nap_between_history_chunks_and_ends_the_run(store, clock):
-    """The daemon's nap is its processing loop's wake: a poll that stores something new
-    ends the history part of the run at once, so the next run scores and pages it."""
+def test_a_live_wake_cuts_the_nap_between_history_chunks_and_ends_the_run(store, clock):
+    """The daemon's nap is its processing loop's urgent wake: a poll that stores a live
+    mention ends the history part of the run at once, so the next run scores and pages it.
+    A plain wake (history stored, the outbox timer) does not cut it: the pacing holds."""
+    from monitor.app import PollReport
     from monitor.scoring import BACKFILL_CHUNK, Scoring
 
     loop = ProcessLoop(lambda: None)  # not started: only its wake and nap are used
-    threading.Timer(0.05, loop.wake).start()
+    loop.wake()  # history stored: a run is asked for, the nap goes on
+    started = time.monotonic()
+    assert loop.nap(0.2) is False and time.monotonic() - started >= 0.19
+    threading.Timer(0.05, loop.wake, kwargs={"urgent": True}).start()
     started = time.monotonic()
     assert loop.nap(10) is True and time.monotonic() - started < 5  # cut short, not 10 s
     assert loop.nap(0) is True  # the wake stays pending for the next run
     quiet = ProcessLoop(lambda: None)
     assert quiet.nap(0.01) is False
+
+    # what the daemon wakes it for: live when a new mention is not history, or an edit
+    assert PollReport("s", "ok", new=3, backfilled=2).live and PollReport("s", "ok", edited=1).live
+    assert not PollReport("s", "ok", new=3, backfilled=3).live and not PollReport("s", "ok").live
 
     scorer = FakeClockScorer()
     woken = []

@@ -76,12 +76,13 @@ _LOADED_LOCK = threading.Lock()
 
 
 def _stamp(path: Path) -> tuple:
-    """What tells one version of a file from another: its path, mtime and size."""
+    """What tells one version of a file from another: its path, inode, mtime and size."""
+    path = path.resolve()
     try:
         st = path.stat()
     except FileNotFoundError:
-        return (str(path), None, None)
-    return (str(path), st.st_mtime_ns, st.st_size)
+        return (str(path), None, None, None)
+    return (str(path), st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 def _loaded(path: Path) -> tuple:
