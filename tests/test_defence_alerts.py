@@ -149,6 +149,28 @@ def test_extortion_pages_its_own_route_with_the_evidence_and_money_complaints_pa
     assert len(receiver.at("/legal")) == 1 and kinds(app) == ["extortion"]  # each mention pages once
 
 
+def test_each_mention_of_the_window_is_examined_once_however_many_runs_read_it(app, clock, receiver, monkeypatch):
+    """The window is read every processing run; the detector (the gate encodes a text) runs
+    once per mention and text, and again only for an edited text."""
+    from monitor.alerting import defence
+
+    calls = []
+    real = defence.detect_extortion
+    monkeypatch.setattr(defence, "detect_extortion", lambda text: calls.append(text) or real(text))
+    for text in MONEY_COMPLAINTS:
+        store_mention(app, clock, text, 0.3)
+    app.process()
+    examined = len(calls)
+    assert examined == len(MONEY_COMPLAINTS)
+    for _ in range(3):
+        clock.advance(timedelta(seconds=10))
+        app.process()
+    assert len(calls) == examined and kinds(app) == []
+    store_mention(app, clock, MONEY_COMPLAINTS[0] + " again", 0.3)
+    app.process()
+    assert len(calls) == examined + 1  # only the new one
+
+
 @pytest.mark.parametrize("text,frame", [
     ("付錢刪評,一則五千,不付我就每天來留一星。", "removal-service"),
     ("退我一萬二,我就把Google評論撤掉,不然等著看更多一星。", "pay-to-delete"),

@@ -13,10 +13,11 @@ names (the text itself is restricted, see :mod:`monitor.defence.phi`).
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Iterator, Sequence
+from weakref import WeakKeyDictionary
 
 from monitor.alerting.facts import ExtortionFacts, Facts, PhiExposureFacts
 from monitor.config import Entity, Rule
@@ -40,10 +41,8 @@ class DefenceFinding:
     facts: Facts
 
 
-@lru_cache(maxsize=8192)
 def _detect(kind: str, text: str):
-    """The detector's answer for a text: a window is read again every processing run, and
-    only texts not seen before (new or edited mentions) cost a detection."""
+    """The detector's answer for a text (an ``Extortion``, a ``PhiExposure`` or None)."""
     if kind == "extortion":
         return detect_extortion(text)
     if kind == "phi-exposure":
@@ -51,35 +50,44 @@ def _detect(kind: str, text: str):
     raise ValueError(f"not a defence rule kind: {kind!r}")
 
 
-def examine(kind: str, mention: StoredMention) -> DefenceFinding | None:
-    """The finding of rule kind ``kind`` on one mention, or None."""
-    text = join_title_text(mention.title, mention.text)
+def _finding(kind: str, mention: StoredMention, text: str, detected) -> DefenceFinding | None:
+    """What pages for the detector's answer ``detected`` on one mention, or None."""
+    if detected is None:
+        return None
     if kind == "extortion":
-        found = _detect(kind, text)
-        if found is None:
-            return None
         excerpt = one_line(mask_phi(text), EXCERPT_CHARS)
-        return DefenceFinding(f"extortion ({found.frame}) in mention {mention.id}", mention,
-                              ExtortionFacts(found.frame, found.phrases, (mention.id,), excerpt))
-    if kind == "phi-exposure":
-        exposed = _detect(kind, text)
-        if exposed is None:
-            return None
-        return DefenceFinding(f"patient data ({', '.join(exposed.exposed)}) exposed in mention {mention.id}", mention,
-                              PhiExposureFacts(exposed.exposed, exposed.names, (mention.id,)))
-    raise ValueError(f"not a defence rule kind: {kind!r}")
+        return DefenceFinding(f"extortion ({detected.frame}) in mention {mention.id}", mention,
+                              ExtortionFacts(detected.frame, detected.phrases, (mention.id,), excerpt))
+    return DefenceFinding(f"patient data ({', '.join(detected.exposed)}) exposed in mention {mention.id}", mention,
+                          PhiExposureFacts(detected.exposed, detected.names, (mention.id,)))
+
+
+# per store and rule id: the detector's answer for each (mention id, text) of its last window. A window is
+# read again every processing run; only mentions new to it (or edited) cost a detection (the
+# extortion gate encodes a text: some 20 ms), however many the window holds, and what left the
+# window is forgotten with the next run
+_ANSWERS: WeakKeyDictionary = WeakKeyDictionary()  # store -> rule id -> (mention id, text) -> answer
+_ANSWERS_LOCK = threading.Lock()
 
 
 def defence_findings(rule: Rule, entities: Sequence[Entity], store: Store,
                      now: datetime) -> Iterator[tuple[Entity, DefenceFinding]]:
     """Each entity's mentions in the window that the rule's detector flags and no alert of
     this rule has listed yet."""
+    with _ANSWERS_LOCK:
+        before = _ANSWERS.setdefault(store, {}).get(rule.id, {})
+    answers: dict[tuple[int, str], object] = {}
     for entity, mention in not_yet_alerted(rule, entities, store, now):
         if rule.causes and not set(rule.causes) & set(mention.causes):
             continue
-        found = examine(rule.kind, mention)
+        text = join_title_text(mention.title, mention.text)
+        key = (mention.id, text)
+        answers[key] = before[key] if key in before else _detect(rule.kind, text)
+        found = _finding(rule.kind, mention, text, answers[key])
         if found is not None:
             yield entity, found
+    with _ANSWERS_LOCK:
+        _ANSWERS.setdefault(store, {})[rule.id] = answers
 
 
 def not_yet_alerted(rule: Rule, entities: Sequence[Entity], store: Store,
