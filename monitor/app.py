@@ -124,6 +124,7 @@ class ProcessReport:
     fallbacks: int = 0
     score_error: str | None = None
     skipped: bool = False  # another process held the process lease: it did the work
+    history_left: bool = False  # scoring's budget ran out with history unscored: run again soon
 
 
 class App:
@@ -363,6 +364,7 @@ class App:
         (:class:`monitor.scoring.Scoring`)."""
         outcome = self.scoring.run(self.config.sentiment.negative_threshold)
         report.scored += outcome.scored
+        report.history_left = outcome.history_left
         if outcome.error:
             report.score_error = outcome.error
 

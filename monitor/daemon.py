@@ -6,7 +6,8 @@
   id, then it polls every ``every`` exactly. A poll still running when its next is due
   skips that one (counted); nothing piles up.
 * Processing (:meth:`monitor.app.App.process`: scores, rules, dispatch, deliveries) runs
-  in :class:`monitor.processing.ProcessLoop`, woken when a poll stored something new and by
+  in :class:`monitor.processing.ProcessLoop`, woken when a poll stored a live mention (one
+  that may page; history alone waits for the tick), when a run left history unscored, and by
   the ``outbox`` timer every ``outbox_every`` (10 s: a grouped page leaves within
   group_wait + 10 s, escalations within 10 s of their time). Polls never wait for it, and
   while polls run, history (first-poll backfill) is scored at most half the time
@@ -52,7 +53,7 @@ class Daemon:
         self.stopping = threading.Event()
         self.reload_requested = threading.Event()
         self.endpoint = None
-        self.processor = ProcessLoop(app.process)
+        self.processor = ProcessLoop(self._process)
         self.scheduler = Scheduler(app.clock, PollPool(app.config.daemon.poll_workers))
         self._polls, self._polls_lock = 0, threading.Lock()  # polls running now
         self._unpolled: set[str] = set()  # sources scheduled that have not polled yet (a first round)
@@ -138,8 +139,13 @@ class Daemon:
             with self._polls_lock:
                 self._polls -= 1
                 self._unpolled.discard(source_id)
-        if report.new or report.edited:
-            self.processor.wake(urgent=report.live)  # a live mention cuts history's nap short
+        if report.live:  # history alone waits for the outbox tick: the rules have nothing new to read
+            self.processor.wake(urgent=True)  # ... and a live mention cuts history's nap short
+
+    def _process(self) -> None:
+        report = self.app.process()
+        if report.history_left:  # the backlog goes on right after this run, not at the next tick
+            self.processor.wake()
 
     def stop(self, *_args) -> None:
         if not self.stopping.is_set():

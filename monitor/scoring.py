@@ -9,7 +9,9 @@ therefore scored in small chunks and *paced*:
 * live mentions (anything a rule may page on) are scored first, in ``SCORE_CHUNK``s, all
   of them, every run;
 * then history in ``BACKFILL_CHUNK``s for at most ``BACKFILL_BUDGET_S`` seconds a run
-  (the rest at the next run, after the rules);
+  (the rest at the next run, after the rules: ``history_left`` asks the daemon for it at
+  once; a poll that stored only history does not wake processing, the rules have nothing
+  new to read, so runs are not spent on it while 10,000 first polls come in);
 * after each chunk of history the run ends early if live mentions arrived meanwhile (the
   rules and the next run take them first), and while polls are running it waits as long
   as the chunk took, so history takes at most half the time the polls could use. That
@@ -55,6 +57,7 @@ QUEUED_HISTORY_EVERY_S = 10.0  # while polls are queued: one chunk of history th
 class ScoreOutcome:
     scored: int = 0
     error: str | None = None  # the scorer failed: what is left stays unscored for the next run
+    history_left: bool = False  # the run's budget ran out with history still unscored: run again
 
 
 def _sleep(seconds: float) -> bool:
@@ -100,10 +103,16 @@ class Scoring:
                 return out
             took = self.monotonic() - started
             if self.polls_running():  # history gets at most half of the time while polls go on
-                if self.monotonic() + took > budget or self.pause(took):
-                    return out  # out of budget, or woken by new work: the next run takes it first
-            if self.monotonic() > budget or self.store.unscored(1, backfill=False):
-                return out  # the rest at the next run (every 10 s at least), after the rules
+                if self.monotonic() + took > budget:
+                    out.history_left = True
+                    return out
+                if self.pause(took):
+                    return out  # woken by a live mention: the next run takes it first
+            if self.store.unscored(1, backfill=False):
+                return out  # live mentions arrived: the rules, then the next run takes them
+            if self.monotonic() > budget:
+                out.history_left = True  # the rest in the next run, right after the rules
+                return out
         return out
 
     def _score(self, rows: list, threshold: float, out: ScoreOutcome) -> bool:

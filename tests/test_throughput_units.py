@@ -296,8 +296,9 @@ def test_history_is_scored_in_paced_chunks_while_polls_run_and_a_live_mention_cu
     scorer.calls.clear()
     pauses.clear()
     start = scorer.now
-    run.run(0.7)
+    out = run.run(0.7)
     assert pauses == [] and scorer.now - start <= BACKFILL_BUDGET_S + 0.01 * BACKFILL_CHUNK
+    assert out.history_left  # the budget ran out with history left: the daemon runs again at once
 
     # a live mention stored while history is being scored ends the run after that chunk
     real_score = scorer.score
@@ -362,8 +363,9 @@ def test_history_waits_while_polls_are_queued_but_for_a_chunk_every_ten_seconds(
                   pause=lambda s: False, monotonic=scorer.monotonic)
     _stored(store, 2, False, "live")
     _stored(store, 200, True, "old")
-    run.run(0.7)
+    out = run.run(0.7)
     assert scorer.calls == [2, BACKFILL_CHUNK]  # the live ones, then one chunk of history
+    assert not out.history_left  # no run straight after: the queued polls come first
     scorer.calls.clear()
     _stored(store, 1, False, "later")
     run.run(0.7)
