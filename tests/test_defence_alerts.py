@@ -251,10 +251,10 @@ def test_extortion_leave_one_author_out_floor():
     scores = _bench().cross_author()
     assert set(scores) == {"helper-h4", "helper-xc", "helper-xt"}
     for author, by_lang in scores.items():
-        assert by_lang["all"].recall >= 0.74 and by_lang["all"].precision >= 0.78, author
+        assert by_lang["all"].recall >= 0.70 and by_lang["all"].precision >= 0.76, author
     found = sum(s["all"].found for s in scores.values())
     raised = found + sum(s["all"].false_alerts for s in scores.values())
-    assert found / sum(s["all"].extortion for s in scores.values()) >= 0.86 and found / raised >= 0.82
+    assert found / sum(s["all"].extortion for s in scores.values()) >= 0.85 and found / raised >= 0.80
 
 
 def test_extortion_prefilter_keeps_the_encoder_off_ordinary_mentions(monkeypatch):
