@@ -149,6 +149,23 @@ def test_extortion_pages_its_own_route_with_the_evidence_and_money_complaints_pa
     assert len(receiver.at("/legal")) == 1 and kinds(app) == ["extortion"]  # each mention pages once
 
 
+def test_a_detector_that_fails_holds_back_no_other_rules_page(app, clock, receiver, monkeypatch, caplog):
+    """The extortion gate needs its encoder; when it cannot run, the burst still pages and
+    the log names the rule."""
+    from monitor.alerting import defence
+
+    def broken(text):
+        raise RuntimeError("encoder unavailable")
+
+    monkeypatch.setattr(defence, "detect_extortion", broken)
+    for text in MONEY_COMPLAINTS[:3]:
+        store_mention(app, clock, text, 0.9)  # three negatives: the burst
+    with caplog.at_level("ERROR"):
+        page = run_until_paged(app, clock, receiver, "/crisis")
+    assert "仁心診所" in page["title"] and kinds(app) == ["burst"]
+    assert any("rule extortion (extortion): its detector failed" in r.getMessage() for r in caplog.records)
+
+
 def test_each_mention_of_the_window_is_examined_once_however_many_runs_read_it(app, clock, receiver, monkeypatch):
     """The window is read every processing run; the detector (the gate encodes a text) runs
     once per mention and text, and again only for an edited text."""

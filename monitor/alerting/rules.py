@@ -170,7 +170,12 @@ def fired(config: Config, store: Store, now: datetime) -> Iterator[tuple[Rule, E
         if rule.kind == "severe":
             yield from _severe(rule, entities, store, now)
         elif rule.kind in DEFENCE_KINDS:
-            for entity, found in defence_findings(rule, entities, store, now):
+            try:  # the extortion gate needs its encoder: one that cannot run holds back no other rule's page
+                findings = list(defence_findings(rule, entities, store, now))
+            except Exception:
+                log.exception("rule %s (%s): its detector failed this run; the other rules go on", rule.id, rule.kind)
+                continue
+            for entity, found in findings:
                 yield rule, entity, Decision(True, found.reason, (found.mention,), 1, True, found.facts)
         elif rule.kind == "attack":
             for entity, found in attack_findings(rule, entities, store, now, threshold):
