@@ -22,7 +22,7 @@ if [ $# -gt 0 ]; then
 fi
 workers=$(python -c 'import os; print(max(1, min(4, len(os.sched_getaffinity(0)))))')
 status=0
-python -m pytest -ra -n "$workers" --dist loadfile -m "not serial" || status=$?
+python -m pytest -ra -n "$workers" --dist loadfile --no-loadscope-reorder -m "not serial" || status=$?
 # only the files that hold serial tests: collecting the whole suite again to pick them costs seconds
 mapfile -t serial_files < <(grep -l "mark.serial" tests/test_*.py)
 if [ ${#serial_files[@]} -gt 0 ]; then

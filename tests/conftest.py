@@ -21,6 +21,20 @@ FIXTURES = Path(__file__).parent / "fixtures"
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
 
 
+# The slowest files run first: with --no-loadscope-reorder (scripts/test.sh) pytest-xdist's
+# loadfile scheduling hands files out in collection order, and a long file handed out last leaves
+# the other worker idle at the end (kill -9 and the browser test last made one worker run 34 s
+# longer than the other; by default xdist orders files by how many tests they hold, not by time).
+SLOW_FIRST = ("test_faults_fuzz.py", "test_scale.py", "test_defence_alerts.py", "test_daemon_cli.py",
+              "test_onnx_encoder.py", "test_cli_ux.py", "test_faults_crash.py", "test_faults_concurrency.py",
+              "test_bench_scale.py", "test_browser.py", "test_faults_daemon.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
+
+
 @pytest.fixture
 def clock():
     return ManualClock(T0)

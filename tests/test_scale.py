@@ -245,7 +245,7 @@ def enqueue(config, ids) -> None:
             celery.send_task(POLL_TASK, args=[i], queue=config.scale.queue, producer=producer)
 
 
-WINDOW = 8.0  # seconds of polls counted for each worker count
+WINDOW = 5.0  # seconds of polls counted for each worker count
 
 
 def _polls_in_window(feeds, procs, proc) -> int:
