@@ -233,9 +233,10 @@ def test_labelled_extortion_set_shape_and_hash_split():
             assert sum(r["lang"] == lang and r["label"] == label for r in test) >= 15
     for row in rows:
         assert row["lang"] in ("zh-TW", "en") and row["label"] in ("extortion", "ordinary") and row["text"].strip()
-        assert row["author"] == {"ex": "helper-h4", "xt": "helper-xt", "xc": "helper-xc"}[row["id"][:2]]
+        assert row["author"] == {"ex": "helper-h4", "xt": "helper-xt", "xc": "helper-xc", "xd": "helper-xd",
+                                 "xe": "helper-xe"}[row["id"][:2]]
     assert {r["author"] for r in test} == {"helper-h4"}  # later authors' rows went to train only
-    for author in ("helper-h4", "helper-xt", "helper-xc"):  # each author wrote both labels in both languages
+    for author in ("helper-h4", "helper-xt", "helper-xc", "helper-xd", "helper-xe"):  # each author wrote both labels in both languages
         mine = [r for r in train if r["author"] == author]
         assert {(r["lang"], r["label"]) for r in mine} == {(l, k) for l in ("zh-TW", "en") for k in ("extortion", "ordinary")}
     in_test = {r["id"] for r in test}
@@ -248,17 +249,19 @@ def test_labelled_extortion_set_shape_and_hash_split():
 
 def test_extortion_gate_is_fitted_on_the_whole_train_split_and_scores_it():
     """The shipped gate saw every train row (and other writers' ordinary text); its thresholds
-    keep 90 % of the extortion rows on out-of-author scores, so train itself is not 1.0."""
+    keep 95 % (stack) and 90 % (domain part) of the extortion rows on out-of-author scores, so
+    train itself is not 1.0."""
     from monitor.defence.extortion_gate import default_gate
 
     train = _bench().load("train")
     trained_on = default_gate().meta["trained_on"]
     assert trained_on["rows"] == len(train) and trained_on["extortion"] == sum(r["label"] == "extortion" for r in train)
-    assert trained_on["authors"] == ["helper-h4", "helper-xc", "helper-xt"] and trained_on["corpus_rows"] >= 1000
+    assert trained_on["authors"] == ["helper-h4", "helper-xc", "helper-xd", "helper-xe", "helper-xt"]
+    assert trained_on["corpus_rows"] >= 1000
     scores, _ = _bench().score(train)
-    assert scores["all"].recall >= 0.94 and scores["all"].precision >= 0.99
+    assert scores["all"].recall >= 0.94 and scores["all"].precision >= 0.98
     for lang in ("zh-TW", "en"):
-        assert scores[lang].recall >= 0.94 and scores[lang].false_alerts <= 2
+        assert scores[lang].recall >= 0.94 and scores[lang].false_alerts <= 5
 
 
 def test_extortion_leave_one_author_out_floor():
@@ -266,12 +269,12 @@ def test_extortion_leave_one_author_out_floor():
     extortion rows with few false alerts: the figure that predicts a new writer (data README;
     a floor a few rows below the measured one)."""
     scores = _bench().cross_author()
-    assert set(scores) == {"helper-h4", "helper-xc", "helper-xt"}
+    assert set(scores) == {"helper-h4", "helper-xc", "helper-xd", "helper-xe", "helper-xt"}
     for author, by_lang in scores.items():
-        assert by_lang["all"].recall >= 0.70 and by_lang["all"].precision >= 0.76, author
+        assert by_lang["all"].recall >= 0.74 and by_lang["all"].precision >= 0.80, author
     found = sum(s["all"].found for s in scores.values())
     raised = found + sum(s["all"].false_alerts for s in scores.values())
-    assert found / sum(s["all"].extortion for s in scores.values()) >= 0.85 and found / raised >= 0.80
+    assert found / sum(s["all"].extortion for s in scores.values()) >= 0.85 and found / raised >= 0.88
 
 
 def test_extortion_prefilter_keeps_the_encoder_off_ordinary_mentions(monkeypatch):
