@@ -22,10 +22,12 @@ import email.utils
 import json
 import random
 import re
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, Callable, ClassVar
 from urllib.parse import urlsplit
 
@@ -361,3 +363,11 @@ def _unclosed(text: str) -> bool:
         elif ch in "]}":
             depth -= 1
     return in_string or depth > 0
+
+
+@lru_cache(maxsize=4)
+def tls_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    """httpx's default TLS context (certifi, or SSL_CERT_FILE / SSL_CERT_DIR), read once per
+    process: reading the CA bundle takes some 30 ms, and every App (a reload, each CLI
+    command) made one."""
+    return httpx.create_ssl_context()

@@ -29,19 +29,17 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import ssl
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from functools import lru_cache
 
 import httpx
 
 from connectors import registry
 from connectors.base import FetchContext
-from connectors.http import HostLimiter, HttpPolicy
+from connectors.http import HostLimiter, HttpPolicy, tls_context
 from monitor.clock import Clock, SystemClock
 from monitor.config import Config
 from monitor.evidence.stage import keep_evidence
@@ -145,7 +143,7 @@ class App:
             follow_redirects=True,
             max_redirects=5,
             limits=httpx.Limits(max_connections=config.daemon.max_connections),
-            verify=_tls_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")),
+            verify=tls_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")),
         )
         self.limiter = limiter or HostLimiter()  # Celery workers share one in Redis (monitor.scale.limiter)
         self._policy = policy
@@ -220,15 +218,19 @@ class App:
         try:
             return self._poll(source_id, started)
         except Exception as exc:  # storage or a stage after the fetch: this source fails, not the run
-            error = f"poll error: {describe_error(exc)}"
-            log.error("source %s: %s", source_id, error)
-            source = self.config.source(source_id)
-            try:
-                record_fetch(self.store, source_id, FetchResult("failed", error=error), 0, self.clock.now(),
-                             source.digest)
-            except Exception as again:
-                log.error("source %s: could not record the failure: %s", source_id, describe_error(again))
-            return PollReport(source_id, "failed", error=error, seconds=time.perf_counter() - started)
+            return self.poll_failed(source_id, describe_error(exc), started)
+
+    def poll_failed(self, source_id: str, why: str, started: float) -> PollReport:
+        """Record a poll that failed outside the connector (storage, a poll process that died)
+        against its source, so that its health shows it."""
+        error = f"poll error: {why}"
+        log.error("source %s: %s", source_id, error)
+        try:
+            record_fetch(self.store, source_id, FetchResult("failed", error=error), 0, self.clock.now(),
+                         self.config.source(source_id).digest)
+        except Exception as again:
+            log.error("source %s: could not record the failure: %s", source_id, describe_error(again))
+        return PollReport(source_id, "failed", error=error, seconds=time.perf_counter() - started)
 
     def _poll(self, source_id: str, started: float) -> PollReport:
         source = self.config.source(source_id)
@@ -264,7 +266,7 @@ class App:
             if edited:
                 log.info("source %s: %d mentions edited since last seen (kept as new versions, scored again)",
                          source_id, len(edited))
-        kept = keep_evidence(self.store, source_id, result, new_ids + edited, now)  # raw payloads, tombstones
+        kept = keep_evidence(self.store, source_id, result, new_ids + edited, now, set(new_ids))  # raw, tombstones
         if kept:
             result = replace(result, warnings=result.warnings + tuple(kept))
         before, after = record_fetch(self.store, source_id, result, len(new_ids), now, source.digest, backfilled,
@@ -381,11 +383,3 @@ class App:
         """Source-health alerts for the ops route (:func:`monitor.alerting.notices.raise_notices`);
         the dispatcher routes, silences, inhibits and sends them like any other alert."""
         raise_notices(self.config, self.store, self.clock.now())
-
-
-@lru_cache(maxsize=4)
-def _tls_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
-    """httpx's default TLS context (certifi, or SSL_CERT_FILE / SSL_CERT_DIR), read once per
-    process: reading the CA bundle takes some 30 ms, and every App (a reload, each CLI
-    command) made one."""
-    return httpx.create_ssl_context()

@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from datetime import timedelta
 
 from monitor.app import App
@@ -39,6 +40,7 @@ from monitor.errors import ConfigError
 from monitor.evidence.retention import schedule_retention
 from monitor.processing import ProcessLoop
 from monitor.report.schedule import CHECK_EVERY, WeeklyReports
+from monitor.pollprocs import PollProcesses
 from monitor.schedule import Every, PollPool, Scheduler, phase_offset
 
 log = logging.getLogger("repwatch.daemon")
@@ -55,6 +57,7 @@ class Daemon:
         self.endpoint = None
         self.processor = ProcessLoop(self._process)
         self.scheduler = Scheduler(app.clock, PollPool(app.config.daemon.poll_workers))
+        self.children = PollProcesses.of(app.config)  # [daemon] poll_processes; None: polls on threads here
         self._polls, self._polls_lock = 0, threading.Lock()  # polls running now
         self._unpolled: set[str] = set()  # sources scheduled that have not polled yet (a first round)
         app.scoring.polls_running = lambda: self._polls > 0  # history scoring yields to them
@@ -119,6 +122,9 @@ class Daemon:
                 self._schedule(source)
         schedule_retention(self.scheduler, self.app)
         self._schedule_reports()
+        old_children, self.children = self.children, PollProcesses.of(self.app.config)
+        if old_children is not None:  # its polls in flight finish in the background
+            threading.Thread(target=old_children.close, kwargs={"timeout": 60.0}, daemon=True).start()
         new = self.app.config
         log.info("reloaded %s: sources added %s, removed %s, changed %s; %d sources, %d entities, %d routes, "
                  "%d rules", path, sorted(added) or "none", sorted(removed) or "none", sorted(changed) or "none",
@@ -134,13 +140,22 @@ class Daemon:
         with self._polls_lock:
             self._polls += 1
         try:
-            report = self.app.poll_source(source_id)  # never raises
+            report = self._poll(source_id)  # never raises
         finally:
             with self._polls_lock:
                 self._polls -= 1
                 self._unpolled.discard(source_id)
         if report.live:  # history alone waits for the outbox tick: the rules have nothing new to read
             self.processor.wake(urgent=True)  # ... and a live mention cuts history's nap short
+
+    def _poll(self, source_id: str):
+        children, started = self.children, time.perf_counter()
+        if children is None:
+            return self.app.poll_source(source_id)
+        try:
+            return children.poll(self.app.config.source(source_id))
+        except Exception as exc:  # the child died or stopped mid-poll: the source's failure, not the daemon's
+            return self.app.poll_failed(source_id, str(exc), started)
 
     def _process(self) -> None:
         report = self.app.process()
@@ -172,9 +187,10 @@ class Daemon:
             except OSError as exc:  # paging goes on without it; ack links and /metrics do not
                 log.error("HTTP endpoint cannot listen on %s (%s): ack links, /healthz and /metrics are off",
                           self.app.config.daemon.listen, exc)
-        log.info("repwatch running: %d sources, %d rules, %d poll workers",
+        log.info("repwatch running: %d sources, %d rules, %d poll workers%s",
                  sum(j.id.startswith("source:") for j in self.scheduler.get_jobs()),
-                 len(self.app.config.rules), self.app.config.daemon.poll_workers)
+                 len(self.app.config.rules), self.app.config.daemon.poll_workers,
+                 f" in {self.app.config.daemon.poll_processes} poll processes" if self.children else "")
         try:
             while not self.stopping.wait(0.5):
                 if until is not None and until.is_set():
@@ -194,6 +210,8 @@ class Daemon:
         if abandoned:
             log.warning("stopping: %d polls still running after %.0fs, abandoned (nothing half-stored)",
                         abandoned, STOP_GRACE)
+        if self.children is not None:
+            self.children.close()
         if not self.processor.stop(timeout=LAST_PROCESS):
             log.warning("stopping: the last process did not finish within %.0fs", LAST_PROCESS)
         stats = self.scheduler.stats

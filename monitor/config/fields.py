@@ -177,6 +177,7 @@ Duration = duration()
 Interval = duration(allow_zero=True)  # may be "0s"
 Fraction = number(0.0, 1.0)
 Count = number(1, 1000, integer=True)
+Processes = number(0, 64, integer=True)  # child processes; 0: none
 Matchers = _typed(tuple[Matcher, ...], _matchers, {**STRINGS_SCHEMA, "description": 'matchers such as '
                                                    "'severity=\"critical\"' or 'entity=~\"dr-.*\"'"})
 Spans = _typed(tuple[tuple[int, int], ...], _spans, {**STRINGS_SCHEMA, "description": 'spans such as "22:00-07:00"'})

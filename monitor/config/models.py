@@ -16,7 +16,7 @@ from typing import Annotated, Any, Mapping
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema, field_validator, model_validator
 
 from monitor.config.fields import (AnyId, Clock, Count, Duration, Flag, Fraction, Ident, Interval, Matchers, Name,
-                                   Spans, Strings, Text, Weekly, choice, number)
+                                   Processes, Spans, Strings, Text, Weekly, choice, number)
 from monitor.config.problems import checker, fail
 from monitor.config.urls import ENV_RE, NotifyUrls, expand
 from monitor.units import MAX_DURATION, format_duration, parse_rate
@@ -135,6 +135,10 @@ class DaemonModel(Table):
     max_connections: Count = 32  # as many as poll_workers: fewer would queue polls on the pool
     poll_workers: Count = 32
     """polls running at once (fetch, match, store); per-host rate limits still hold"""
+    poll_processes: Processes = 0
+    """child processes that run the polls (fetch, match, store), for thousands of sources; 0
+    runs them on the daemon's own threads. Per-host rate limits still hold (a limited host is
+    polled by one child)"""
     ops_route: Text = None
     """the route of source-health notices (never the crisis team's route)"""
     failures_before_notice: Count = 3

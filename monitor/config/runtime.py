@@ -157,6 +157,7 @@ class DaemonConfig:
     jitter: timedelta = _DAEMON.jitter
     max_connections: int = _DAEMON.max_connections
     poll_workers: int = _DAEMON.poll_workers
+    poll_processes: int = _DAEMON.poll_processes  # polls in child processes (monitor.pollprocs); 0: none
     ops_route: str | None = _DAEMON.ops_route  # where source-health notices go (never the crisis team's route)
     failures_before_notice: int = _DAEMON.failures_before_notice
     notice_repeat: timedelta = _DAEMON.notice_repeat

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Sequence
+from typing import Collection, Sequence
 
 from monitor.mention import FetchResult
 from monitor.store import Store, describe_error
@@ -12,13 +12,15 @@ from monitor.store import Store, describe_error
 log = logging.getLogger("repwatch.evidence")
 
 
-def keep_evidence(store: Store, source_id: str, result: FetchResult, ids: Sequence[int], at: datetime) -> list[str]:
+def keep_evidence(store: Store, source_id: str, result: FetchResult, ids: Sequence[int], at: datetime,
+                  fresh: Collection[int] = ()) -> list[str]:
     """Write the evidence of one poll; the warnings to report against the source (a failure
-    here never undoes the stored mentions: they are committed already)."""
+    here never undoes the stored mentions: they are committed already). ``fresh``: the ids
+    this poll inserted."""
     if not result.ok or not (result.raw or result.listing):
         return []
     try:
-        counts = store.keep_evidence(source_id, result, ids, at)
+        counts = store.keep_evidence(source_id, result, ids, at, fresh)
     except Exception as exc:
         return [f"evidence not kept: {describe_error(exc)}"]
     if counts.tombstoned:

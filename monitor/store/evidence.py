@@ -24,7 +24,7 @@ import json
 import zlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Sequence
+from typing import Collection, Sequence
 
 from sqlalchemy import func
 from sqlmodel import Session, select
@@ -63,13 +63,15 @@ class MentionEvidence:
 class EvidenceRepo(StoreBase):
     """Writing and reading evidence; see the module docstring for the tombstone rule."""
 
-    def keep_evidence(self, source_id: str, result: FetchResult, ids: Sequence[int], at: datetime) -> EvidenceCounts:
+    def keep_evidence(self, source_id: str, result: FetchResult, ids: Sequence[int], at: datetime,
+                      fresh: Collection[int] = ()) -> EvidenceCounts:
         """Link the mentions ``ids`` (new, or edited by this poll) to the responses in
         ``result.raw`` they came from, close the tombstones of mentions seen again, and
-        tombstone what ``result.listing`` shows removed. One transaction."""
+        tombstone what ``result.listing`` shows removed. One transaction. ``fresh``: those
+        of ``ids`` this poll inserted (no versions or links yet: not looked up)."""
         with self.session() as s:
             written: dict[int, int] = {}  # id(raw) -> fetch id
-            linked = self._link(s, source_id, result.raw, ids, at, written)
+            linked = self._link(s, source_id, result.raw, ids, at, written, fresh)
             seen = set(result.listing.fingerprints) if result.listing else set()
             seen.update(m.fingerprint for m in result.mentions)
             restored = self._restore(s, source_id, seen, at)
@@ -78,16 +80,19 @@ class EvidenceRepo(StoreBase):
         return EvidenceCounts(linked, tuple(tombstoned), tuple(restored))
 
     def _link(self, s: Session, source_id: str, raw: Sequence[RawResponse], ids: Sequence[int], at: datetime,
-              written: dict[int, int]) -> int:
+              written: dict[int, int], fresh: Collection[int] = ()) -> int:
         by_fp = {fp: r for r in raw for fp in r.fingerprints}
         if not ids or not by_fp:
             return 0
         rows = s.exec(select(MentionRow.id, MentionRow.fingerprint).where(MentionRow.id.in_(list(ids)))).all()
-        last = dict(s.exec(select(MentionVersionRow.mention_id, func.max(MentionVersionRow.version))
-                           .where(MentionVersionRow.mention_id.in_(list(ids)))
-                           .group_by(MentionVersionRow.mention_id)).all())
-        have = set(s.exec(select(MentionEvidenceRow.mention_id, MentionEvidenceRow.version)
-                          .where(MentionEvidenceRow.mention_id.in_(list(ids)))).all())
+        old = [i for i in ids if i not in fresh]
+        last, have = {}, set()
+        if old:
+            last = dict(s.exec(select(MentionVersionRow.mention_id, func.max(MentionVersionRow.version))
+                               .where(MentionVersionRow.mention_id.in_(old))
+                               .group_by(MentionVersionRow.mention_id)).all())
+            have = set(s.exec(select(MentionEvidenceRow.mention_id, MentionEvidenceRow.version)
+                              .where(MentionEvidenceRow.mention_id.in_(old))).all())
         links = []
         for mention_id, fingerprint in rows:
             response = by_fp.get(fingerprint)
@@ -110,12 +115,12 @@ class EvidenceRepo(StoreBase):
             # a body seen again is touched, so retention never takes one a poll has just linked
             s.execute(stmt.on_conflict_do_update(index_elements=["sha256"],
                                                  set_={"stored_at": stmt.excluded.stored_at}))
-        row = FetchRow(source_id=source_id, url=raw.url, fetched_at=raw.fetched_at, status=raw.status,
-                       headers=json.dumps(raw.headers, ensure_ascii=False), sha256=raw.sha256)
-        s.add(row)
-        s.flush()
-        written[id(raw)] = row.id
-        return row.id
+        table = FetchRow.__table__
+        fetch_id = s.execute(table.insert().values(
+            source_id=source_id, url=raw.url, fetched_at=raw.fetched_at, status=raw.status,
+            headers=json.dumps(raw.headers, ensure_ascii=False), sha256=raw.sha256).returning(table.c.id)).scalar_one()
+        written[id(raw)] = fetch_id
+        return fetch_id
 
     @staticmethod
     def _open_tombstones(s: Session, source_id: str) -> list[tuple[TombstoneRow, str]]:

@@ -101,8 +101,8 @@ class MentionsRepo(StoreBase):
           it; m. and www. links) and is not stored again. Within one source its own identity
           decides: two reviews that share a page URL are two reviews.
 
-        The lookups and inserts are serialised (a lock in this process, and on PostgreSQL a
-        transaction-level advisory lock across processes). The batch is one transaction;
+        The lookups and inserts are serialised (a lock in this process; across processes a
+        transaction-level advisory lock on PostgreSQL, the write lock taken first on SQLite). The batch is one transaction;
         when it fails, the items are stored one at a time, and an item that still fails is
         left out and described in ``problems`` (logged when None). When nothing can be
         stored the error is raised: storage itself is failing, not one item.
@@ -148,6 +148,8 @@ class MentionsRepo(StoreBase):
         with self.session() as s:
             if self.dialect == "postgresql":
                 s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MENTIONS_LOCK})
+            elif self.dialect == "sqlite":  # the write lock before the lookups: poll processes share the file
+                s.execute(text("BEGIN IMMEDIATE"))
             # what the batch's fingerprints and URLs already are, in two SELECTs for the batch
             known_rows, owners = self._known(s, items)
             inserted: set[str] = set()  # fingerprints this batch inserted
