@@ -25,7 +25,7 @@ T0 = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
 # loadfile scheduling hands files out in collection order, and a long file handed out last leaves
 # the other worker idle at the end (kill -9 and the browser test last made one worker run 34 s
 # longer than the other; by default xdist orders files by how many tests they hold, not by time).
-SLOW_FIRST = ("test_faults_fuzz.py", "test_scale.py", "test_defence_alerts.py", "test_daemon_cli.py",
+SLOW_FIRST = ("test_defence_alerts.py", "test_faults_fuzz.py", "test_scale.py", "test_daemon_cli.py",
               "test_onnx_encoder.py", "test_cli_ux.py", "test_faults_crash.py", "test_faults_concurrency.py",
               "test_bench_scale.py", "test_browser.py", "test_faults_daemon.py", "test_pollprocs.py")
 
