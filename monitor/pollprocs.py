@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from monitor.app import App, PollReport
+from monitor.logs import setup_logging
 
 if TYPE_CHECKING:
     from monitor.config import Config
@@ -52,9 +53,10 @@ def child_key(source, limited) -> str:
     return f"host:{host}" if host and limited(host) else f"id:{source.id}"
 
 
-def _child_main(config: Config, threads: int, tasks, results) -> None:
-    """A child: one App (no model), each poll on a thread, reports sent back."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _child_main(config: Config, threads: int, tasks, results, level: str) -> None:
+    """A child: one App (no model), each poll on a thread, reports sent back; logs as the
+    daemon does (``level``, PHI masked)."""
+    setup_logging(level)
     app = App.from_config(config, model=False)
 
     def run(task_id: int, source_id: str) -> None:
@@ -76,7 +78,8 @@ class _Child:
         self.tasks, self.results = ctx.Queue(), ctx.Queue()
         self.waiting: dict[int, Future] = {}
         self.lock = threading.Lock()
-        self.process = ctx.Process(target=_child_main, args=(config, threads, self.tasks, self.results),
+        self.process = ctx.Process(target=_child_main, args=(config, threads, self.tasks, self.results,
+                                         logging.getLevelName(logging.getLogger().getEffectiveLevel())),
                                    name=f"repwatch-poll-{index}", daemon=True)
         self.process.start()
         self.reader = threading.Thread(target=self._read, name=f"poll-results-{index}", daemon=True)

@@ -4,31 +4,12 @@ usage, 130 interrupted, 141 the reader of the output went away (``repwatch sourc
 quietly, as a shell's own tools end on SIGPIPE)."""
 from __future__ import annotations
 
-import logging
 import os
 import sys
-import time
 
 from monitor.cli.parser import build_parser
+from monitor.logs import setup_logging
 from monitor.errors import ConfigError, RepwatchError
-
-
-def setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        datefmt="%Y-%m-%dT%H:%M:%SZ",
-    )
-    logging.Formatter.converter = time.gmtime
-    from monitor.privacy import MaskingFilter
-
-    for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, MaskingFilter) for f in handler.filters):
-            handler.addFilter(MaskingFilter())
-    # urllib3 (under apprise) logs each request's path at debug level: a webhook's path is its secret
-    # alembic says which database backend it found on every start; db upgrade prints what it applied
-    for noisy in ("httpx", "httpcore", "urllib3", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 SIGPIPE_EXIT = 141  # 128 + SIGPIPE, what a shell reports for a pipeline's writer whose reader left
